@@ -1,0 +1,68 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything else is listed by `make help`.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+UV_VERSION := 0.13.9
+export UV_PYTHON := $(BIN)/python
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.run-installed: requirements.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet -r requirements.lock -e .
+	@touch $@
+
+$(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet -r requirements-dev.lock -e .
+	@touch $@ $(VENV)/.run-installed
+
+install: $(VENV)/.run-installed ## create .venv and install the runtime (locked versions)
+
+install-dev: $(VENV)/.dev-installed ## install the runtime and the development tools
+
+run: install ## start the whole system (embedded PostgreSQL and Redis unless URLs are set)
+	$(BIN)/shop up
+
+dev: install ## run one service with auto-reload: make dev SERVICE=products
+	$(BIN)/shop serve $(or $(SERVICE),gateway) --reload
+
+lock: install-dev ## re-resolve requirements*.lock from pyproject.toml
+	$(UV) pip compile --quiet pyproject.toml -o requirements.lock --python-version 3.11
+	$(UV) pip compile --quiet pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11
+
+lint: install-dev ## ruff lint and format check
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: install-dev ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+typecheck: install-dev ## mypy, strict, on src/
+	$(BIN)/mypy
+
+imports: install-dev ## architecture contracts (services never import each other, ...)
+	$(BIN)/lint-imports
+
+test: lint typecheck imports ## everything CI runs: quality gates, then the whole suite with coverage
+	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=term
+
+cov: install-dev ## the suite with an HTML coverage report in htmlcov/
+	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=html
+
+test-e2e: install-dev ## only the end-to-end tests (all four services as real processes)
+	$(BIN)/pytest -m e2e
+
+clean: ## remove the virtual environment and caches (keeps .data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage .coverage.*

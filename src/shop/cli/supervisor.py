@@ -1,0 +1,178 @@
+"""`shop up`: the whole system in the foreground, supervised.
+
+Services run as separate processes. One that crashes is reported loudly and
+restarted; one that keeps crashing stops the whole system, so it is never
+silently half up. SIGINT or SIGTERM stops the services first, then Redis and
+PostgreSQL, and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import structlog
+
+from shop.cli.config import CliSettings
+from shop.cli.processes import port_is_free, spawn, stop
+from shop.cli.services import SERVICES, ServiceSpec
+from shop.cli.system import data_layer, migrate
+
+log = structlog.get_logger("shop.supervisor")
+
+MAX_RESTARTS = 3  # within RESTART_WINDOW seconds; one more crash stops everything
+RESTART_WINDOW = 60.0
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+@dataclass
+class Child:
+    spec: ServiceSpec
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    crashes: deque[float] = field(default_factory=deque)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.env['BIND_HOST']}:{self.port}"
+
+    def start(self) -> None:
+        self.process = spawn([sys.executable, "-m", "shop", "serve", self.spec.name], env=self.env)
+
+    def record_crash(self, now: float) -> bool:
+        """Whether the child may be restarted once more."""
+        self.crashes.append(now)
+        while self.crashes and now - self.crashes[0] > RESTART_WINDOW:
+            self.crashes.popleft()
+        return len(self.crashes) <= MAX_RESTARTS
+
+
+def _children(settings: CliSettings, data_env: dict[str, str]) -> list[Child]:
+    base = {**os.environ, **data_env, "BIND_HOST": settings.bind_host}
+    base["SHOP_DATA_DIR"] = str(settings.data_dir.resolve())
+    if "LOG_FORMAT" not in os.environ:
+        base["LOG_FORMAT"] = settings.log_format
+    for name in ("auth", "products", "orders"):
+        base.setdefault(
+            f"{name.upper()}_URLS", f"http://{settings.bind_host}:{settings.port_of(name)}"
+        )
+    children = []
+    for spec in SERVICES.values():
+        port = settings.port_of(spec.name)
+        env = {**base, f"{spec.env_prefix}_PORT": str(port)}
+        children.append(Child(spec, port, env))
+    return children
+
+
+def _wait_ready(children: list[Child], timeout: float, stopping: threading.Event) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(children)
+    with httpx.Client(timeout=1.0) as client:
+        while pending:
+            if stopping.is_set():
+                raise StartupError("stopped before every service was ready")
+            for child in list(pending):
+                assert child.process is not None
+                if child.process.poll() is not None:
+                    raise StartupError(f"{child.spec.name} exited during start-up")
+                try:
+                    if client.get(child.url + "/health/ready").status_code == 200:
+                        pending.remove(child)
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                names = ", ".join(c.spec.name for c in pending)
+                raise StartupError(f"not ready within {timeout:.0f} s: {names}")
+            time.sleep(0.2)
+
+
+def _write_runtime_env(path: Path, env: dict[str, str]) -> None:
+    """The running system's URLs, for `shop serve` or psql in another terminal."""
+    path.write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
+    path.chmod(0o600)
+
+
+def up(settings: CliSettings) -> int:
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _: FrameType | None) -> None:
+        log.info("stop requested", signal=signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    busy = [
+        f"{name} ({settings.port_of(name)})"
+        for name in SERVICES
+        if not port_is_free(settings.bind_host, settings.port_of(name))
+    ]
+    if busy:
+        log.error("ports already in use; is the system already running?", ports=busy)
+        return 1
+
+    with data_layer(settings) as data_env:
+        migrate(data_env)
+        runtime_env = settings.data_dir / "runtime.env"
+        _write_runtime_env(runtime_env, data_env)
+        children = _children(settings, data_env)
+        try:
+            for child in children:
+                child.start()
+            _wait_ready(children, settings.startup_timeout, stopping)
+            print(_banner(children, runtime_env), flush=True)
+            return _supervise(children, stopping)
+        except StartupError as exc:
+            log.error("start-up failed", error=str(exc))
+            return 1
+        finally:
+            for child in reversed(children):  # the gateway first, the services after
+                if child.process is not None:
+                    stop(child.process, signal.SIGTERM, timeout=20)
+            runtime_env.unlink(missing_ok=True)
+
+
+def _supervise(children: list[Child], stopping: threading.Event) -> int:
+    while not stopping.wait(0.5):
+        for child in children:
+            assert child.process is not None
+            code = child.process.poll()
+            if code is None:
+                continue
+            if not child.record_crash(time.monotonic()):
+                log.critical(
+                    "SERVICE KEEPS CRASHING; STOPPING THE WHOLE SYSTEM",
+                    service=child.spec.name,
+                    exit_code=code,
+                )
+                return 1
+            log.error("SERVICE CRASHED; RESTARTING", service=child.spec.name, exit_code=code)
+            child.start()
+    return 0
+
+
+def _banner(children: list[Child], runtime_env: Path) -> str:
+    lines = ["", "The shop is up:"]
+    for child in children:
+        lines.append(f"  {child.spec.name:<9} {child.url}")
+    gateway = next(c for c in children if c.spec.name == "gateway")
+    lines += [
+        f"  API docs  {gateway.url}/docs",
+        f"  database and Redis URLs: {runtime_env}",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)

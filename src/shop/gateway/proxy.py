@@ -1,0 +1,114 @@
+"""Reverse proxy to the services: streams bodies both ways over pooled connections.
+
+An instance that cannot be reached is skipped for the next one (the request
+has not been sent yet, so this is safe for any method); when none can be
+reached the answer is 503, and an instance too slow to answer gives 504.
+"""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from shop.gateway.upstreams import Upstream
+from shop.kit.errors import ShopError, UpstreamTimeoutError, UpstreamUnavailableError
+
+log = structlog.get_logger("shop.gateway.proxy")
+
+# Connection-level headers that must not be forwarded (RFC 9110, section 7.6.1),
+# plus those the gateway sets itself.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+NOT_FORWARDED_REQUEST = HOP_BY_HOP | {
+    "host",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+}
+NOT_FORWARDED_RESPONSE = HOP_BY_HOP | {"date", "server", "x-request-id"}
+
+
+class BadGatewayError(ShopError):
+    status = 502
+    title = "Bad gateway"
+    type_slug = "bad-gateway"
+
+
+def forwarded_headers(request: Request) -> list[tuple[str, str]]:
+    headers = [
+        (name, value)
+        for name, value in request.headers.items()
+        if name not in NOT_FORWARDED_REQUEST
+    ]
+    # Until trusted proxies are configured, the peer is the only client address we believe.
+    if request.client:
+        headers.append(("x-forwarded-for", request.client.host))
+    headers.append(("x-forwarded-proto", request.url.scheme))
+    if host := request.headers.get("host"):
+        headers.append(("x-forwarded-host", host))
+    headers.append(("x-request-id", request.state.request_id))
+    return headers
+
+
+class Proxy:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def forward(self, request: Request, upstream: Upstream) -> StreamingResponse:
+        path_and_query = request.url.path
+        if request.url.query:
+            path_and_query += "?" + request.url.query
+        headers = forwarded_headers(request)
+        body = request.stream()
+        for base_url in upstream.instances():
+            outgoing = self.client.build_request(
+                request.method, base_url + path_and_query, headers=headers, content=body
+            )
+            try:
+                response = await self.client.send(outgoing, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                log.warning(
+                    "upstream unreachable", upstream=upstream.name, url=base_url, error=repr(exc)
+                )
+                continue
+            except httpx.PoolTimeout as exc:
+                raise UpstreamUnavailableError(
+                    f"The {upstream.name} service is saturated."
+                ) from exc
+            except httpx.TimeoutException as exc:
+                log.warning("upstream timed out", upstream=upstream.name, url=base_url)
+                raise UpstreamTimeoutError(
+                    f"The {upstream.name} service did not answer in time."
+                ) from exc
+            except httpx.TransportError as exc:
+                log.warning(
+                    "upstream failed", upstream=upstream.name, url=base_url, error=repr(exc)
+                )
+                raise BadGatewayError(f"The {upstream.name} service failed to answer.") from exc
+            streamed = StreamingResponse(
+                response.aiter_raw(),
+                status_code=response.status_code,
+                background=BackgroundTask(response.aclose),
+            )
+            # Raw pairs, so repeated headers (Set-Cookie) survive.
+            streamed.raw_headers = [
+                (name, value)
+                for name, value in response.headers.raw
+                if name.decode("latin-1").lower() not in NOT_FORWARDED_RESPONSE
+            ]
+            return streamed
+        raise UpstreamUnavailableError(f"The {upstream.name} service is unavailable.")

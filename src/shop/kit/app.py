@@ -1,0 +1,76 @@
+"""The application factory every service uses.
+
+It wires what all services share, so a service's own ``app.py`` only names
+its routers and the resources (database, Redis, HTTP clients) it opens:
+structured logging, problem responses, request IDs, body limits, metrics,
+health endpoints and OpenAPI docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+
+import shop
+from shop.kit.config import ServiceSettings
+from shop.kit.errors import install_problem_handlers
+from shop.kit.health import ReadinessCheck, health_router
+from shop.kit.logging import configure_logging
+from shop.kit.metrics import HttpMetrics, MetricsMiddleware
+from shop.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+
+# A resource opens something for the app's lifetime (stored on ``app.state``)
+# and yields the readiness checks that prove it works.
+Resource = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, ReadinessCheck]]]
+
+log = structlog.get_logger("shop.app")
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str = "",
+    routers: Iterable[APIRouter] = (),
+    resources: Iterable[Resource] = (),
+    openapi_url: str | None = "/openapi.json",
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_format, settings.log_level)
+    opened = list(resources)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            checks: dict[str, ReadinessCheck] = {}
+            for resource in opened:
+                checks.update(await stack.enter_async_context(resource(app)))
+            app.state.readiness_checks = checks
+            log.info("service started", host=settings.bind_host, port=settings.port)
+            yield
+            log.info("service stopping")
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=shop.__version__,
+        lifespan=lifespan,
+        openapi_url=openapi_url,
+    )
+    app.state.settings = settings
+    app.state.readiness_checks = {}
+    install_problem_handlers(app)
+
+    metrics = HttpMetrics(settings.service_name)
+    app.add_api_route("/metrics", metrics.endpoint, include_in_schema=False)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+
+    # Added innermost first: the request context wraps everything else.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware)
+    return app

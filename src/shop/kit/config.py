@@ -1,0 +1,62 @@
+"""Typed settings shared by every service.
+
+Each service subclasses :class:`ServiceSettings` with its own fields. Values
+come from the environment and from a ``.env`` file in the working directory;
+the variable names are the ones in the public contract (docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogFormat = Literal["json", "console"]
+
+
+def default_log_format() -> LogFormat:
+    """Human-friendly output on a terminal, JSON lines everywhere else."""
+    return "console" if sys.stderr.isatty() else "json"
+
+
+def to_async_database_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` spelling and select the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("must be a PostgreSQL URL (postgresql://user:pass@host:port/db)")
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service process has."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    service_name: str = "shop"
+    data_dir: Path = Field(default=Path(".data"), validation_alias="SHOP_DATA_DIR")
+    bind_host: str = "127.0.0.1"
+    port: int = 0
+    log_format: LogFormat = Field(default_factory=default_log_format)
+    log_level: str = "INFO"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Requests whose body is larger are answered 413 before the body is read in full.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
+
+class DatabaseSettings(ServiceSettings):
+    """Settings of a service that owns a PostgreSQL database."""
+
+    database_url: str
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_statement_timeout_ms: int = Field(default=15_000, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: str) -> str:
+        return to_async_database_url(value)

@@ -1,0 +1,36 @@
+"""The HTTP client services use to call each other.
+
+One pooled :class:`httpx.AsyncClient` per process and upstream, with explicit
+timeouts, that forwards the current request ID so a request can be followed
+across services in the logs.
+"""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=2.0, read=10.0, write=10.0, pool=2.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+async def _forward_request_id(request: httpx.Request) -> None:
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id and "x-request-id" not in request.headers:
+        request.headers["x-request-id"] = str(request_id)
+
+
+def create_http_client(
+    base_url: str = "",
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+) -> httpx.AsyncClient:
+    """A pooled client; close it when the app stops (``await client.aclose()``)."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        limits=limits,
+        event_hooks={"request": [_forward_request_id]},
+        follow_redirects=False,
+    )

@@ -1,0 +1,1 @@
+"""The orders service: order placement, lifecycle and tracking."""

@@ -1,0 +1,1 @@
+"""The products service: catalog, categories, inventory, search and images."""

@@ -1,0 +1,9 @@
+from pydantic import Field
+
+from shop.kit.config import DatabaseSettings
+
+
+class ProductsSettings(DatabaseSettings):
+    service_name: str = "products"
+    port: int = Field(default=3002, validation_alias="PRODUCTS_PORT")
+    database_url: str = Field(validation_alias="PRODUCTS_DATABASE_URL")

@@ -1,0 +1,62 @@
+"""Helpers the tests share: running apps for real, database URLs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from shop.cli.processes import free_port
+
+
+@dataclass(frozen=True)
+class Databases:
+    admin_url: str
+    urls: dict[str, str]  # service name -> URL of its migrated test database
+
+
+def with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def app_client(
+    app: FastAPI, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan run, called in-process over ASGI."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+@contextmanager
+def served(app: FastAPI | object, host: str = "127.0.0.1") -> Iterator[str]:
+    """The app behind a real uvicorn server on a loopback port, in a thread of its own.
+    Yields its base URL; stops the server on exit."""
+    port = free_port(host)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, lifespan="on", loop="asyncio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            if not thread.is_alive():
+                raise RuntimeError("the test server failed to start")
+            threading.Event().wait(0.01)
+        else:
+            raise RuntimeError("the test server did not start in time")
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
