@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -33,10 +34,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # an xdist worker: the controller has started the servers
     if not os.environ.get("TEST_DATABASE_URL"):
         data_dir = Path(tempfile.mkdtemp(prefix="shop-test-pg-"))
+        _servers.callback(shutil.rmtree, data_dir, ignore_errors=True)
         postgres = _servers.enter_context(EmbeddedPostgres(data_dir))
         os.environ["TEST_DATABASE_URL"] = postgres.url()
     if not os.environ.get("TEST_REDIS_URL"):
         data_dir = Path(tempfile.mkdtemp(prefix="shop-test-redis-"))
+        _servers.callback(shutil.rmtree, data_dir, ignore_errors=True)
         os.environ["TEST_REDIS_URL"] = _servers.enter_context(EmbeddedRedis(data_dir)).url()
 
 

@@ -1,0 +1,77 @@
+"""`shop up` as a real process tree, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from shop.cli.processes import free_port
+
+SERVICES = ("gateway", "auth", "products", "orders")
+
+
+@dataclass
+class RunningSystem:
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    log_path: Path
+
+    def url(self, service: str = "gateway") -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"shop up exited early:\n{self.log()[-4000:]}")
+            try:
+                if httpx.get(self.url() + "/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"the system was not ready in time:\n{self.log()[-4000:]}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 60.0) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def start_system(data_dir: Path, log_path: Path) -> RunningSystem:
+    """Everything embedded, as on a fresh laptop: no database or Redis URL configured."""
+    ports = {service: free_port() for service in SERVICES}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.endswith(("_DATABASE_URL", "_URLS")) and key != "REDIS_URL"
+    }
+    env |= {f"{service.upper()}_PORT": str(port) for service, port in ports.items()}
+    env |= {"SHOP_DATA_DIR": str(data_dir), "LOG_FORMAT": "json"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shop", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    system = RunningSystem(process, ports, log_path)
+    system.wait_ready()
+    return system
+
+
+def is_alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

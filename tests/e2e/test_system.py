@@ -1,0 +1,117 @@
+"""The whole system as real processes, spoken to over HTTP through the gateway."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shop.cli.processes import port_is_free
+from tests.e2e.system import SERVICES, RunningSystem, is_alive, start_system
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    root = tmp_path_factory.mktemp("system")
+    running = start_system(root / "data", root / "shop-up.log")
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.stop()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_answers_the_platform_endpoints(system: RunningSystem, service: str) -> None:
+    base = system.url(service)
+    ready = httpx.get(base + "/health/ready", headers={"x-request-id": f"e2e-{service}"})
+    assert ready.status_code == 200
+    assert ready.headers["x-request-id"] == f"e2e-{service}"
+    assert httpx.get(base + "/health/live").json() == {"status": "ok"}
+    assert "http_requests_total" in httpx.get(base + "/metrics").text
+    assert httpx.get(base + "/openapi.json").json()["openapi"].startswith("3.")
+    missing = httpx.get(base + "/definitely/not/here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.headers["x-request-id"]
+
+
+def test_gateway_routes_to_each_service(system: RunningSystem) -> None:
+    gateway = system.url()
+    categories = httpx.get(gateway + "/api/v1/categories", headers={"x-request-id": "e2e-cat"})
+    assert categories.status_code == 200
+    assert categories.json() == {"items": []}
+    assert categories.headers["x-request-id"] == "e2e-cat"
+
+    orders = httpx.get(gateway + "/api/v1/orders")
+    assert orders.status_code == 401
+    assert orders.headers["www-authenticate"] == "Bearer"
+    assert orders.headers["content-type"] == "application/problem+json"
+
+    jwks = httpx.get(gateway + "/api/v1/auth/.well-known/jwks.json")
+    assert jwks.status_code == 200
+    assert "keys" in jwks.json()
+
+
+def test_gateway_serves_the_merged_api(system: RunningSystem) -> None:
+    document = httpx.get(system.url() + "/openapi.json").json()
+    paths = document["paths"]
+    assert "/api/v1/categories" in paths
+    assert "/api/v1/orders" in paths
+    assert "/api/v1/auth/.well-known/jwks.json" in paths
+    assert "/health/ready" in paths  # the gateway's own
+    docs = httpx.get(system.url() + "/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+
+
+def test_gateway_ready_depends_on_every_upstream(system: RunningSystem) -> None:
+    checks = httpx.get(system.url() + "/health/ready").json()["checks"]
+    assert checks == {"upstream:auth": "ok", "upstream:products": "ok", "upstream:orders": "ok"}
+
+
+def test_a_crashed_service_is_reported_and_restarted(system: RunningSystem) -> None:
+    products = next(
+        p for p in system.descendants() if "serve" in p.cmdline() and "products" in p.cmdline()
+    )
+    products.kill()
+    products.wait(10)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(system.url("products") + "/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    else:
+        pytest.fail("products was not restarted")
+    assert "SERVICE CRASHED; RESTARTING" in system.log()
+    assert httpx.get(system.url() + "/api/v1/categories").status_code == 200
+
+
+def test_ctrl_c_stops_everything_and_a_second_start_reuses_the_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = start_system(data_dir, tmp_path / "first.log")
+    children = first.descendants()
+    assert len(children) >= 6  # four services, PostgreSQL (and its workers), Redis
+    assert first.stop(signal.SIGINT) == 0
+    assert not [p.pid for p in children if is_alive(p)]
+    assert all(port_is_free("127.0.0.1", port) for port in first.ports.values())
+    assert not (data_dir / "runtime.env").exists()
+
+    second = start_system(data_dir, tmp_path / "second.log")
+    children = second.descendants()
+    try:
+        assert "initialising embedded postgresql" not in second.log()
+        assert httpx.get(second.url() + "/api/v1/categories").status_code == 200
+    finally:
+        exit_code = second.stop(signal.SIGTERM)
+    assert exit_code == 0
+    assert not [p.pid for p in children if is_alive(p)]
