@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -82,7 +83,8 @@ def databases(worker_id: str) -> Databases:
 def redis_url(worker_id: str) -> Iterator[str]:
     """A Redis database number private to this worker, emptied at the start."""
     number = int(worker_id.removeprefix("gw") or 0) + 1
-    url = os.environ["TEST_REDIS_URL"].rsplit("/", 1)[0] + f"/{number}"
+    base = urlsplit(os.environ["TEST_REDIS_URL"])
+    url = urlunsplit(base._replace(path=f"/{number}"))
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()

@@ -19,7 +19,11 @@ def plain_url(url: str) -> str:
 async def notes_db(databases: Databases) -> AsyncIterator[asyncpg.Connection]:
     # A scratch table in this worker's own database, dropped afterwards.
     connection = await asyncpg.connect(plain_url(databases.urls["orders"]))
-    await connection.execute("CREATE TABLE probe_notes (body text NOT NULL)")
+    # Unique only at commit time, so a duplicate fails in the dependency's commit.
+    await connection.execute(
+        "CREATE TABLE probe_notes (body text NOT NULL,"
+        " CONSTRAINT probe_notes_body_key UNIQUE (body) DEFERRABLE INITIALLY DEFERRED)"
+    )
     try:
         yield connection
     finally:
@@ -50,6 +54,17 @@ async def test_failed_request_writes_nothing(
     )
     assert response.status_code == 409
     assert await notes_db.fetchval("SELECT count(*) FROM probe_notes") == 0
+
+
+async def test_a_failed_commit_is_the_response(
+    client: httpx.AsyncClient, notes_db: asyncpg.Connection
+) -> None:
+    assert (await client.post("/api/v1/probe/notes", json={"body": "once"})).status_code == 201
+    # The handler succeeds; the commit, which runs before the response is sent, does not.
+    response = await client.post("/api/v1/probe/notes", json={"body": "once"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await notes_db.fetchval("SELECT count(*) FROM probe_notes") == 1
 
 
 async def test_database_url_needs_postgres() -> None:

@@ -41,8 +41,9 @@ class EmbeddedServerError(RuntimeError):
 def _secret(path: Path) -> str:
     """A password generated once and kept beside the data it protects."""
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(24))
     return path.read_text().strip()
 
 
@@ -245,12 +246,15 @@ class EmbeddedRedis:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.password = _secret(self.root / "redis.password")
         config = self.dir / "redis.conf"
+        config.unlink(missing_ok=True)
         # The password goes in a 0600 file, not on the command line where `ps` shows it.
-        config.write_text(
-            f"bind 127.0.0.1\nport {self.port}\ndir {self.dir}\nrequirepass {self.password}\n"
-            'appendonly yes\nsave ""\ndaemonize no\nprotected-mode yes\nloglevel warning\n'
-        )
-        config.chmod(0o600)
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(
+                f"bind 127.0.0.1\nport {self.port}\ndir {self.dir}\n"
+                f'requirepass {self.password}\nappendonly yes\nsave ""\ndaemonize no\n'
+                "protected-mode yes\nloglevel warning\n"
+            )
         log.info("starting embedded redis", port=self.port)
         self.process = spawn([redis_server_binary(), str(config)], stdout=subprocess.DEVNULL)
         _wait_until(self._answers, self.process, "Redis", timeout=30)

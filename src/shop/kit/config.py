@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogFormat = Literal["json", "console"]
+CidrList = Annotated[list[IPv4Network | IPv6Network], NoDecode]
 
 
 def default_log_format() -> LogFormat:
@@ -33,9 +35,7 @@ def to_async_database_url(url: str) -> str:
 class ServiceSettings(BaseSettings):
     """Settings every service process has."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", frozen=True, validate_by_name=True, validate_by_alias=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     service_name: str = "shop"
     data_dir: Path = Field(default=Path(".data"), validation_alias="SHOP_DATA_DIR")
@@ -46,6 +46,16 @@ class ServiceSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Requests whose body is larger are answered 413 before the body is read in full.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Peers whose X-Forwarded-For is believed. Services sit behind the gateway, which
+    # runs on loopback by default; the gateway itself trusts no one unless told.
+    trusted_proxies: CidrList = [ip_network("127.0.0.0/8"), ip_network("::1/128")]
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated_cidrs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class DatabaseSettings(ServiceSettings):

@@ -96,4 +96,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# "function" scope: the commit runs when the handler returns, before the response
+# is sent, so a failed commit is the client's error response, never a lie.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
