@@ -3,7 +3,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from shop.kit.config import ServiceSettings
+from shop.kit.config import CidrList, ServiceSettings
 
 UrlList = Annotated[list[str], NoDecode]
 
@@ -11,6 +11,8 @@ UrlList = Annotated[list[str], NoDecode]
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
     port: int = Field(default=3000, validation_alias="GATEWAY_PORT")
+    # The public edge believes no X-Forwarded-For unless TRUSTED_PROXIES says so.
+    trusted_proxies: CidrList = []
     # Uploads are the largest bodies the gateway forwards.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 

@@ -38,6 +38,23 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
     return node
 
 
+def _renames(service: str, theirs: dict[str, Any], ours: dict[str, Any]) -> dict[str, str]:
+    """Their schemas that must take the service's name: those defined differently from
+    ours, and then those spelled alike that refer to a renamed one (their ``Page`` of
+    their ``Item`` is not our ``Page`` of our ``Item``), until no more change."""
+    renames: dict[str, str] = {}
+    while True:
+        renamed = _rename_refs(theirs, renames)
+        more = {
+            name: f"{service}_{name}"
+            for name, schema in renamed.items()
+            if name in ours and name not in renames and ours[name] != schema
+        }
+        if not more:
+            return renames
+        renames.update(more)
+
+
 def merge_documents(base: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     paths: dict[str, Any] = merged.setdefault("paths", {})
@@ -45,11 +62,7 @@ def merge_documents(base: dict[str, Any], services: dict[str, dict[str, Any]]) -
     tags: list[dict[str, Any]] = merged.setdefault("tags", [])
     for service, document in services.items():
         theirs: dict[str, Any] = document.get("components", {}).get("schemas", {})
-        renames = {
-            name: f"{service}_{name}"
-            for name, schema in theirs.items()
-            if name in schemas and schemas[name] != schema
-        }
+        renames = _renames(service, theirs, schemas)
         document = _rename_refs(document, renames)
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             schemas.setdefault(renames.get(name, name), schema)

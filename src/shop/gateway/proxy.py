@@ -7,6 +7,8 @@ reached the answer is 503, and an instance too slow to answer gives 504.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import httpx
 import structlog
 from starlette.background import BackgroundTask
@@ -38,6 +40,9 @@ NOT_FORWARDED_REQUEST = HOP_BY_HOP | {
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
+    # Set to the request's ID instead: the client's own would arrive next to it (and
+    # first, even when the gateway found it unusable and made a new one).
+    "x-request-id",
 }
 NOT_FORWARDED_RESPONSE = HOP_BY_HOP | {"date", "server", "x-request-id"}
 
@@ -48,12 +53,14 @@ class BadGatewayError(ShopError):
     type_slug = "bad-gateway"
 
 
+def connection_options(values: Iterable[str]) -> set[str]:
+    """The headers a Connection header names: hop-by-hop too (RFC 9110, section 7.6.1)."""
+    return {option.strip().lower() for value in values for option in value.split(",")}
+
+
 def forwarded_headers(request: Request) -> list[tuple[str, str]]:
-    headers = [
-        (name, value)
-        for name, value in request.headers.items()
-        if name not in NOT_FORWARDED_REQUEST
-    ]
+    dropped = NOT_FORWARDED_REQUEST | connection_options(request.headers.getlist("connection"))
+    headers = [(name, value) for name, value in request.headers.items() if name not in dropped]
     # Until trusted proxies are configured, the peer is the only client address we believe.
     if request.client:
         headers.append(("x-forwarded-for", request.client.host))
@@ -69,11 +76,16 @@ class Proxy:
         self.client = client
 
     async def forward(self, request: Request, upstream: Upstream) -> StreamingResponse:
-        path_and_query = request.url.path
+        # The path as the client encoded it: decoded, "a%2Fb" would become two segments.
+        raw_path: bytes | None = request.scope.get("raw_path")
+        path_and_query = raw_path.decode("latin-1") if raw_path else request.url.path
         if request.url.query:
             path_and_query += "?" + request.url.query
         headers = forwarded_headers(request)
-        body = request.stream()
+        # Without a body from the client, streaming would still send the service a
+        # (chunked, empty) one, even on a GET.
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        body = request.stream() if has_body else None
         for base_url in upstream.instances():
             outgoing = self.client.build_request(
                 request.method, base_url + path_and_query, headers=headers, content=body
@@ -105,10 +117,13 @@ class Proxy:
                 background=BackgroundTask(response.aclose),
             )
             # Raw pairs, so repeated headers (Set-Cookie) survive.
+            dropped = NOT_FORWARDED_RESPONSE | connection_options(
+                response.headers.get_list("connection")
+            )
             streamed.raw_headers = [
                 (name, value)
                 for name, value in response.headers.raw
-                if name.decode("latin-1").lower() not in NOT_FORWARDED_RESPONSE
+                if name.decode("latin-1").lower() not in dropped
             ]
             return streamed
         raise UpstreamUnavailableError(f"The {upstream.name} service is unavailable.")
