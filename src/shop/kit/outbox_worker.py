@@ -1,0 +1,182 @@
+"""The outbox worker: delivers due outbox messages with retries and backoff.
+
+Each message is delivered in a transaction of its own that holds a
+``FOR UPDATE SKIP LOCKED`` lock on its row until the row is marked, so
+workers in any number of processes never deliver one row twice at the same
+time, and a crash repeats at most the message in hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shop.kit.app import Resource
+from shop.kit.email import EmailDeliveryError
+from shop.kit.health import ReadinessCheck
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+log = structlog.get_logger("shop.outbox")
+
+
+def retry_delay(attempts: int, base_delay: float, max_delay: float) -> float:
+    """Seconds until the next attempt after ``attempts`` failed ones: doubling, capped,
+    minus up to a quarter of jitter so that failed messages do not retry in lockstep."""
+    delay = min(max_delay, base_delay * 2.0 ** min(attempts - 1, 62))
+    return delay * random.uniform(0.75, 1.0)  # noqa: S311 (not for security)
+
+
+class NoHandlerError(Exception):
+    """A message's topic has no handler in this worker."""
+
+
+def error_summary(exc: BaseException) -> str:
+    """What is stored in ``last_error``: our own errors say what went wrong; other
+    exceptions only their type, as their text may hold personal data or secrets."""
+    if isinstance(exc, EmailDeliveryError | NoHandlerError):
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return type(exc).__name__
+
+
+class OutboxWorker:
+    """Delivers due messages to the handler of their topic. A handler raises to have the
+    message retried later; it should bound its own time (senders have timeouts), as
+    the message's row stays locked while it runs."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        table: Table,
+        handlers: Mapping[str, Handler],
+        *,
+        batch_size: int = 20,
+        poll_interval: float = 1.0,
+        max_attempts: int = 8,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.table = table
+        self.handlers = dict(handlers)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+
+    async def run_once(self) -> int:
+        """Delivers up to ``batch_size`` due messages; returns how many were delivered."""
+        return (await self._run_batch())[1]
+
+    async def _run_batch(self) -> tuple[int, int]:
+        """How many messages were attempted, and how many of them delivered."""
+        attempted = delivered = 0
+        while attempted < self.batch_size:
+            outcome = await self._deliver_one()
+            if outcome is None:
+                break
+            attempted += 1
+            delivered += outcome
+        return attempted, delivered
+
+    async def _deliver_one(self) -> bool | None:
+        """One due message in a transaction of its own, locked until it is marked, so a
+        crash loses or repeats at most this one. None when nothing is due."""
+        t = self.table
+        due = (
+            select(t.c.id, t.c.topic, t.c.payload, t.c.attempts)
+            .where(
+                t.c.delivered_at.is_(None),
+                t.c.failed_at.is_(None),
+                t.c.available_at <= func.now(),
+            )
+            .order_by(t.c.available_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.sessionmaker() as session, session.begin():
+            row = (await session.execute(due)).one_or_none()
+            if row is None:
+                return None
+            mark = update(t).where(t.c.id == row.id)
+            try:
+                handler = self.handlers.get(row.topic)
+                if handler is None:
+                    raise NoHandlerError(f"no handler for topic {row.topic!r}")
+                await handler(row.payload)
+            except Exception as exc:
+                attempts = row.attempts + 1
+                values: dict[str, Any] = {"attempts": attempts, "last_error": error_summary(exc)}
+                if attempts >= self.max_attempts:
+                    values["failed_at"] = func.clock_timestamp()
+                    log.error(
+                        "outbox message failed", id=str(row.id), topic=row.topic, exc_info=exc
+                    )
+                else:
+                    delay = retry_delay(attempts, self.base_delay, self.max_delay)
+                    values["available_at"] = func.clock_timestamp() + timedelta(seconds=delay)
+                    log.warning(
+                        "outbox message will be retried",
+                        id=str(row.id),
+                        topic=row.topic,
+                        attempts=attempts,
+                        exc_info=exc,
+                    )
+                await session.execute(mark.values(values))
+                return False
+            await session.execute(
+                mark.values(attempts=row.attempts + 1, delivered_at=func.clock_timestamp())
+            )
+            return True
+
+    async def run_forever(self) -> None:
+        """Delivers until cancelled; a failing database is logged and tried again."""
+        while True:
+            try:
+                attempted, _ = await self._run_batch()
+            except Exception:
+                log.exception("outbox poll failed")
+                attempted = 0
+            if attempted < self.batch_size:  # else more may be due at once
+                await asyncio.sleep(self.poll_interval)
+
+
+def outbox_worker_resource(worker_factory: Callable[[FastAPI], OutboxWorker]) -> Resource:
+    """Runs a worker for the app's lifetime (``app.state.outbox_worker``). List it after
+    the database resource: the factory reads ``app.state.sessionmaker``."""
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        worker = worker_factory(app)
+        task = asyncio.create_task(worker.run_forever(), name="outbox-worker")
+        app.state.outbox_worker = worker
+        app.state.outbox_task = task
+
+        async def alive() -> None:
+            if task.done():
+                raise RuntimeError("the outbox worker has stopped")
+
+        try:
+            yield {"outbox": alive}
+        finally:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # we are being cancelled ourselves
+            except Exception:
+                log.exception("the outbox worker had crashed")
+
+    return resource
