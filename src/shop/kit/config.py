@@ -8,8 +8,8 @@ the variable names are the ones in the public contract (docs/configuration.md).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator

@@ -44,7 +44,9 @@ def configure_logging(service: str, log_format: LogFormat, level: str = "INFO") 
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Not cached: a logger built before a (re)configuration would keep the old
+        # processors, and the tests configure several services in one process.
+        cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
