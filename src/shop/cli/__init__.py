@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("services", nargs="*", choices=[*databases, []], metavar="SERVICE")
 
+    admin = commands.add_parser("create-admin", help="create an admin or promote a user")
+    admin.add_argument("email")
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
     make = commands.add_parser("makemigrations", help="autogenerate a migration from the models")
     make.add_argument("service", choices=databases)
     make.add_argument("message")
@@ -60,6 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with data_layer(settings, need_redis=False) as env:
             migrate(env, args.services or None)
+        return 0
+    if args.command == "create-admin":
+        from shop.cli.admin import AdminInputError, create_admin, read_password
+
+        try:
+            create_admin(settings, args.email, read_password(args.password_stdin))
+        except AdminInputError as exc:
+            print(f"shop create-admin: {exc}", file=sys.stderr)
+            return 2
+        print(f"{args.email} is an admin.")
         return 0
     if args.command == "makemigrations":
         from shop.cli.services import SERVICES

@@ -1,0 +1,93 @@
+"""Queries of the auth service. Repositories only flush; the request commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop.auth.models import OneTimeToken, RefreshToken, TokenPurpose, User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_email(self, email: str) -> User | None:
+        query = select(User).where(func.lower(User.email) == email.strip().lower())
+        user: User | None = await self.session.scalar(query)
+        return user
+
+    async def by_id(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+        query = select(User).where(User.id == user_id)
+        if for_update:
+            query = query.with_for_update()
+        user: User | None = await self.session.scalar(query)
+        return user
+
+    async def add(self, user: User) -> User:
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def page(self, limit: int, after: tuple[datetime, uuid.UUID] | None = None) -> list[User]:
+        """Newest first, by (created_at, id)."""
+        query = select(User).order_by(User.created_at.desc(), User.id.desc()).limit(limit)
+        if after is not None:
+            query = query.where(tuple_(User.created_at, User.id) < tuple_(*after))
+        return list(await self.session.scalars(query))
+
+
+class TokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def refresh_token(self, digest: str) -> RefreshToken | None:
+        query = select(RefreshToken).where(RefreshToken.token_digest == digest).with_for_update()
+        token: RefreshToken | None = await self.session.scalar(query)
+        return token
+
+    async def revoke_refresh_tokens(
+        self,
+        now: datetime,
+        *,
+        user_id: uuid.UUID,
+        session_id: uuid.UUID | None = None,
+        except_session: uuid.UUID | None = None,
+    ) -> None:
+        query = update(RefreshToken).where(
+            RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
+        )
+        if session_id is not None:
+            query = query.where(RefreshToken.session_id == session_id)
+        if except_session is not None:
+            query = query.where(RefreshToken.session_id != except_session)
+        await self.session.execute(query.values(revoked_at=now))
+
+    async def one_time_token(self, digest: str, purpose: TokenPurpose) -> OneTimeToken | None:
+        query = (
+            select(OneTimeToken)
+            .where(OneTimeToken.token_digest == digest, OneTimeToken.purpose == purpose)
+            .with_for_update()
+        )
+        token: OneTimeToken | None = await self.session.scalar(query)
+        return token
+
+    async def retire_one_time_tokens(
+        self, user_id: uuid.UUID, purpose: TokenPurpose, now: datetime
+    ) -> None:
+        """A new link makes the older ones of the same kind useless."""
+        await self.session.execute(
+            update(OneTimeToken)
+            .where(
+                OneTimeToken.user_id == user_id,
+                OneTimeToken.purpose == purpose,
+                OneTimeToken.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
+    def add(self, token: RefreshToken | OneTimeToken) -> None:
+        self.session.add(token)
