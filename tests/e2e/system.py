@@ -23,6 +23,7 @@ class RunningSystem:
     process: subprocess.Popen[bytes]
     ports: dict[str, int]
     log_path: Path
+    data_dir: Path
 
     def url(self, service: str = "gateway") -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -38,11 +39,10 @@ class RunningSystem:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"shop up exited early:\n{self.log()[-4000:]}")
-            try:
-                if httpx.get(self.url() + "/health/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            # Ready as the user sees it: the banner is printed once every service is ready.
+            if "The shop is up" in self.log():
+                assert httpx.get(self.url() + "/health/ready", timeout=5).status_code == 200
+                return
             time.sleep(0.2)
         raise AssertionError(f"the system was not ready in time:\n{self.log()[-4000:]}")
 
@@ -60,12 +60,18 @@ def start_system(data_dir: Path, log_path: Path) -> RunningSystem:
         if not key.endswith(("_DATABASE_URL", "_URLS")) and key != "REDIS_URL"
     }
     env |= {f"{service.upper()}_PORT": str(port) for service, port in ports.items()}
-    env |= {"SHOP_DATA_DIR": str(data_dir), "LOG_FORMAT": "json"}
+    env |= {
+        "SHOP_DATA_DIR": str(data_dir),
+        "LOG_FORMAT": "json",
+        "EMAIL_BACKEND": "file",
+        "EMAIL_FILE_DIR": str(data_dir / "mail"),
+        "BCRYPT_ROUNDS": "4",
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "shop", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    system = RunningSystem(process, ports, log_path)
+    system = RunningSystem(process, ports, log_path, data_dir)
     system.wait_ready()
     return system
 

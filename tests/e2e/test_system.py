@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -56,7 +60,51 @@ def test_gateway_routes_to_each_service(system: RunningSystem) -> None:
 
     jwks = httpx.get(gateway + "/api/v1/auth/.well-known/jwks.json")
     assert jwks.status_code == 200
-    assert "keys" in jwks.json()
+    assert jwks.json()["keys"][0]["alg"] == "EdDSA"
+
+
+def _link_token(mail_dir: Path, to: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for path in mail_dir.glob("*.eml"):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(message, email.message.EmailMessage)
+            body = message.get_body(("plain",))
+            if message["To"] == to and body is not None:
+                match = re.search(r"token=([\w-]+)", body.get_content())
+                assert match is not None
+                return match.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no email to {to}")
+
+
+def test_a_customer_signs_up_and_is_recognised_by_every_service(system: RunningSystem) -> None:
+    api = system.url() + "/api/v1"
+    address = "grace@example.com"
+    password = "a long and unusual passphrase"
+    registered = httpx.post(
+        api + "/auth/register",
+        json={"email": address, "password": password, "full_name": "Grace Hopper"},
+    )
+    assert registered.status_code == 201, registered.text
+    token = _link_token(system.data_dir / "mail", address)
+    verified = httpx.post(api + "/auth/verify-email", json={"token": token})
+    assert verified.json()["email_verified"] is True
+    tokens = httpx.post(api + "/auth/login", json={"email": address, "password": password}).json()
+    bearer = {"authorization": f"Bearer {tokens['access_token']}"}
+
+    # The orders service verifies the token itself, against the auth service's JWKS.
+    orders = httpx.get(api + "/orders", headers=bearer)
+    assert orders.status_code == 200, orders.text
+    assert httpx.get(api + "/auth/me", headers=bearer).json()["email"] == address
+
+    assert httpx.post(api + "/auth/logout", headers=bearer).status_code == 204
+    # Revoked everywhere at once: at the gateway, and at a service reached directly.
+    at_gateway = httpx.get(api + "/orders", headers=bearer)
+    assert at_gateway.status_code == 401
+    assert at_gateway.headers["www-authenticate"].startswith("Bearer")
+    direct = httpx.get(system.url("orders") + "/api/v1/orders", headers=bearer)
+    assert direct.status_code == 401
 
 
 def test_gateway_serves_the_merged_api(system: RunningSystem) -> None:
@@ -73,7 +121,12 @@ def test_gateway_serves_the_merged_api(system: RunningSystem) -> None:
 
 def test_gateway_ready_depends_on_every_upstream(system: RunningSystem) -> None:
     checks = httpx.get(system.url() + "/health/ready").json()["checks"]
-    assert checks == {"upstream:auth": "ok", "upstream:products": "ok", "upstream:orders": "ok"}
+    assert checks == {
+        "redis": "ok",
+        "upstream:auth": "ok",
+        "upstream:products": "ok",
+        "upstream:orders": "ok",
+    }
 
 
 def test_a_crashed_service_is_reported_and_restarted(system: RunningSystem) -> None:

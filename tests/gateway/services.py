@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Any
@@ -121,6 +122,8 @@ def gateway_settings(services: dict[str, str], **overrides: Any) -> GatewaySetti
         "orders_urls": [services["orders"]],
         "log_format": "json",
         "upstream_read_timeout": 10.0,
+        # Sessions of bearer tokens are checked in Redis.
+        "redis_url": os.environ["TEST_REDIS_URL"],
     }
     values.update(overrides)
     return GatewaySettings(**values)

@@ -69,6 +69,9 @@ def _children(settings: CliSettings, data_env: dict[str, str]) -> list[Child]:
         base.setdefault(
             f"{name.upper()}_URLS", f"http://{settings.bind_host}:{settings.port_of(name)}"
         )
+    # Every service verifies tokens against the auth service's keys.
+    auth_url = f"http://{settings.bind_host}:{settings.port_of('auth')}"
+    base.setdefault("JWKS_URL", auth_url + "/api/v1/auth/.well-known/jwks.json")
     children = []
     for spec in SERVICES.values():
         port = settings.port_of(spec.name)
@@ -77,13 +80,14 @@ def _children(settings: CliSettings, data_env: dict[str, str]) -> list[Child]:
     return children
 
 
-def _wait_ready(children: list[Child], timeout: float, stopping: threading.Event) -> None:
+def _wait_ready(children: list[Child], timeout: float, stopping: threading.Event) -> bool:
+    """True once every service is ready; False if asked to stop meanwhile."""
     deadline = time.monotonic() + timeout
     pending = list(children)
     with httpx.Client(timeout=1.0) as client:
         while pending:
             if stopping.is_set():
-                raise StartupError("stopped before every service was ready")
+                return False
             for child in list(pending):
                 assert child.process is not None
                 if child.process.poll() is not None:
@@ -97,6 +101,7 @@ def _wait_ready(children: list[Child], timeout: float, stopping: threading.Event
                 names = ", ".join(c.spec.name for c in pending)
                 raise StartupError(f"not ready within {timeout:.0f} s: {names}")
             time.sleep(0.2)
+    return True
 
 
 def _write_runtime_env(path: Path, env: dict[str, str]) -> None:
@@ -132,7 +137,8 @@ def up(settings: CliSettings) -> int:
         try:
             for child in children:
                 child.start()
-            _wait_ready(children, settings.startup_timeout, stopping)
+            if not _wait_ready(children, settings.startup_timeout, stopping):
+                return 0  # stopped during start-up, as asked
             print(_banner(children, runtime_env), flush=True)
             return _supervise(children, stopping)
         except StartupError as exc:

@@ -14,6 +14,8 @@ from shop.gateway.upstreams import ROUTES, Upstream
 from shop.kit.app import Resource, create_service_app
 from shop.kit.health import ReadinessCheck
 from shop.kit.http import create_http_client
+from shop.kit.identity import current_identity, identity_resource
+from shop.kit.redis import redis_resource
 
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -35,7 +37,7 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
                 max_keepalive_connections=settings.upstream_max_connections,
             ),
         )
-        app.state.proxy = Proxy(client)
+        app.state.proxy = Proxy(client, settings.trusted_proxies)
         app.state.openapi = MergedOpenAPI(client, upstreams)
 
         def ready_instance(upstream: Upstream) -> ReadinessCheck:
@@ -61,6 +63,10 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
 
 def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
     async def forward(request: Request) -> Response:
+        if "authorization" in request.headers:
+            # A bad token is refused here, before it costs a service anything. The
+            # service verifies it again: it trusts nothing a client could forge.
+            await current_identity(request)
         proxy: Proxy = request.app.state.proxy
         return await proxy.forward(request, upstream)
 
@@ -100,6 +106,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         title="Shop API",
         description="The public API of the shop, served by the gateway on behalf of every service.",
         routers=[docs_router(), proxy_router(upstreams)],
-        resources=[upstream_resource(settings, list(upstreams.values()))],
+        resources=[
+            redis_resource(settings.redis_url),
+            identity_resource(settings),
+            upstream_resource(settings, list(upstreams.values())),
+        ],
         openapi_url=None,
     )

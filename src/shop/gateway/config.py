@@ -3,12 +3,13 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from shop.kit.config import CidrList, ServiceSettings
+from shop.kit.config import CidrList
+from shop.kit.identity import IdentitySettings
 
 UrlList = Annotated[list[str], NoDecode]
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(IdentitySettings):
     service_name: str = "gateway"
     port: int = Field(default=3000, validation_alias="GATEWAY_PORT")
     # The public edge believes no X-Forwarded-For unless TRUSTED_PROXIES says so.

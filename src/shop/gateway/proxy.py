@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from shop.gateway.upstreams import Upstream
+from shop.kit.clients import Proxies, client_ip
 from shop.kit.errors import ShopError, UpstreamTimeoutError, UpstreamUnavailableError
 
 log = structlog.get_logger("shop.gateway.proxy")
@@ -58,12 +59,11 @@ def connection_options(values: Iterable[str]) -> set[str]:
     return {option.strip().lower() for value in values for option in value.split(",")}
 
 
-def forwarded_headers(request: Request) -> list[tuple[str, str]]:
+def forwarded_headers(request: Request, trusted_proxies: Proxies = ()) -> list[tuple[str, str]]:
     dropped = NOT_FORWARDED_REQUEST | connection_options(request.headers.getlist("connection"))
     headers = [(name, value) for name, value in request.headers.items() if name not in dropped]
-    # Until trusted proxies are configured, the peer is the only client address we believe.
-    if request.client:
-        headers.append(("x-forwarded-for", request.client.host))
+    # One address: the client as far as trusted proxies vouch for it (by default, the peer).
+    headers.append(("x-forwarded-for", client_ip(request, trusted_proxies)))
     headers.append(("x-forwarded-proto", request.url.scheme))
     if host := request.headers.get("host"):
         headers.append(("x-forwarded-host", host))
@@ -72,8 +72,9 @@ def forwarded_headers(request: Request) -> list[tuple[str, str]]:
 
 
 class Proxy:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, trusted_proxies: Proxies = ()) -> None:
         self.client = client
+        self.trusted_proxies = trusted_proxies
 
     async def forward(self, request: Request, upstream: Upstream) -> StreamingResponse:
         # The path as the client encoded it: decoded, "a%2Fb" would become two segments.
@@ -81,7 +82,7 @@ class Proxy:
         path_and_query = raw_path.decode("latin-1") if raw_path else request.url.path
         if request.url.query:
             path_and_query += "?" + request.url.query
-        headers = forwarded_headers(request)
+        headers = forwarded_headers(request, self.trusted_proxies)
         # Without a body from the client, streaming would still send the service a
         # (chunked, empty) one, even on a GET.
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers

@@ -1,19 +1,12 @@
 """Routes of the orders service, under ``/api/v1/orders``."""
 
+from typing import Any
+
 from fastapi import APIRouter
 
-from shop.kit.errors import ShopError
+from shop.kit.identity import CurrentUser
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
-
-
-class AuthenticationRequiredError(ShopError):
-    status = 401
-    title = "Authentication required"
-    type_slug = "authentication-required"
-
-    def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": "Bearer"}
 
 
 @router.get(
@@ -21,7 +14,6 @@ class AuthenticationRequiredError(ShopError):
     summary="Your orders, newest first",
     responses={401: {"description": "No valid access token"}},
 )
-async def list_orders() -> None:
-    # Every orders route needs a verified identity; until token verification
-    # lands, no token can be verified, so every caller is unauthenticated.
-    raise AuthenticationRequiredError("A valid bearer access token is required.")
+async def list_orders(identity: CurrentUser) -> dict[str, Any]:
+    # Order placement is not built yet, so nobody has an order: the page is empty.
+    return {"items": [], "next_cursor": None}
