@@ -149,8 +149,11 @@ async def list_users(
     auth: AuthContext,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
+    email: Annotated[
+        str | None, Query(max_length=320, description="Only users whose email contains this")
+    ] = None,
 ) -> UserPage:
-    users, next_cursor = await service.list_users(auth, limit, cursor)
+    users, next_cursor = await service.list_users(auth, limit, cursor, email)
     return UserPage(items=[AdminUserOut.model_validate(u) for u in users], next_cursor=next_cursor)
 
 

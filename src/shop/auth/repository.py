@@ -32,11 +32,20 @@ class UserRepository:
         await self.session.flush()
         return user
 
-    async def page(self, limit: int, after: tuple[datetime, uuid.UUID] | None = None) -> list[User]:
-        """Newest first, by (created_at, id)."""
+    async def page(
+        self,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        email_contains: str | None = None,
+    ) -> list[User]:
+        """Newest first, by (created_at, id); optionally those whose email contains a text."""
         query = select(User).order_by(User.created_at.desc(), User.id.desc()).limit(limit)
         if after is not None:
             query = query.where(tuple_(User.created_at, User.id) < tuple_(*after))
+        if email_contains:
+            # The text is matched literally: % and _ in it are not wildcards.
+            escaped = email_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(User.email.ilike(f"%{escaped}%", escape="\\"))
         return list(await self.session.scalars(query))
 
 

@@ -252,10 +252,14 @@ async def get_user(auth: Auth, user_id: uuid.UUID) -> User:
     return user
 
 
-async def list_users(auth: Auth, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
+async def list_users(
+    auth: Auth, limit: int, cursor: str | None, email_contains: str | None = None
+) -> tuple[list[User], str | None]:
     """A page of users, newest first, and the cursor of the next page."""
     after = decode_cursor(cursor, datetime, uuid.UUID) if cursor else None
-    users = await auth.users.page(limit + 1, (after[0], after[1]) if after else None)
+    users = await auth.users.page(
+        limit + 1, (after[0], after[1]) if after else None, email_contains
+    )
     page = users[:limit]
     more = len(users) > limit
     return page, encode_cursor([page[-1].created_at, page[-1].id]) if more else None

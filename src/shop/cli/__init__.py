@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         from shop.cli.system import data_layer, migrate
 
-        with data_layer(settings, need_redis=False) as env:
+        with data_layer(settings, need_redis=False, services=args.services or None) as env:
             migrate(env, args.services or None)
         return 0
     if args.command == "create-admin":
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from shop.kit import migrations
 
         spec = SERVICES[args.service]
-        with data_layer(settings, need_redis=False) as env:
+        with data_layer(settings, need_redis=False, services=[spec.name]) as env:
             migrate(env, [spec.name])
             migrations.revision(
                 spec.migrations, env[f"{spec.env_prefix}_DATABASE_URL"], args.message

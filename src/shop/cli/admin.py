@@ -47,7 +47,7 @@ def create_admin(cli: CliSettings, email: str, password: str) -> None:
         raise AdminInputError(str(exc)) from exc
     if problems := password_problems(password, email):
         raise AdminInputError("the password " + ", ".join(problems))
-    with data_layer(cli, need_redis=False) as env:
+    with data_layer(cli, need_redis=False, services=["auth"]) as env:
         migrate(env, ["auth"])
         settings = AuthSettings(AUTH_DATABASE_URL=env["AUTH_DATABASE_URL"])
         asyncio.run(_create(settings, email, password))

@@ -16,15 +16,18 @@ log = structlog.get_logger("shop.cli")
 
 
 @contextmanager
-def data_layer(settings: CliSettings, *, need_redis: bool = True) -> Iterator[dict[str, str]]:
-    """Yields the environment that points the services at their databases and Redis,
-    starting the embedded servers for whatever has no URL configured."""
+def data_layer(
+    settings: CliSettings, *, need_redis: bool = True, services: list[str] | None = None
+) -> Iterator[dict[str, str]]:
+    """Yields the environment that points the services (all, or those named) at their
+    databases and Redis, starting the embedded servers for whatever has no URL."""
     env: dict[str, str] = {}
+    wanted = [s for s in DATABASE_SERVICES if not services or s.name in services]
     with ExitStack() as stack:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        missing = [s for s in DATABASE_SERVICES if not settings.database_url_of(s.name)]
+        missing = [s for s in wanted if not settings.database_url_of(s.name)]
         postgres = stack.enter_context(EmbeddedPostgres(settings.data_dir)) if missing else None
-        for spec in DATABASE_SERVICES:
+        for spec in wanted:
             url = settings.database_url_of(spec.name)
             if url is None:
                 assert postgres is not None
