@@ -7,7 +7,7 @@ raises, the transaction is rolled back and nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -84,6 +84,15 @@ def database_resource(settings: DatabaseSettings) -> Resource:
     return resource
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Runs ``callback`` once the request's transaction has committed, before the
+    response is sent (cache invalidation, wake-ups); never if it rolls back."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
@@ -94,6 +103,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+            callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+            for callback in callbacks:
+                await callback()
 
 
 # "function" scope: the commit runs when the handler returns, before the response

@@ -1,17 +1,37 @@
-"""Tables of ``products_db``."""
+"""Tables of ``products_db``: the catalog, stock and its ledger, reservations, images."""
 
+from __future__ import annotations
+
+import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shop.kit.db import TYPE_ANNOTATION_MAP, new_metadata
+from shop.kit.outbox import outbox_table
 
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
     type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    return Enum(kind, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 class Category(Base):
@@ -23,4 +43,157 @@ class Category(Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("categories.id", ondelete="RESTRICT"), index=True
     )
+    # Ids from the root down to this category, "/"-joined: a subtree is a prefix match.
+    path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        Index("ix_categories_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
+    )
+
+
+class ProductStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    slug: Mapped[str] = mapped_column(String(140), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    price: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="RESTRICT"), index=True
+    )
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    status: Mapped[ProductStatus] = mapped_column(
+        _enum(ProductStatus, "product_status"), default=ProductStatus.DRAFT, index=True
+    )
+    # Maintained by the search module on every write (name, SKU, description, category).
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
+    __table_args__ = (CheckConstraint("price >= 0", name="price_not_negative"),)
+
+
+class Inventory(Base):
+    """Stock of one product. Reservations hold units without taking them off the shelf."""
+
+    __tablename__ = "inventory"
+
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="available_not_negative"),
+    )
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockReason(enum.StrEnum):
+    ADJUSTMENT = "adjustment"
+    RESERVATION = "reservation"
+    RELEASE = "release"
+    COMMIT = "commit"
+    EXPIRY = "expiry"
+
+
+class StockMovement(Base):
+    """The ledger: every change of stock, who made it and why."""
+
+    __tablename__ = "stock_movements"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    on_hand_delta: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[StockReason] = mapped_column(_enum(StockReason, "stock_reason"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    order_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ReservationStatus(enum.StrEnum):
+    HELD = "held"
+    COMMITTED = "committed"
+    RELEASED = "released"
+
+
+class Reservation(Base):
+    """Units held for one order, keyed by the order's id so retries are no-ops."""
+
+    __tablename__ = "reservations"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    status: Mapped[ReservationStatus] = mapped_column(
+        _enum(ReservationStatus, "reservation_status"), default=ReservationStatus.HELD
+    )
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        Index("ix_reservations_expiry", "expires_at", postgresql_where="status = 'held'"),
+    )
+
+
+class ReservationLine(Base):
+    """One product of a reservation, with the catalog's price, name and SKU at that time."""
+
+    __tablename__ = "reservation_lines"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reservations.order_id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True
+    )
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
+class ProductImage(Base):
+    __tablename__ = "product_images"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    storage_key: Mapped[str] = mapped_column(String(300))
+    thumbnail_key: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(50))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+outbox = outbox_table(Base.metadata)
