@@ -1,4 +1,7 @@
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 
 from shop.kit.config import DatabaseSettings
 from shop.kit.identity import IdentitySettings
@@ -8,3 +11,40 @@ class ProductsSettings(DatabaseSettings, IdentitySettings):
     service_name: str = "products"
     port: int = Field(default=3002, validation_alias="PRODUCTS_PORT")
     database_url: str = Field(validation_alias="PRODUCTS_DATABASE_URL")
+    # Room for a 10 MiB image and its multipart envelope; JSON bodies are bounded by schemas.
+    max_body_bytes: int = Field(default=11 * 1024 * 1024, ge=1)
+
+    # The shop's one currency (ISO 4217), for every price.
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    # Product reads and listing pages are cached this long (writes invalidate at once).
+    cache_ttl_seconds: int = Field(default=60, ge=0)
+    public_base_url: str = "http://127.0.0.1:3000"
+
+    search_backend: Literal["postgres", "elasticsearch"] = "postgres"
+    elasticsearch_url: str | None = None
+    elasticsearch_index: str = "products"
+
+    storage_backend: Literal["local", "s3"] = "local"
+    media_dir: Path | None = None  # None: $SHOP_DATA_DIR/media
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_public_base_url: str | None = None  # None: presigned URLs
+    aws_region: str = "us-east-1"
+    image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    image_max_pixels: int = Field(default=40_000_000, ge=1)
+    thumbnail_size: int = Field(default=320, ge=16, le=2048)
+
+    # Secret the orders service presents on the internal reservation API.
+    service_token: SecretStr | None = None
+    reservation_ttl_seconds: int = Field(default=15 * 60, ge=10)
+    sweeper_interval_seconds: float = Field(default=30.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @property
+    def media_directory(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
+    @field_validator("elasticsearch_url")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None

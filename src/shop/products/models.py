@@ -82,7 +82,7 @@ class Product(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
+    __mapper_args__ = {"version_id_col": version}
     __table_args__ = (CheckConstraint("price >= 0", name="price_not_negative"),)
 
 
