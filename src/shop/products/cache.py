@@ -37,11 +37,11 @@ class CatalogCache:
         try:
             generation = int(await self.redis.get(GENERATION_KEY) or 0)
             full_key = f"products:cache:{generation}:{hashlib.sha256(key.encode()).hexdigest()}"
-            cached: bytes | None = await self.redis.get(full_key)
+            cached = await self.redis.get(full_key)
         except RedisError as exc:
             log.warning("cache unavailable", error=type(exc).__name__)
             return await load()
-        if cached is not None:
+        if isinstance(cached, bytes):
             return cached
         value = await load()
         try:
