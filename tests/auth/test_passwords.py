@@ -83,7 +83,7 @@ async def test_the_reset_link_works_once_and_ends_every_session(auth: AuthFixtur
         assert (await auth.me(pair["access_token"])).status_code == 401
         assert (await auth.refresh(pair["refresh_token"])).status_code == 401
     again = problem(await reset(auth, token, "yet another passphrase 7"), 400)
-    assert again["type"].endswith("/invalid-token")
+    assert again["type"].endswith("/invalid-link")
     await auth.login("ada@example.com", NEW_PASSWORD)
 
 

@@ -30,7 +30,7 @@ async def test_the_emailed_token_verifies_the_address_once(auth: AuthFixture) ->
 
     second = await auth.client.post(f"{API}/verify-email", json={"token": token})
     body = problem(second, 400)
-    assert body["type"].endswith("/invalid-token")
+    assert body["type"].endswith("/invalid-link")
 
 
 async def test_an_expired_token_is_refused(auth: AuthFixture, db: asyncpg.Connection) -> None:

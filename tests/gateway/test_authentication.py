@@ -40,3 +40,17 @@ async def test_bad_tokens_are_refused_at_the_edge_and_good_ones_pass_through() -
 
             anonymous = await gateway.get("/api/v1/products")
             assert anonymous.status_code == 200  # no token: the service decides
+
+
+async def test_a_stale_token_does_not_block_the_open_auth_routes() -> None:
+    with echo_services() as services:
+        async with gateway_client(gateway_settings(services)) as gateway:
+            stale = {"authorization": "Bearer expired.or.garbage"}
+            login = await gateway.post("/api/v1/auth/login", json={}, headers=stale)
+            refresh = await gateway.post("/api/v1/auth/refresh", json={}, headers=stale)
+            me = await gateway.get("/api/v1/auth/me", headers=stale)
+    # The open routes reach the service (here, the echo), the others are refused.
+    assert login.status_code == 200
+    assert login.json()["raw_path"] == "/api/v1/auth/login"
+    assert refresh.status_code == 200
+    assert me.status_code == 401

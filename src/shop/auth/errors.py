@@ -42,8 +42,8 @@ class InvalidRefreshTokenError(ShopError):
 
 class InvalidOneTimeTokenError(ShopError):
     status = 400
-    title = "Invalid or expired token"
-    type_slug = "invalid-token"
+    title = "Invalid or expired link"
+    type_slug = "invalid-link"
 
     def __init__(self) -> None:
         super().__init__("The link is invalid, expired or already used.")

@@ -106,8 +106,11 @@ def _wait_ready(children: list[Child], timeout: float, stopping: threading.Event
 
 def _write_runtime_env(path: Path, env: dict[str, str]) -> None:
     """The running system's URLs, for `shop serve` or psql in another terminal."""
-    path.write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
-    path.chmod(0o600)
+    path.unlink(missing_ok=True)
+    # Created 0600: it holds the database and Redis passwords.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
 
 
 def up(settings: CliSettings) -> int:

@@ -17,6 +17,22 @@ from shop.kit.http import create_http_client
 from shop.kit.identity import current_identity, identity_resource
 from shop.kit.redis import redis_resource
 
+# Routes anyone may call. A stale token a client attaches out of habit must not stop
+# a login or a refresh, so the gateway does not judge tokens sent to these.
+OPEN_PATHS = frozenset(
+    "/api/v1/auth/" + path
+    for path in (
+        "register",
+        "login",
+        "refresh",
+        "verify-email",
+        "resend-verification",
+        "password/forgot",
+        "password/reset",
+        ".well-known/jwks.json",
+    )
+)
+
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -63,7 +79,7 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
 
 def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
     async def forward(request: Request) -> Response:
-        if "authorization" in request.headers:
+        if "authorization" in request.headers and request.url.path not in OPEN_PATHS:
             # A bad token is refused here, before it costs a service anything. The
             # service verifies it again: it trusts nothing a client could forge.
             await current_identity(request)
