@@ -38,7 +38,7 @@ class EmbeddedServerError(RuntimeError):
     pass
 
 
-def _secret(path: Path) -> str:
+def stored_secret(path: Path) -> str:
     """A password generated once and kept beside the data it protects."""
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -132,7 +132,7 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         password_file = self.root / "postgres.password"
-        self.password = _secret(password_file)
+        self.password = stored_secret(password_file)
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self.pgdata.chmod(0o700)
         self._prepare_for_system_user()
@@ -244,7 +244,7 @@ class EmbeddedRedis:
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.password = _secret(self.root / "redis.password")
+        self.password = stored_secret(self.root / "redis.password")
         config = self.dir / "redis.conf"
         config.unlink(missing_ok=True)
         # The password goes in a 0600 file, not on the command line where `ps` shows it.

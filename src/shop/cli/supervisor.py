@@ -23,6 +23,7 @@ import httpx
 import structlog
 
 from shop.cli.config import CliSettings
+from shop.cli.embedded import stored_secret
 from shop.cli.processes import port_is_free, spawn, stop
 from shop.cli.services import SERVICES, ServiceSpec
 from shop.cli.system import data_layer, migrate
@@ -69,6 +70,9 @@ def _children(settings: CliSettings, data_env: dict[str, str]) -> list[Child]:
         base.setdefault(
             f"{name.upper()}_URLS", f"http://{settings.bind_host}:{settings.port_of(name)}"
         )
+    # The orders service proves itself to the products service's internal API with it.
+    if "SERVICE_TOKEN" not in base:
+        base["SERVICE_TOKEN"] = stored_secret(settings.data_dir.resolve() / "service.token")
     # Every service verifies tokens against the auth service's keys.
     auth_url = f"http://{settings.bind_host}:{settings.port_of('auth')}"
     base.setdefault("JWKS_URL", auth_url + "/api/v1/auth/.well-known/jwks.json")
