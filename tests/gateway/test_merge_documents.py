@@ -74,11 +74,12 @@ def test_paths_and_tags_of_each_service_are_added() -> None:
     assert merged["info"] == BASE["info"]
 
 
-def test_health_and_metrics_of_services_are_left_out() -> None:
+def test_health_metrics_and_internal_paths_of_services_are_left_out() -> None:
     paths = {
         "/health/live": {"get": {"summary": "the service's"}},
         "/health/ready": {"get": {}},
         "/metrics": {"get": {}},
+        "/internal/v1/reservations/{order_id}": {"put": {}},
         "/api/v1/orders": {"get": {}},
     }
     merged = merge_documents(BASE, {"orders": document(paths, {}, [])})

@@ -67,7 +67,8 @@ def merge_documents(base: dict[str, Any], services: dict[str, dict[str, Any]]) -
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             schemas.setdefault(renames.get(name, name), schema)
         for path, item in document.get("paths", {}).items():
-            if not path.startswith("/health") and path != "/metrics":
+            # Platform and service-to-service paths are not part of the public API.
+            if not path.startswith(("/health", "/internal/")) and path != "/metrics":
                 paths.setdefault(path, item)
         known = {tag.get("name") for tag in tags}
         tags.extend(tag for tag in document.get("tags", []) if tag.get("name") not in known)

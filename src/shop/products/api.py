@@ -1,16 +1,192 @@
-"""Routes of the products service, under ``/api/v1``."""
+"""Routes of the catalog, under ``/api/v1``: parse, call a use case, respond.
 
-from fastapi import APIRouter
-from sqlalchemy import select
+The listing (``GET /products``) lives in api_search.py, images in
+api_images.py and the internal reservation API in api_internal.py.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from shop.kit.db import Session
-from shop.products.models import Category
-from shop.products.schemas import CategoryList, CategoryOut
+from shop.kit.identity import AdminUser, OptionalUser
+from shop.products import service
+from shop.products.presenters import product_views
+from shop.products.schemas import (
+    AdjustmentIn,
+    CategoryIn,
+    CategoryList,
+    CategoryOut,
+    CategoryUpdate,
+    InventoryOut,
+    ProductIn,
+    ProductOut,
+    ProductUpdate,
+)
+from shop.products.service import Catalog
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
+JSON = "application/json"
+
+
+def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"description": "Problem (RFC 9457)"} for status in statuses}
+
+
+def get_catalog(request: Request, session: Session, identity: OptionalUser) -> Catalog:
+    return Catalog(
+        session=session,
+        cache=request.app.state.cache,
+        currency=request.app.state.settings.currency,
+        actor=f"user:{identity.user_id}" if identity else "system",
+    )
+
+
+CatalogContext = Annotated[Catalog, Depends(get_catalog)]
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``"v3"``, ``W/"v3"``); ``*`` or none: any."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})"\s*', if_match)
+    return int(match.group(1)) if match else -1  # an unknown tag matches no version
+
+
+# --- categories ---------------------------------------------------------------------
 
 
 @router.get("/categories", summary="Every category, as a flat list with parent ids")
 async def list_categories(session: Session) -> CategoryList:
-    categories = await session.scalars(select(Category).order_by(Category.name))
+    categories = await service.list_categories(session)
     return CategoryList(items=[CategoryOut.model_validate(c) for c in categories])
+
+
+@router.post("/categories", status_code=201, responses=_responses(401, 403, 409, 422))
+async def create_category(body: CategoryIn, _: AdminUser, catalog: CatalogContext) -> CategoryOut:
+    return CategoryOut.model_validate(await service.create_category(catalog, body))
+
+
+@router.patch("/categories/{category_id}", responses=_responses(401, 403, 404, 409, 422))
+async def update_category(
+    category_id: uuid.UUID, body: CategoryUpdate, _: AdminUser, catalog: CatalogContext
+) -> CategoryOut:
+    category = await service.update_category(catalog, category_id, body)
+    return CategoryOut.model_validate(category)
+
+
+@router.delete(
+    "/categories/{category_id}", status_code=204, responses=_responses(401, 403, 404, 409)
+)
+async def delete_category(
+    category_id: uuid.UUID, _: AdminUser, catalog: CatalogContext
+) -> Response:
+    await service.delete_category(catalog, category_id)
+    return Response(status_code=204)
+
+
+# --- products -----------------------------------------------------------------------
+
+
+@router.get(
+    "/products/{id_or_slug}",
+    response_model=ProductOut,
+    responses={**_responses(404), 304: {"description": "Not modified"}},
+)
+async def get_product(
+    id_or_slug: str,
+    request: Request,
+    session: Session,
+    identity: OptionalUser,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    is_admin = identity is not None and identity.is_admin
+
+    async def load() -> bytes:
+        product = await service.find_product(session, id_or_slug, include_drafts=is_admin)
+        [view] = await product_views(session, [product], request.app.state.media)
+        return view.model_dump_json().encode()
+
+    cache_key = f"product:{id_or_slug}:{'admin' if is_admin else 'public'}"
+    body = await request.app.state.cache.get_or_load(cache_key, load)
+    tag = etag(orjson.loads(body)["version"])
+    if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(body, media_type=JSON, headers={"ETag": tag})
+
+
+async def _view(request: Request, catalog: Catalog, product_id: uuid.UUID) -> Response:
+    product = await service.find_product(catalog.session, str(product_id), include_drafts=True)
+    [view] = await product_views(catalog.session, [product], request.app.state.media)
+    return Response(view.model_dump_json(), media_type=JSON, headers={"ETag": etag(view.version)})
+
+
+@router.post(
+    "/products",
+    status_code=201,
+    response_model=ProductOut,
+    responses=_responses(401, 403, 409, 422),
+)
+async def create_product(
+    body: ProductIn, request: Request, _: AdminUser, catalog: CatalogContext
+) -> Response:
+    product = await service.create_product(catalog, body)
+    response = await _view(request, catalog, product.id)
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/products/{product.id}"
+    return response
+
+
+@router.patch(
+    "/products/{product_id}",
+    response_model=ProductOut,
+    responses=_responses(401, 403, 404, 409, 412, 422),
+)
+async def update_product(
+    product_id: uuid.UUID,
+    body: ProductUpdate,
+    request: Request,
+    _: AdminUser,
+    catalog: CatalogContext,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    await service.update_product(catalog, product_id, body, expected_version(if_match))
+    return await _view(request, catalog, product_id)
+
+
+@router.delete("/products/{product_id}", status_code=204, responses=_responses(401, 403, 404))
+async def delete_product(product_id: uuid.UUID, _: AdminUser, catalog: CatalogContext) -> Response:
+    await service.archive_product(catalog, product_id)
+    return Response(status_code=204)
+
+
+# --- stock --------------------------------------------------------------------------
+
+
+def _levels(inventory: Any) -> InventoryOut:
+    return InventoryOut(
+        on_hand=inventory.on_hand, reserved=inventory.reserved, available=inventory.available
+    )
+
+
+@router.get("/products/{product_id}/inventory", responses=_responses(401, 403, 404))
+async def get_inventory(product_id: uuid.UUID, _: AdminUser, session: Session) -> InventoryOut:
+    return _levels(await service.inventory_of(session, product_id))
+
+
+@router.post(
+    "/products/{product_id}/inventory/adjustments", responses=_responses(401, 403, 404, 409, 422)
+)
+async def adjust_inventory(
+    product_id: uuid.UUID, body: AdjustmentIn, _: AdminUser, catalog: CatalogContext
+) -> InventoryOut:
+    return _levels(await service.adjust_stock(catalog, product_id, body.delta, body.reason))
