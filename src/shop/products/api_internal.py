@@ -1,0 +1,134 @@
+"""The internal reservation API, for the orders service only.
+
+It lives under ``/internal/v1``, which the gateway never routes, and every
+call must present the service token (``X-Service-Token``, see
+:mod:`shop.kit.service_auth`); a user's bearer token grants nothing here.
+The rules of reserving, committing and releasing are in
+:mod:`shop.products.reservations`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from shop.kit.db import Session
+from shop.kit.service_auth import ServiceCaller
+from shop.products import reservations
+from shop.products.cache import CatalogCache
+from shop.products.config import ProductsSettings
+from shop.products.reservation_schemas import ReservationLineOut, ReservationOut, ReserveIn
+from shop.products.reservations import ReservationView
+
+router = APIRouter(prefix="/internal/v1/reservations", tags=["internal: reservations"])
+
+
+def _responses(**statuses: str) -> dict[int | str, dict[str, Any]]:
+    """Problem answers (RFC 9457), keyed ``_409="..."``; 401 and 503 on every route."""
+    described = {
+        401: "Missing or wrong X-Service-Token (problem)",
+        503: "No service token is configured: the internal API is closed (problem)",
+    }
+    described.update({int(key.lstrip("_")): text for key, text in statuses.items()})
+    return {status: {"description": text} for status, text in sorted(described.items())}
+
+
+def _cache(request: Request) -> CatalogCache | None:
+    cache = getattr(request.app.state, "cache", None)
+    return cache if isinstance(cache, CatalogCache) else None
+
+
+def _out(view: ReservationView) -> ReservationOut:
+    return ReservationOut(
+        order_id=view.order_id,
+        status=view.status,
+        expires_at=view.expires_at,
+        lines=[
+            ReservationLineOut(
+                product_id=line.product_id,
+                sku=line.sku,
+                name=line.name,
+                unit_price=line.unit_price,
+                currency=line.currency,
+                quantity=line.quantity,
+            )
+            for line in view.lines
+        ],
+    )
+
+
+@router.put(
+    "/{order_id}",
+    status_code=201,
+    summary="Reserve an order's lines, all or nothing; a repeat replays the first answer",
+    responses={
+        200: {"model": ReservationOut, "description": "A repeat: the stored reservation"},
+        **_responses(
+            _409="Not enough stock (`insufficient-stock`, `errors: [{product_id, requested, "
+            "available}]`), the order was released (`reservation-released`) or reserved "
+            "with other lines (`reservation-mismatch`) (problem)",
+            _422="Invalid body, or unknown or non-active products "
+            "(`products-not-orderable`, `errors: [{field, message, product_id, reason}]`)",
+        ),
+    },
+)
+async def reserve(
+    order_id: uuid.UUID,
+    body: ReserveIn,
+    caller: ServiceCaller,
+    session: Session,
+    request: Request,
+    response: Response,
+) -> ReservationOut:
+    settings: ProductsSettings = request.app.state.settings
+    outcome = await reservations.reserve(
+        session,
+        order_id,
+        [(line.product_id, line.quantity) for line in body.lines],
+        ttl=timedelta(seconds=settings.reservation_ttl_seconds),
+        actor=caller.actor,
+        cache=_cache(request),
+    )
+    response.status_code = 201 if outcome.created else 200
+    return _out(outcome.reservation)
+
+
+@router.post(
+    "/{order_id}/commit",
+    summary="The held units leave the shelf (idempotent)",
+    responses=_responses(
+        _404="No reservation for this order (problem)",
+        _409="Released (`reservation-released`) or expired (`reservation-expired`) (problem)",
+    ),
+)
+async def commit(
+    order_id: uuid.UUID, caller: ServiceCaller, session: Session, request: Request
+) -> ReservationOut:
+    view = await reservations.commit(session, order_id, caller.actor, cache=_cache(request))
+    return _out(view)
+
+
+@router.post(
+    "/{order_id}/release",
+    summary="Give the held units back (idempotent); an unknown order is recorded as released",
+    responses=_responses(_409="Already committed (`reservation-committed`) (problem)"),
+)
+async def release(
+    order_id: uuid.UUID, caller: ServiceCaller, session: Session, request: Request
+) -> ReservationOut:
+    view = await reservations.release(session, order_id, caller.actor, cache=_cache(request))
+    return _out(view)
+
+
+@router.get(
+    "/{order_id}",
+    summary="An order's reservation",
+    responses=_responses(_404="No reservation for this order (problem)"),
+)
+async def get_reservation(
+    order_id: uuid.UUID, caller: ServiceCaller, session: Session
+) -> ReservationOut:
+    return _out(await reservations.get_reservation(session, order_id))

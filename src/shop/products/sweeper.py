@@ -1,0 +1,105 @@
+"""The reservation sweeper: releases holds nobody committed or released in time.
+
+Every ``sweeper_interval_seconds`` it releases expired reservations in
+batches, each batch in a transaction of its own; the rows are taken with
+``FOR UPDATE SKIP LOCKED``, so every instance of the service can run one. A
+failing database is logged and tried again at the next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shop.kit.app import Resource
+from shop.kit.db import AfterCommit
+from shop.kit.health import ReadinessCheck
+from shop.products.cache import CatalogCache
+from shop.products.reservations import sweep_expired
+
+log = structlog.get_logger("shop.products.sweeper")
+
+
+class ReservationSweeper:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        cache: Callable[[], CatalogCache | None] = lambda: None,
+        *,
+        interval: float = 30.0,
+        batch_size: int = 100,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.cache = cache
+        self.interval = interval
+        self.batch_size = batch_size
+
+    async def sweep_batch(self) -> int:
+        """Releases one batch of expired reservations and commits; returns how many."""
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                count = await sweep_expired(session, limit=self.batch_size, cache=self.cache())
+            callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+            for callback in callbacks:  # the cache invalidation, now that it has committed
+                await callback()
+        return count
+
+    async def run_once(self) -> int:
+        """Releases every reservation expired by now, batch after batch; returns how many."""
+        total = 0
+        while (count := await self.sweep_batch()) > 0:
+            total += count
+            if count < self.batch_size:
+                break
+        return total
+
+    async def run_forever(self) -> None:
+        """Sweeps until cancelled; errors are logged and the next tick tries again."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("reservation sweep failed")
+            await asyncio.sleep(self.interval)
+
+
+def sweeper_resource(interval: float, batch_size: int = 100) -> Resource:
+    """Runs a :class:`ReservationSweeper` for the app's lifetime (``app.state.sweeper``).
+    List it after the database resource (and the cache's, whose ``app.state.cache``
+    it invalidates when stock changes)."""
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        def cache() -> CatalogCache | None:
+            found = getattr(app.state, "cache", None)
+            return found if isinstance(found, CatalogCache) else None
+
+        sweeper = ReservationSweeper(
+            app.state.sessionmaker, cache, interval=interval, batch_size=batch_size
+        )
+        task = asyncio.create_task(sweeper.run_forever(), name="reservation-sweeper")
+        app.state.sweeper = sweeper
+
+        async def alive() -> None:
+            if task.done():
+                raise RuntimeError("the reservation sweeper has stopped")
+
+        try:
+            yield {"reservation_sweeper": alive}
+        finally:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # we are being cancelled ourselves
+            except Exception:
+                log.exception("the reservation sweeper had crashed")
+
+    return resource

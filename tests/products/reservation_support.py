@@ -1,0 +1,257 @@
+"""What the reservation tests share: the products app with a service token, products
+and stock written straight to the worker's database, and the books to check."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis.asyncio
+from fastapi import FastAPI
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from shop.kit.config import to_async_database_url
+from shop.kit.db import create_sessionmaker
+from shop.products.app import create_app
+from shop.products.config import ProductsSettings
+from shop.products.models import (
+    Inventory,
+    Product,
+    ProductStatus,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    StockMovement,
+    StockReason,
+)
+from tests.support import Databases, app_client
+
+SERVICE_TOKEN = "reservations-test-service-token-5f0c2b7e"
+SERVICE = {"X-Service-Token": SERVICE_TOKEN}
+API = "/internal/v1/reservations"
+TABLES = (
+    "products, categories, inventory, stock_movements, reservations, reservation_lines,"
+    " product_images, outbox"
+)
+
+_numbers = itertools.count(1)
+
+
+def reservations_settings(
+    databases: Databases, redis_url: str, data_dir: Path, **overrides: Any
+) -> ProductsSettings:
+    values: dict[str, Any] = {
+        "PRODUCTS_DATABASE_URL": databases.urls["products"],
+        "redis_url": redis_url,
+        "SHOP_DATA_DIR": str(data_dir),
+        "service_token": SERVICE_TOKEN,
+        "log_format": "json",
+        "_env_file": None,  # never a developer's .env
+    }
+    values.update(overrides)
+    return ProductsSettings(**values)
+
+
+def create_engine(databases: Databases) -> AsyncEngine:
+    return create_async_engine(to_async_database_url(databases.urls["products"]), pool_size=10)
+
+
+@dataclass
+class Books:
+    """Stock written and read straight in the database, beside the service."""
+
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessionmaker = create_sessionmaker(self.engine)
+
+    async def product(
+        self,
+        on_hand: int,
+        *,
+        price: int = 1999,
+        status: ProductStatus = ProductStatus.ACTIVE,
+        name: str | None = None,
+        currency: str = "USD",
+    ) -> uuid.UUID:
+        """A product with ``on_hand`` units, its initial stock in the ledger as the
+        catalog writes it. Returns its id."""
+        number = next(_numbers)
+        product_id = uuid.uuid4()
+        async with self.sessionmaker() as session, session.begin():
+            session.add(
+                Product(
+                    id=product_id,
+                    sku=f"RSV-{number:05d}-{product_id.hex[:6]}",
+                    slug=f"reservable-{number}-{product_id.hex[:8]}",
+                    name=name or f"Reservable thing {number}",
+                    description="",
+                    price=price,
+                    currency=currency,
+                    attributes={},
+                    status=status,
+                )
+            )
+            await session.flush()
+            session.add(Inventory(product_id=product_id, on_hand=on_hand, reserved=0))
+            if on_hand:
+                session.add(
+                    StockMovement(
+                        product_id=product_id,
+                        on_hand_delta=on_hand,
+                        reserved_delta=0,
+                        reason=StockReason.ADJUSTMENT,
+                        note="initial stock",
+                        actor="test",
+                    )
+                )
+        return product_id
+
+    async def catalog_entry(self, product_id: uuid.UUID) -> Product:
+        async with self.sessionmaker() as session:
+            product = await session.get(Product, product_id)
+            assert product is not None
+            return product
+
+    async def levels(self, product_id: uuid.UUID) -> tuple[int, int]:
+        """``(on_hand, reserved)`` of a product."""
+        async with self.sessionmaker() as session:
+            row = await session.get(Inventory, product_id)
+            assert row is not None
+            return row.on_hand, row.reserved
+
+    async def ledger(
+        self, product_id: uuid.UUID | None = None, order_id: uuid.UUID | None = None
+    ) -> list[StockMovement]:
+        query = select(StockMovement).order_by(StockMovement.id)
+        if product_id is not None:
+            query = query.where(StockMovement.product_id == product_id)
+        if order_id is not None:
+            query = query.where(StockMovement.order_id == order_id)
+        async with self.sessionmaker() as session:
+            return list(await session.scalars(query))
+
+    async def reservation(self, order_id: uuid.UUID) -> Reservation | None:
+        async with self.sessionmaker() as session:
+            return await session.get(Reservation, order_id)
+
+    async def reservation_count(self) -> int:
+        async with self.sessionmaker() as session:
+            return int(await session.scalar(select(func.count()).select_from(Reservation)) or 0)
+
+    async def held_and_committed(self, product_id: uuid.UUID) -> tuple[int, int]:
+        """Units of a product in held and in committed reservations."""
+        async with self.sessionmaker() as session:
+            rows = await session.execute(
+                select(Reservation.status, func.coalesce(func.sum(ReservationLine.quantity), 0))
+                .join(ReservationLine, ReservationLine.order_id == Reservation.order_id)
+                .where(ReservationLine.product_id == product_id)
+                .group_by(Reservation.status)
+            )
+            totals = {status: int(total) for status, total in rows}
+        return (
+            totals.get(ReservationStatus.HELD, 0),
+            totals.get(ReservationStatus.COMMITTED, 0),
+        )
+
+    async def assert_balanced(self, *product_ids: uuid.UUID) -> None:
+        """The books agree: for each product the ledger's deltas add up to its levels,
+        ``reserved`` is what held reservations hold, and nothing is oversold."""
+        for product_id in product_ids:
+            on_hand, reserved = await self.levels(product_id)
+            movements = await self.ledger(product_id)
+            assert sum(m.on_hand_delta for m in movements) == on_hand, product_id
+            assert sum(m.reserved_delta for m in movements) == reserved, product_id
+            held, _ = await self.held_and_committed(product_id)
+            assert reserved == held, product_id
+            assert 0 <= reserved <= on_hand, product_id
+
+    async def age(self, order_id: uuid.UUID) -> None:
+        """Moves a reservation's expiry into the past."""
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                text(
+                    "UPDATE reservations SET expires_at = now() - interval '1 second'"
+                    " WHERE order_id = :order_id"
+                ),
+                {"order_id": order_id},
+            )
+
+    async def truncate(self) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+
+
+@dataclass
+class ReservationsEnv:
+    client: httpx.AsyncClient
+    app: FastAPI
+    books: Books
+    settings: ProductsSettings
+
+    async def reserve(
+        self, order_id: uuid.UUID, *lines: tuple[uuid.UUID, int], headers: Any = SERVICE
+    ) -> httpx.Response:
+        body = {"lines": [{"product_id": str(p), "quantity": q} for p, q in lines]}
+        return await self.client.put(f"{API}/{order_id}", json=body, headers=headers)
+
+    async def commit(self, order_id: uuid.UUID) -> httpx.Response:
+        return await self.client.post(f"{API}/{order_id}/commit", headers=SERVICE)
+
+    async def release(self, order_id: uuid.UUID) -> httpx.Response:
+        return await self.client.post(f"{API}/{order_id}/release", headers=SERVICE)
+
+    async def get(self, order_id: uuid.UUID) -> httpx.Response:
+        return await self.client.get(f"{API}/{order_id}", headers=SERVICE)
+
+
+@asynccontextmanager
+async def books_for(databases: Databases, redis_url: str) -> AsyncIterator[Books]:
+    """Direct access to this worker's products database; tables and Redis are emptied
+    afterwards."""
+    engine = create_engine(databases)
+    books = Books(engine)
+    try:
+        yield books
+    finally:
+        await books.truncate()
+        await engine.dispose()
+        client = redis.asyncio.Redis.from_url(redis_url)
+        await client.flushdb()
+        await client.aclose()
+
+
+@asynccontextmanager
+async def reservations_env(
+    databases: Databases, redis_url: str, data_dir: Path, **overrides: Any
+) -> AsyncIterator[ReservationsEnv]:
+    """The real products app (its lifespan run) called over ASGI, and the books."""
+    settings = reservations_settings(databases, redis_url, data_dir, **overrides)
+    async with books_for(databases, redis_url) as books:
+        app = create_app(settings)
+        async with app_client(app) as client:
+            yield ReservationsEnv(client, app, books, settings)
+
+
+def problem(response: httpx.Response, status: int, type_slug: str | None = None) -> dict[str, Any]:
+    """The RFC 9457 body of a problem answer with ``status`` (and problem type)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    if type_slug is not None:
+        assert body["type"].endswith("/" + type_slug), body
+    return body
