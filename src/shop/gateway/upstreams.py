@@ -13,6 +13,8 @@ ROUTES: dict[str, str] = {
     "/api/v1/categories": "products",
     "/api/v1/products": "products",
     "/api/v1/orders": "orders",
+    # Images of the local storage backend (with S3 their URLs point at the bucket).
+    "/media": "products",
 }
 
 
