@@ -100,9 +100,9 @@ async def test_create_and_read_a_product(products: ProductsFixture) -> None:
         read = await products.client.get(f"{API}/products/{key}")
         assert read.status_code == 200
         assert read.json()["sku"] == "WH-1000"
-        assert read.headers["etag"] == '"v1"'
+        assert read.headers["etag"] == '"v1.7"'
     unchanged = await products.client.get(
-        f"{API}/products/{created['id']}", headers={"if-none-match": '"v1"'}
+        f"{API}/products/{created['id']}", headers={"if-none-match": '"v1.7"'}
     )
     assert unchanged.status_code == 304
     assert (await products.client.get(f"{API}/products/no-such-thing")).status_code == 404
@@ -148,13 +148,13 @@ async def test_optimistic_concurrency_with_if_match(products: ProductsFixture) -
     created = await products.product()
     url = f"{API}/products/{created['id']}"
     updated = await products.client.patch(
-        url, json={"price": 2499}, headers={**products.admin, "if-match": '"v1"'}
+        url, json={"price": 2499}, headers={**products.admin, "if-match": '"v1.7"'}
     )
     assert updated.status_code == 200
     assert updated.json()["price"] == 2499
-    assert updated.headers["etag"] == '"v2"'
+    assert updated.headers["etag"] == '"v2.0"'
     stale = await products.client.patch(
-        url, json={"price": 1}, headers={**products.admin, "if-match": '"v1"'}
+        url, json={"price": 1}, headers={**products.admin, "if-match": '"v1.7"'}
     )
     assert stale.status_code == 412
     unconditional = await products.client.patch(
@@ -214,7 +214,11 @@ async def test_stock_adjustments_are_bounded_and_recorded(
         assert ledger[1]["actor"].startswith("user:")
     finally:
         await connection.close()
-    read = await products.client.get(f"{API}/products/{created['id']}")
+    read = await products.client.get(
+        f"{API}/products/{created['id']}", headers={"if-none-match": '"v1.10"'}
+    )
+    assert read.status_code == 200  # the stock changed, so the old tag no longer matches
     assert read.json()["available"] == 0
+    assert read.headers["etag"] == '"v1.0"'
     customer = await products.client.get(inventory, headers=products.customer)
     assert customer.status_code == 403

@@ -14,8 +14,8 @@ class GatewaySettings(IdentitySettings):
     port: int = Field(default=3000, validation_alias="GATEWAY_PORT")
     # The public edge believes no X-Forwarded-For unless TRUSTED_PROXIES says so.
     trusted_proxies: CidrList = []
-    # Uploads are the largest bodies the gateway forwards.
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Uploads are the largest bodies the gateway forwards: a 10 MiB image and its envelope.
+    max_body_bytes: int = Field(default=11 * 1024 * 1024, ge=1)
 
     auth_urls: UrlList = ["http://127.0.0.1:3001"]
     products_urls: UrlList = ["http://127.0.0.1:3002"]

@@ -10,7 +10,6 @@ import re
 import uuid
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from shop.kit.db import Session
@@ -50,15 +49,16 @@ def get_catalog(request: Request, session: Session, identity: OptionalUser) -> C
 CatalogContext = Annotated[Catalog, Depends(get_catalog)]
 
 
-def etag(version: int) -> str:
-    return f'"v{version}"'
+def etag(view: ProductOut) -> str:
+    """The version, and the stock: a stock change alters the read without a new version."""
+    return f'"v{view.version}.{view.available}"'
 
 
 def expected_version(if_match: str | None) -> int | None:
-    """The version an ``If-Match`` header names (``"v3"``, ``W/"v3"``); ``*`` or none: any."""
+    """The version an ``If-Match`` header names (``"v3.7"``, ``W/"v3"``); ``*`` or none: any."""
     if if_match is None or if_match.strip() == "*":
         return None
-    match = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})"\s*', if_match)
+    match = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})(?:\.\d{1,10})?"\s*', if_match)
     return int(match.group(1)) if match else -1  # an unknown tag matches no version
 
 
@@ -118,7 +118,7 @@ async def get_product(
 
     cache_key = f"product:{id_or_slug}:{'admin' if is_admin else 'public'}"
     body = await request.app.state.cache.get_or_load(cache_key, load)
-    tag = etag(orjson.loads(body)["version"])
+    tag = etag(ProductOut.model_validate_json(body))
     if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers={"ETag": tag})
     return Response(body, media_type=JSON, headers={"ETag": tag})
@@ -127,7 +127,7 @@ async def get_product(
 async def _view(request: Request, catalog: Catalog, product_id: uuid.UUID) -> Response:
     product = await service.find_product(catalog.session, str(product_id), include_drafts=True)
     [view] = await product_views(catalog.session, [product], request.app.state.media)
-    return Response(view.model_dump_json(), media_type=JSON, headers={"ETag": etag(view.version)})
+    return Response(view.model_dump_json(), media_type=JSON, headers={"ETag": etag(view)})
 
 
 @router.post(
