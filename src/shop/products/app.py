@@ -4,13 +4,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shop.kit.app import Resource, create_service_app
-from shop.kit.health import ReadinessCheck
 from shop.kit.db import database_resource
+from shop.kit.health import ReadinessCheck
 from shop.kit.identity import identity_resource
+from shop.kit.outbox import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
 from shop.products.api import router
+from shop.products.api_images import router as images_router
+from shop.products.api_internal import router as internal_router
+from shop.products.api_search import router as search_router
 from shop.products.cache import CatalogCache
 from shop.products.config import ProductsSettings
+from shop.products.models import outbox
+from shop.products.search import search_outbox_handlers, search_resource
+from shop.products.storage import media_resource
+from shop.products.sweeper import sweeper_resource
 
 
 def cache_resource(settings: ProductsSettings) -> Resource:
@@ -24,17 +32,35 @@ def cache_resource(settings: ProductsSettings) -> Resource:
     return resource
 
 
+def outbox_resource(settings: ProductsSettings) -> Resource:
+    """The one worker of the products outbox: it must know every topic's handler, as
+    it takes whatever message is due (list it after the resources handlers use)."""
+
+    def worker(app: FastAPI) -> OutboxWorker:
+        handlers = {**search_outbox_handlers(app)}
+        return OutboxWorker(
+            app.state.sessionmaker, outbox, handlers, poll_interval=settings.outbox_poll_seconds
+        )
+
+    return outbox_worker_resource(worker)
+
+
 def create_app(settings: ProductsSettings | None = None) -> FastAPI:
     settings = settings or ProductsSettings()  # from the environment
     return create_service_app(
         settings,
         title="Products service",
         description="Catalog, categories, inventory, search and images.",
-        routers=[router],
+        # The search router first: GET /api/v1/products is the listing, whatever else says.
+        routers=[search_router, router, internal_router, images_router],
         resources=[
             database_resource(settings),
             redis_resource(settings.redis_url),
             identity_resource(settings),
             cache_resource(settings),
+            media_resource(settings),
+            sweeper_resource(settings.sweeper_interval_seconds),
+            search_resource(settings),
+            outbox_resource(settings),
         ],
     )

@@ -83,7 +83,25 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (CheckConstraint("price >= 0", name="price_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        # Search (migration dc482363701d, which also adds a trigram index on
+        # shop_unaccent(name) and the triggers that fill search_vector).
+        Index("ix_products_search_vector", "search_vector", postgresql_using="gin"),
+        Index("ix_products_status_created_at", "status", "created_at", "id"),
+        Index("ix_products_status_price", "status", "price", "id"),
+        Index("ix_products_status_name", "status", "name", "id"),
+        Index("ix_products_status_category", "status", "category_id"),  # facet counts
+    )
+
+
+# Typo-tolerant matching of names (pg_trgm); shop_unaccent is created by the migration.
+Index(
+    "ix_products_name_trgm",
+    func.shop_unaccent(Product.name).label("name_unaccented"),
+    postgresql_using="gin",
+    postgresql_ops={"name_unaccented": "gin_trgm_ops"},
+)
 
 
 class Inventory(Base):

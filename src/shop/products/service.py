@@ -37,9 +37,8 @@ from shop.products.models import (
     outbox,
 )
 from shop.products.schemas import CategoryIn, CategoryUpdate, ProductIn, ProductUpdate
+from shop.products.search import CATEGORY_CHANGED, PRODUCT_CHANGED
 from shop.products.slugs import MAX_LENGTH, slugify
-
-PRODUCT_CHANGED = "product.changed"
 
 
 @dataclass
@@ -126,6 +125,8 @@ async def update_category(
         category.path = new_path
     await _flush_unique(catalog, "category")
     await catalog.changed()
+    # Products below it are indexed with its name and place in the tree.
+    await enqueue(catalog.session, outbox, CATEGORY_CHANGED, {"id": str(category.id)})
     return category
 
 

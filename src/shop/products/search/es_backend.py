@@ -1,0 +1,72 @@
+"""The Elasticsearch backend (``SEARCH_BACKEND=elasticsearch``).
+
+Elasticsearch finds and orders the ids; the products themselves are loaded from
+PostgreSQL (the source of truth) in the order found, so a page never shows a
+stale price or name. A product deleted since it was indexed is left out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from elasticsearch import ApiError, AsyncElasticsearch, TransportError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop.kit.errors import UpstreamUnavailableError
+from shop.products.models import Product
+from shop.products.search.es_query import build_search, encode_search_after
+from shop.products.search.port import CategoryFacet, SearchPage
+from shop.products.search.query import ProductQuery
+
+REQUEST_TIMEOUT_SECONDS = 5.0
+
+log = structlog.get_logger("shop.products.search")
+
+
+def create_client(url: str) -> AsyncElasticsearch:
+    return AsyncElasticsearch(url, request_timeout=REQUEST_TIMEOUT_SECONDS, max_retries=1)
+
+
+def read_page(
+    response: dict[str, Any], query: ProductQuery
+) -> tuple[list[uuid.UUID], int, str | None, list[CategoryFacet]]:
+    """Ids in order, total, next cursor and facets of a search response (pure)."""
+    hits = response["hits"]["hits"]
+    next_cursor = None
+    if len(hits) > query.limit:
+        hits = hits[: query.limit]
+        next_cursor = encode_search_after(query.effective_sort, list(hits[-1]["sort"]))
+    buckets = response.get("aggregations", {}).get("categories", {}).get("buckets", [])
+    facets = sorted(
+        (CategoryFacet(slug=b["key"], count=b["doc_count"]) for b in buckets),
+        key=lambda facet: (-facet.count, facet.slug),
+    )
+    ids = [uuid.UUID(hit["_id"]) for hit in hits]
+    return ids, int(response["hits"]["total"]["value"]), next_cursor, facets
+
+
+class ElasticsearchSearch:
+    def __init__(self, client: AsyncElasticsearch, alias: str) -> None:
+        self.client = client
+        self.alias = alias
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
+        request = build_search(query)  # a bad cursor is a 400 before any request
+        try:
+            response = await self.client.search(index=self.alias, **request)
+        except (TransportError, ApiError) as exc:
+            log.warning("search failed", error=type(exc).__name__, detail=str(exc)[:300])
+            raise UpstreamUnavailableError("Search is unavailable; try again shortly.") from exc
+        ids, total, next_cursor, facets = read_page(response.body, query)
+        products: list[Product] = []
+        if ids:
+            found = await session.scalars(select(Product).where(Product.id.in_(ids)))
+            loaded = {product.id: product for product in found}
+            products = [loaded[i] for i in ids if i in loaded]
+        return SearchPage(products=products, total=total, next_cursor=next_cursor, facets=facets)

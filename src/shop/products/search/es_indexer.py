@@ -1,0 +1,231 @@
+"""Keeps the Elasticsearch index in step with the catalog, and rebuilds it.
+
+The index is always reached through the alias ``settings.elasticsearch_index``
+(writes pass ``require_alias``, so a missing alias is an error, never an index
+made up by dynamic mapping). :func:`ensure_index` creates a first index behind
+the alias; :func:`reindex` (``shop search reindex``) builds a new timestamped
+index, bulk-loads every product, swaps the alias atomically, catches up with
+what changed meanwhile and deletes the old indices.
+
+The outbox handlers load the product as it is *now* and index or delete it, so
+a message delivered twice or late does no harm. Topics:
+
+- ``product.changed`` ``{"id": ...}``: the catalog sends it on every product
+  write (catalog service) and stock change.
+- ``category.changed`` ``{"id": ...}``: a category's name, slug or place changed;
+  every product of its subtree is indexed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch.helpers import async_bulk
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shop.kit.outbox import Handler
+from shop.products.models import Category, Inventory, Product
+from shop.products.search.es_mapping import index_definition, product_document
+
+PRODUCT_CHANGED = "product.changed"
+CATEGORY_CHANGED = "category.changed"
+BATCH_SIZE = 500
+# Writes stamp updated_at when their transaction began; the catch-up after a swap
+# looks this much further back, for transactions that were open when the load began.
+CATCH_UP_MARGIN = timedelta(minutes=1)
+
+log = structlog.get_logger("shop.products.search")
+
+
+async def _lineages(
+    session: AsyncSession, category_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, list[Category]]:
+    """Each category with its ancestors (by the ids of its materialized path)."""
+    if not category_ids:
+        return {}
+    categories = {c.id: c for c in await session.scalars(select(Category))}
+    lineages: dict[uuid.UUID, list[Category]] = {}
+    for category_id in category_ids:
+        category = categories.get(category_id)
+        if category is None:
+            continue
+        ids = [uuid.UUID(part) for part in category.path.split("/") if part]
+        lineages[category_id] = [categories[i] for i in ids if i in categories]
+    return lineages
+
+
+async def load_documents(
+    session: AsyncSession, product_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Documents of the products that exist, by id (three queries for any number)."""
+    if not product_ids:
+        return {}
+    products = list(await session.scalars(select(Product).where(Product.id.in_(product_ids))))
+    stock = {
+        row.product_id: row.on_hand - row.reserved
+        for row in await session.scalars(
+            select(Inventory).where(Inventory.product_id.in_(product_ids))
+        )
+    }
+    lineages = await _lineages(session, {p.category_id for p in products if p.category_id})
+    return {
+        p.id: product_document(
+            p, lineages.get(p.category_id, []) if p.category_id else [], stock.get(p.id, 0)
+        )
+        for p in products
+    }
+
+
+def _actions(index: str, documents: dict[uuid.UUID, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"_op_type": "index", "_index": index, "_id": str(product_id), "_source": document}
+        for product_id, document in documents.items()
+    ]
+
+
+def new_index_name(alias: str, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S%f")
+    return f"{alias}-{stamp}"
+
+
+async def ensure_index(client: AsyncElasticsearch, alias: str) -> None:
+    """Creates a first index behind ``alias`` unless the alias exists."""
+    if await client.indices.exists_alias(name=alias):
+        return
+    index = new_index_name(alias)
+    await client.indices.create(index=index, aliases={alias: {}}, **index_definition())
+    log.info("search index created", index=index, alias=alias)
+
+
+class ProductIndexer:
+    """The outbox handlers of the Elasticsearch backend."""
+
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        alias: str,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.client = client
+        self.alias = alias
+        self.sessionmaker = sessionmaker
+        self._ready = False
+
+    def handlers(self) -> dict[str, Handler]:
+        return {PRODUCT_CHANGED: self.product_changed, CATEGORY_CHANGED: self.category_changed}
+
+    async def _ensure_index(self) -> None:
+        if not self._ready:
+            await ensure_index(self.client, self.alias)
+            self._ready = True
+
+    async def product_changed(self, payload: dict[str, Any]) -> None:
+        product_id = uuid.UUID(str(payload["id"]))
+        await self._ensure_index()
+        async with self.sessionmaker() as session:
+            documents = await load_documents(session, [product_id])
+        document = documents.get(product_id)
+        if document is None:
+            with contextlib.suppress(NotFoundError):  # never indexed, or deleted already
+                await self.client.delete(index=self.alias, id=str(product_id))
+            return
+        await self.client.index(
+            index=self.alias, id=str(product_id), document=document, require_alias=True
+        )
+
+    async def category_changed(self, payload: dict[str, Any]) -> None:
+        category_id = uuid.UUID(str(payload["id"]))
+        await self._ensure_index()
+        async with self.sessionmaker() as session:
+            category = await session.get(Category, category_id)
+            if category is None:
+                return  # deleted: it had no products
+            in_subtree = select(Category.id).where(
+                or_(Category.id == category.id, Category.path.startswith(category.path + "/"))
+            )
+            ids = list(
+                await session.scalars(select(Product.id).where(Product.category_id.in_(in_subtree)))
+            )
+            for start in range(0, len(ids), BATCH_SIZE):
+                documents = await load_documents(session, ids[start : start + BATCH_SIZE])
+                await async_bulk(self.client, _actions(self.alias, documents), require_alias=True)
+
+
+@dataclass(frozen=True)
+class ReindexResult:
+    index: str
+    alias: str
+    products: int
+    removed: list[str]
+
+
+async def _product_ids(
+    session: AsyncSession, changed_since: datetime | None = None
+) -> AsyncIterator[list[uuid.UUID]]:
+    """Every product id (or those changed since a time), in batches, by keyset."""
+    last: uuid.UUID | None = None
+    while True:
+        query = select(Product.id).order_by(Product.id).limit(BATCH_SIZE)
+        if last is not None:
+            query = query.where(Product.id > last)
+        if changed_since is not None:
+            stock_changed = select(Inventory.product_id).where(
+                Inventory.updated_at >= changed_since
+            )
+            query = query.where(
+                or_(Product.updated_at >= changed_since, Product.id.in_(stock_changed))
+            )
+        batch = list(await session.scalars(query))
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
+
+
+async def reindex(
+    client: AsyncElasticsearch,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    alias: str,
+) -> ReindexResult:
+    """Builds a new index from the database and points ``alias`` at it, atomically.
+
+    Searches go on against the old index until the swap. Changes the outbox worker
+    writes to the alias during the load land in the old index, so after the swap
+    the products changed since the load began are indexed again."""
+    index = new_index_name(alias)
+    await client.indices.create(index=index, **index_definition())
+    count = 0
+    async with sessionmaker() as session:
+        started: datetime = (await session.execute(select(func.now()))).scalar_one()
+        async for batch in _product_ids(session):
+            documents = await load_documents(session, batch)
+            await async_bulk(client, _actions(index, documents))
+            count += len(documents)
+    await client.indices.refresh(index=index)
+
+    previous: list[str] = []
+    if await client.indices.exists_alias(name=alias):
+        previous = list((await client.indices.get_alias(name=alias)).body)
+    actions: list[dict[str, Any]] = [{"add": {"index": index, "alias": alias}}]
+    actions += [{"remove": {"index": old, "alias": alias}} for old in previous]
+    if not previous and await client.indices.exists(index=alias):
+        actions.append({"remove_index": {"index": alias}})  # a concrete index of that name
+    await client.indices.update_aliases(actions=actions)
+
+    async with sessionmaker() as session:
+        async for batch in _product_ids(session, changed_since=started - CATCH_UP_MARGIN):
+            documents = await load_documents(session, batch)
+            await async_bulk(client, _actions(index, documents))
+    removed = [old for old in previous if old != index]
+    for old in removed:
+        await client.indices.delete(index=old)
+    log.info("search index rebuilt", index=index, alias=alias, products=count, removed=removed)
+    return ReindexResult(index=index, alias=alias, products=count, removed=removed)

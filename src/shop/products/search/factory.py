@@ -1,0 +1,94 @@
+"""The configured backend, as an app resource, and the outbox handlers it needs.
+
+``app.state.search`` holds the :class:`SearchBackend` for the app's lifetime.
+The products outbox carries ``product.changed`` and ``category.changed``
+whatever the backend: with Elasticsearch their handlers keep the index in step;
+with PostgreSQL (whose search vector triggers keep in step by themselves) they
+do nothing, so the messages are marked delivered instead of piling up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+from fastapi import FastAPI
+
+from shop.kit.app import Resource
+from shop.kit.health import ReadinessCheck
+from shop.kit.outbox import Handler
+from shop.products.config import ProductsSettings
+from shop.products.search.es_backend import ElasticsearchSearch, create_client
+from shop.products.search.es_indexer import (
+    CATEGORY_CHANGED,
+    PRODUCT_CHANGED,
+    ProductIndexer,
+    ensure_index,
+)
+from shop.products.search.port import SearchBackend
+from shop.products.search.postgres import PostgresSearch
+
+log = structlog.get_logger("shop.products.search")
+
+
+class SearchConfigurationError(RuntimeError):
+    pass
+
+
+def create_search_backend(settings: ProductsSettings) -> SearchBackend:
+    if settings.search_backend == "elasticsearch":
+        if not settings.elasticsearch_url:
+            raise SearchConfigurationError(
+                "SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL to be set"
+            )
+        return ElasticsearchSearch(
+            create_client(settings.elasticsearch_url), settings.elasticsearch_index
+        )
+    return PostgresSearch()
+
+
+def search_resource(settings: ProductsSettings) -> Resource:
+    """Puts the backend at ``app.state.search``; with Elasticsearch, makes sure the
+    index exists and adds a readiness check."""
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        backend = create_search_backend(settings)
+        app.state.search = backend
+        checks: dict[str, ReadinessCheck] = {}
+        if isinstance(backend, ElasticsearchSearch):
+            client = backend.client
+
+            async def ping() -> None:
+                await client.info()
+
+            checks["search"] = ping
+            try:
+                await ensure_index(client, backend.alias)
+            except (TransportError, ApiError) as exc:
+                # Not fatal: searches answer 503 and the indexer retries until it is back.
+                log.warning("search index not checked", error=type(exc).__name__)
+        try:
+            yield checks
+        finally:
+            await backend.aclose()
+
+    return resource
+
+
+async def _delivered(_: dict[str, Any]) -> None:
+    """PostgreSQL keeps its search vector by triggers: nothing to do."""
+
+
+def search_outbox_handlers(app: FastAPI) -> dict[str, Handler]:
+    """Handlers of the search topics for the products outbox worker (list
+    :func:`search_resource` and the database resource before the worker)."""
+    backend = app.state.search
+    if isinstance(backend, ElasticsearchSearch):
+        indexer = ProductIndexer(backend.client, backend.alias, app.state.sessionmaker)
+        return indexer.handlers()
+    return {PRODUCT_CHANGED: _delivered, CATEGORY_CHANGED: _delivered}

@@ -1,0 +1,277 @@
+"""The Elasticsearch backend's pure parts: index definition, documents, requests, pages."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from shop.kit.pagination import InvalidCursorError
+from shop.products.models import Category, Product, ProductStatus
+from shop.products.search import (
+    CATEGORY_CHANGED,
+    PRODUCT_CHANGED,
+    ElasticsearchSearch,
+    PostgresSearch,
+    ProductQuery,
+    SearchConfigurationError,
+    SortOrder,
+    build_search,
+    create_search_backend,
+    index_definition,
+    product_document,
+    search_outbox_handlers,
+)
+from shop.products.search.es_backend import read_page
+from shop.products.search.es_indexer import new_index_name
+from shop.products.search.es_query import decode_search_after, encode_search_after
+from tests.products.search_support import Tokens, search_settings
+from tests.support import Databases
+
+
+def test_analyzers_fold_accents_stem_and_index_prefixes() -> None:
+    settings = index_definition()["settings"]
+    analysis = settings["analysis"]
+    analyzers = analysis["analyzer"]
+    assert analyzers["folded"]["filter"] == ["lowercase", "asciifolding"]
+    assert {"asciifolding", "english_stemmer", "english_stop"} <= set(
+        analyzers["folded_english"]["filter"]
+    )
+    assert "edge_ngrams" in analyzers["autocomplete"]["filter"]
+    ngrams = analysis["filter"]["edge_ngrams"]
+    assert ngrams["type"] == "edge_ngram"
+    assert settings["max_ngram_diff"] >= ngrams["max_gram"] - ngrams["min_gram"]
+    assert analysis["normalizer"]["folded"]["filter"] == ["lowercase", "asciifolding"]
+
+
+def test_mapping_has_a_field_for_every_feature() -> None:
+    mappings = index_definition()["mappings"]
+    assert mappings["dynamic"] == "strict"  # a document field we forgot is an error
+    fields = mappings["properties"]
+    assert fields["name"]["analyzer"] == "folded_english"
+    assert fields["name"]["fields"]["prefix"] == {
+        "type": "text",
+        "analyzer": "autocomplete",
+        "search_analyzer": "folded",
+    }
+    assert fields["name"]["fields"]["sort"]["type"] == "keyword"
+    assert fields["sku"]["type"] == "keyword"
+    assert fields["sku"]["fields"]["text"]["analyzer"] == "folded"
+    for name, kind in {
+        "id": "keyword",
+        "category_slugs": "keyword",
+        "status": "keyword",
+        "price": "long",
+        "available": "integer",
+        "created_at": "date",
+    }.items():
+        assert fields[name]["type"] == kind, name
+
+
+def _product(category: Category | None = None, **fields: Any) -> Product:
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "sku": "WH-1",
+        "slug": "wireless-headphones",
+        "name": "Wireless Headphones",
+        "description": "Over-ear, café quiet",
+        "price": 1999,
+        "currency": "USD",
+        "category_id": category.id if category else None,
+        "attributes": {},
+        "status": ProductStatus.ACTIVE,
+        "version": 3,
+        "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "updated_at": datetime(2026, 1, 3, tzinfo=UTC),
+    }
+    values.update(fields)
+    return Product(**values)
+
+
+def test_a_document_carries_the_category_lineage_and_stock() -> None:
+    root_id, child_id = uuid.uuid4(), uuid.uuid4()
+    root = Category(id=root_id, name="Electronics", slug="electronics", path=str(root_id))
+    child = Category(id=child_id, name="Audio", slug="audio", path=f"{root_id}/{child_id}")
+    product = _product(child)
+    document = product_document(product, [root, child], available=4)
+    mapped = set(index_definition()["mappings"]["properties"])
+    assert set(document) <= mapped
+    assert document["id"] == str(product.id)
+    assert document["category_name"] == "Audio"
+    assert document["category_id"] == str(child_id)
+    assert document["category_slugs"] == ["audio", "electronics"]
+    assert document["available"] == 4
+    assert document["status"] == "active"
+    assert document["price"] == 1999
+    assert document["created_at"] == "2026-01-02T03:04:05+00:00"
+
+    bare = product_document(_product(), [], available=0)
+    assert (bare["category_name"], bare["category_id"], bare["category_slugs"]) == (None, None, [])
+
+
+def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
+    request = build_search(
+        ProductQuery(q="wireles headphnes", min_price=100, max_price=5000, in_stock=True)
+    )
+    boolean = request["query"]["bool"]
+    [text] = boolean["must"]
+    should = text["bool"]["should"]
+    fuzzy = should[0]["multi_match"]
+    assert fuzzy["query"] == "wireles headphnes"
+    assert fuzzy["fuzziness"] == "AUTO"
+    assert fuzzy["operator"] == "and"
+    assert {"name^3", "sku.text^3", "category_name^2", "description"} <= set(fuzzy["fields"])
+    assert should[1]["multi_match"]["type"] == "cross_fields"
+    assert should[2] == {
+        "match": {"name.prefix": {"query": "wireles headphnes", "operator": "and"}}
+    }
+    assert should[3] == {"term": {"sku": {"value": "wireles headphnes", "boost": 10}}}
+    assert text["bool"]["minimum_should_match"] == 1
+    assert boolean["filter"] == [
+        {"term": {"status": "active"}},
+        {"range": {"price": {"gte": 100, "lte": 5000}}},
+        {"range": {"available": {"gt": 0}}},
+    ]
+    assert request["sort"] == [{"_score": "desc"}, {"id": "desc"}]
+    assert request["size"] == 21
+    assert request["track_total_hits"] is True
+    assert request["source"] is False
+    assert request["aggs"]["categories"]["terms"]["field"] == "category_slugs"
+    assert "post_filter" not in request
+    assert "search_after" not in request
+
+
+def test_the_category_filter_leaves_the_facet_alone() -> None:
+    request = build_search(ProductQuery(category="audio", status=ProductStatus.DRAFT))
+    assert request["post_filter"] == {"term": {"category_slugs": "audio"}}
+    assert request["query"] == {"bool": {"filter": [{"term": {"status": "draft"}}]}}
+    assert "must" not in request["query"]["bool"]
+
+
+def test_out_of_stock_is_a_filter_too() -> None:
+    request = build_search(ProductQuery(in_stock=False))
+    assert {"bool": {"must_not": [{"range": {"available": {"gt": 0}}}]}} in request["query"][
+        "bool"
+    ]["filter"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (SortOrder.PRICE_ASC, [{"price": "asc"}, {"id": "asc"}]),
+        (SortOrder.PRICE_DESC, [{"price": "desc"}, {"id": "desc"}]),
+        (SortOrder.NEWEST, [{"created_at": "desc"}, {"id": "desc"}]),
+        (SortOrder.NAME, [{"name.sort": "asc"}, {"id": "asc"}]),
+    ],
+)
+def test_sorts_end_with_the_id_for_a_total_order(
+    sort: SortOrder, expected: list[dict[str, str]]
+) -> None:
+    assert build_search(ProductQuery(sort=sort, limit=7))["sort"] == expected
+    assert build_search(ProductQuery(sort=sort, limit=7))["size"] == 8
+
+
+@pytest.mark.parametrize(
+    ("sort", "values"),
+    [
+        (SortOrder.RELEVANCE, [3.14159265358979, "b7a1"]),
+        (SortOrder.PRICE_ASC, [1999, "b7a1"]),
+        (SortOrder.NEWEST, [1767323045000, "b7a1"]),
+        (SortOrder.NAME, ['café "quoted"', "b7a1"]),
+    ],
+)
+def test_search_after_travels_in_the_cursor(sort: SortOrder, values: list[Any]) -> None:
+    cursor = encode_search_after(sort, values)
+    assert decode_search_after(cursor, sort) == values
+    query = ProductQuery(q="x" if sort is SortOrder.RELEVANCE else None, sort=sort, cursor=cursor)
+    assert build_search(query)["search_after"] == values
+
+
+def test_forged_search_after_cursors_are_refused() -> None:
+    good = encode_search_after(SortOrder.PRICE_ASC, [1, "a"])
+    with pytest.raises(InvalidCursorError):
+        decode_search_after(good, SortOrder.NAME)
+    for values in ([1], [1, 2], [{"script": 1}, "a"], [True, "a"], [1, "a", "b"]):
+        with pytest.raises(InvalidCursorError):
+            decode_search_after(
+                encode_search_after(SortOrder.PRICE_ASC, values), SortOrder.PRICE_ASC
+            )
+    for raw in ("NaN", "Infinity", "-Infinity", "not json"):
+        text = f'["price_asc", {raw}, "a"]'.encode()
+        cursor = base64.urlsafe_b64encode(text).decode().rstrip("=")
+        with pytest.raises(InvalidCursorError):
+            decode_search_after(cursor, SortOrder.PRICE_ASC)
+    with pytest.raises(InvalidCursorError):
+        build_search(ProductQuery(sort=SortOrder.NAME, cursor="garbage"))
+
+
+def test_a_response_becomes_a_page() -> None:
+    ids = [uuid.uuid4() for _ in range(3)]
+    response = {
+        "hits": {
+            "total": {"value": 42, "relation": "eq"},
+            "hits": [{"_id": str(i), "sort": [100 + n, str(i)]} for n, i in enumerate(ids)],
+        },
+        "aggregations": {
+            "categories": {
+                "buckets": [
+                    {"key": "audio", "doc_count": 5},
+                    {"key": "electronics", "doc_count": 9},
+                    {"key": "books", "doc_count": 5},
+                ]
+            }
+        },
+    }
+    query = ProductQuery(sort=SortOrder.PRICE_ASC, limit=2)
+    found, total, next_cursor, facets = read_page(response, query)
+    assert found == ids[:2]
+    assert total == 42
+    assert next_cursor is not None
+    assert decode_search_after(next_cursor, SortOrder.PRICE_ASC) == [101, str(ids[1])]
+    assert [(f.slug, f.count) for f in facets] == [("electronics", 9), ("audio", 5), ("books", 5)]
+
+    last = read_page(response, ProductQuery(sort=SortOrder.PRICE_ASC, limit=3))
+    assert last[2] is None
+
+
+def test_new_indices_are_timestamped_behind_the_alias() -> None:
+    name = new_index_name("products", datetime(2026, 11, 25, 1, 2, 3, 456789, tzinfo=UTC))
+    assert name == "products-20261125010203456789"
+
+
+async def test_the_backend_is_chosen_by_settings(
+    databases: Databases, redis_url: str, tmp_path: Any
+) -> None:
+    tokens = Tokens(key=None, jwks_url="http://127.0.0.1:9/jwks.json", redis_url=redis_url)  # type: ignore[arg-type]
+    assert isinstance(
+        create_search_backend(search_settings(databases, tokens, tmp_path)), PostgresSearch
+    )
+    with pytest.raises(SearchConfigurationError):
+        create_search_backend(
+            search_settings(databases, tokens, tmp_path, search_backend="elasticsearch")
+        )
+    backend = create_search_backend(
+        search_settings(
+            databases,
+            tokens,
+            tmp_path,
+            search_backend="elasticsearch",
+            elasticsearch_url="http://127.0.0.1:9200",
+            elasticsearch_index="catalog",
+        )
+    )
+    assert isinstance(backend, ElasticsearchSearch)
+    assert backend.alias == "catalog"
+    state = SimpleNamespace(search=backend, sessionmaker=None)
+    handlers = search_outbox_handlers(SimpleNamespace(state=state))  # type: ignore[arg-type]
+    assert set(handlers) == {PRODUCT_CHANGED, CATEGORY_CHANGED}
+    await backend.aclose()
+
+    state = SimpleNamespace(search=PostgresSearch(), sessionmaker=None)
+    noop = search_outbox_handlers(SimpleNamespace(state=state))  # type: ignore[arg-type]
+    assert set(noop) == {PRODUCT_CHANGED, CATEGORY_CHANGED}
+    await noop[PRODUCT_CHANGED]({"id": str(uuid.uuid4())})  # delivered, nothing else
