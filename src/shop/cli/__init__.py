@@ -4,6 +4,8 @@ shop up                       the whole system in the foreground
 shop serve SERVICE [--reload] one service (containers, scaling out)
 shop migrate [SERVICE ...]    apply migrations
 shop makemigrations SERVICE MESSAGE   autogenerate a migration (developers)
+shop seed-demo [--products N] load the demo catalog (deterministic, idempotent)
+shop search reindex           rebuild the Elasticsearch index, then swap its alias
 """
 
 from __future__ import annotations
@@ -13,6 +15,13 @@ import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
+
+
+def _product_count(value: str) -> int:
+    count = int(value) if value.isdigit() else -1
+    if not 0 <= count <= 100_000:
+        raise argparse.ArgumentTypeError("must be a whole number from 0 to 100000")
+    return count
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,9 +46,20 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
 
+    seed = commands.add_parser("seed-demo", help="load the demo catalog (idempotent)")
+    seed.add_argument(
+        "--products", type=_product_count, default=1200, metavar="N", help="default: 1200"
+    )
+
     make = commands.add_parser("makemigrations", help="autogenerate a migration from the models")
     make.add_argument("service", choices=databases)
     make.add_argument("message")
+
+    search = commands.add_parser("search", help="manage the Elasticsearch product index")
+    search_commands = search.add_subparsers(dest="search_command", required=True, metavar="ACTION")
+    search_commands.add_parser(
+        "reindex", help="build a new index from the database and swap the alias to it"
+    )
     return parser
 
 
@@ -76,6 +96,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"shop create-admin: {exc}", file=sys.stderr)
             return 2
         print(f"{args.email} is an admin.")
+        return 0
+    if args.command == "search":
+        from shop.cli.search import SearchCommandError, reindex_command
+
+        try:
+            result = reindex_command(settings)
+        except SearchCommandError as exc:
+            print(f"shop search reindex: {exc}", file=sys.stderr)
+            return exc.status
+        print(f"Indexed {result.products} products into {result.index}, now {result.alias}.")
+        return 0
+    if args.command == "seed-demo":
+        from shop.cli.seed import seed_demo
+
+        print(seed_demo(settings, args.products).summary())
         return 0
     if args.command == "makemigrations":
         from shop.cli.services import SERVICES

@@ -40,7 +40,7 @@ from shop.products.errors import ProductNotFoundError
 from shop.products.images import ImageLimits, ProcessedImage, process_upload, read_limited
 from shop.products.models import Product, ProductImage, outbox
 from shop.products.schemas import ImageOut
-from shop.products.service import PRODUCT_CHANGED
+from shop.products.search import PRODUCT_CHANGED
 from shop.products.storage import (
     IMMUTABLE_CACHE_CONTROL,
     LocalMediaStorage,
@@ -66,11 +66,15 @@ def _media(request: Request) -> MediaStorage:
     return media
 
 
-async def _changed(request: Request, session: AsyncSession, product: Product) -> None:
+def _cache(request: Request) -> CatalogCache | None:
+    cache: CatalogCache | None = getattr(request.app.state, "cache", None)
+    return cache
+
+
+async def _changed(session: AsyncSession, cache: CatalogCache | None, product: Product) -> None:
     """The product's representation changed: new version, fresh reads, search told."""
     product.updated_at = datetime.now(UTC)  # any change bumps the version (the ETag)
     await session.flush()
-    cache: CatalogCache | None = getattr(request.app.state, "cache", None)
     if cache is not None:
         cache.invalidate_after_commit(session)
     await enqueue(session, outbox, PRODUCT_CHANGED, {"id": str(product.id)})
@@ -112,6 +116,60 @@ def _keys(product_id: uuid.UUID, image_id: uuid.UUID, image: ProcessedImage) -> 
     return base + image.extension, f"{base}-thumb{image.thumbnail_extension}"
 
 
+async def store_product_image(
+    session: AsyncSession,
+    media: MediaStorage,
+    cache: CatalogCache | None,
+    product_id: uuid.UUID,
+    image: ProcessedImage,
+) -> ProductImage:
+    """Stores a processed image and its thumbnail, then adds it as the product's last
+    image and **commits** ``session``, deleting the objects again if anything fails.
+
+    Call it with no transaction of the caller's open on ``session`` (none is held
+    while the objects are written). The cache is invalidated by the callbacks of
+    :func:`shop.kit.db.after_commit`, which the session's owner runs after the commit.
+    Raises :class:`ProductNotFoundError` if the product is gone by then.
+    """
+    image_id = uuid.uuid4()
+    storage_key, thumbnail_key = _keys(product_id, image_id, image)
+
+    written: list[str] = []
+    try:
+        for key, blob, content_type in (
+            (storage_key, image.data, image.content_type),
+            (thumbnail_key, image.thumbnail, image.thumbnail_content_type),
+        ):
+            await _put(media, key, blob, content_type)
+            written.append(key)
+
+        product = await _locked_product(session, product_id)  # serializes positions
+        last = await session.scalar(
+            select(func.max(ProductImage.position)).where(ProductImage.product_id == product_id)
+        )
+        row = ProductImage(
+            id=image_id,
+            product_id=product_id,
+            storage_key=storage_key,
+            thumbnail_key=thumbnail_key,
+            content_type=image.content_type,
+            width=image.width,
+            height=image.height,
+            size_bytes=len(image.data),
+            position=0 if last is None else last + 1,
+        )
+        session.add(row)
+        await _changed(session, cache, product)
+        # Committed here, not by the session's owner, so that a failed commit
+        # still finds the objects to delete.
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        await _delete_objects(media, *written)
+        raise
+    return row
+
+
 @router.post(
     "/api/v1/products/{product_id}/images",
     status_code=201,
@@ -135,50 +193,14 @@ async def upload_image(
 
     data = await read_limited(file, settings.image_max_bytes)
     image = await process_upload(data, ImageLimits.from_settings(settings))
-    image_id = uuid.uuid4()
-    storage_key, thumbnail_key = _keys(product_id, image_id, image)
-
-    written: list[str] = []
-    try:
-        for key, blob, content_type in (
-            (storage_key, image.data, image.content_type),
-            (thumbnail_key, image.thumbnail, image.thumbnail_content_type),
-        ):
-            await _put(media, key, blob, content_type)
-            written.append(key)
-
-        product = await _locked_product(session, product_id)  # serializes positions
-        last = await session.scalar(
-            select(func.max(ProductImage.position)).where(ProductImage.product_id == product_id)
-        )
-        session.add(
-            ProductImage(
-                id=image_id,
-                product_id=product_id,
-                storage_key=storage_key,
-                thumbnail_key=thumbnail_key,
-                content_type=image.content_type,
-                width=image.width,
-                height=image.height,
-                size_bytes=len(image.data),
-                position=0 if last is None else last + 1,
-            )
-        )
-        await _changed(request, session, product)
-        # Committed here, not by the session dependency, so that a failed commit
-        # still finds the objects to delete.
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        await _delete_objects(media, *written)
-        raise
-    log.info("image uploaded", product_id=str(product_id), image_id=str(image_id))
+    stored = await store_product_image(session, media, _cache(request), product_id, image)
+    log.info("image uploaded", product_id=str(product_id), image_id=str(stored.id))
     return ImageOut(
-        id=image_id,
-        url=media.url(storage_key),
-        thumbnail_url=media.url(thumbnail_key),
-        width=image.width,
-        height=image.height,
+        id=stored.id,
+        url=media.url(stored.storage_key),
+        thumbnail_url=media.url(stored.thumbnail_key),
+        width=stored.width,
+        height=stored.height,
     )
 
 
@@ -206,7 +228,7 @@ async def delete_image(
         raise ImageNotFoundError
     keys = (image.storage_key, image.thumbnail_key)
     await session.delete(image)
-    await _changed(request, session, product)
+    await _changed(session, _cache(request), product)
 
     async def delete_objects() -> None:
         await _delete_objects(media, *keys)

@@ -1,0 +1,269 @@
+"""`shop seed-demo [--products N]`: load the demo catalog into the products database.
+
+The catalog is :func:`shop.products.demo.demo_catalog` (deterministic: the same
+catalog every time). It goes in through the products service's own use cases,
+``create_category`` and ``create_product`` over a :class:`Catalog`, and its
+pictures through the upload path (:func:`process_upload`, then
+:func:`store_product_image`), so everything a real write does happens here
+too: search vectors, a ledger row for each initial stock, an outbox event per
+product for the search index, and the read cache's invalidation in Redis.
+
+Idempotent: categories that exist (by slug) and products that exist (by SKU)
+are skipped, and a demo product gets its picture only if it has none, so a
+second run creates nothing and changes nothing, and a run that was
+interrupted is completed by the next one. A demo product whose slug some
+other product already has is not created (and is counted as such).
+
+It starts only what it needs: the products database (the embedded
+PostgreSQL when ``PRODUCTS_DATABASE_URL`` is unset, as ``shop migrate``
+does), which it migrates first, and Redis for the cache invalidation: the
+one at ``REDIS_URL``, or else the embedded Redis of the data directory, whose
+cache a later ``shop up`` uses (entries live ``CACHE_TTL_SECONDS``; the bump
+makes sure none from before the seed is served). Pictures go to the media
+storage that ``STORAGE_BACKEND`` names, as the products service's uploads do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import ColumnElement, String, any_, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
+
+from shop.cli.config import CliSettings
+from shop.cli.system import data_layer, migrate
+from shop.kit.db import AfterCommit, create_engine, create_sessionmaker
+from shop.products.api_images import store_product_image
+from shop.products.cache import CatalogCache
+from shop.products.config import ProductsSettings
+from shop.products.demo import DemoCatalog, DemoProduct, demo_catalog, demo_image
+from shop.products.images import ImageLimits, process_upload
+from shop.products.models import Category, Product, ProductImage
+from shop.products.schemas import CategoryIn, ProductIn
+from shop.products.service import Catalog, create_category, create_product
+from shop.products.storage import MediaStorage, create_media_storage
+
+log = structlog.get_logger("shop.cli.seed")
+
+ACTOR = "seed-demo"  # who the stock ledger says made the initial stock
+PRODUCTS_PER_TRANSACTION = 200
+IMAGE_TASKS = 4  # pictures drawn, processed and stored at once
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    categories_created: int
+    categories_skipped: int
+    products_created: int
+    products_skipped: int
+    images_created: int
+    images_skipped: int
+    slug_conflicts: int = 0
+
+    def summary(self) -> str:
+        line = (
+            f"Created {self.categories_created} categories, {self.products_created} products,"
+            f" {self.images_created} images; skipped {self.categories_skipped} categories,"
+            f" {self.products_skipped} products and {self.images_skipped} images that were"
+            " already there"
+        )
+        if self.slug_conflicts:
+            line += f"; {self.slug_conflicts} products not created: their slug is taken"
+        return line + "."
+
+
+@asynccontextmanager
+async def _transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session whose work is committed at the end, then its after-commit callbacks
+    run (the cache bump): what the service's session dependency does for a request."""
+    async with sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+        await _after_commit(session)
+
+
+async def _after_commit(session: AsyncSession) -> None:
+    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        await callback()
+
+
+def _among(column: InstrumentedAttribute[str], values: Iterable[str]) -> ColumnElement[bool]:
+    """``column = ANY($1)`` with one array parameter, however many values there are."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+
+
+def _batches(items: Sequence[DemoProduct], size: int) -> Iterable[Sequence[DemoProduct]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class _Seeder:
+    sessions: async_sessionmaker[AsyncSession]
+    cache: CatalogCache
+    media: MediaStorage
+    settings: ProductsSettings
+
+    def catalog(self, session: AsyncSession) -> Catalog:
+        return Catalog(session, self.cache, self.settings.currency, actor=ACTOR)
+
+    async def categories(self, demo: DemoCatalog) -> tuple[dict[str, uuid.UUID], int]:
+        """Ids of the demo categories by slug, and how many were created."""
+        async with _transaction(self.sessions) as session:
+            slugs = [category.slug for category in demo.categories]
+            rows = await session.execute(
+                select(Category.slug, Category.id).where(_among(Category.slug, slugs))
+            )
+            ids: dict[str, uuid.UUID] = dict(rows.tuples().all())
+            created = 0
+            for category in demo.categories:  # parents come first
+                if category.slug in ids:
+                    continue
+                parent = ids[category.parent_slug] if category.parent_slug else None
+                made = await create_category(
+                    self.catalog(session),
+                    CategoryIn(name=category.name, slug=category.slug, parent_id=parent),
+                )
+                ids[category.slug] = made.id
+                created += 1
+        return ids, created
+
+    async def products(
+        self, demo: DemoCatalog, categories: dict[str, uuid.UUID]
+    ) -> tuple[int, int, int]:
+        """(created, skipped because their SKU exists, not created because their slug is
+        taken by another product)."""
+        async with self.sessions() as session:
+            skus = set(
+                await session.scalars(
+                    select(Product.sku).where(_among(Product.sku, (p.sku for p in demo.products)))
+                )
+            )
+            slugs = set(
+                await session.scalars(
+                    select(Product.slug).where(
+                        _among(Product.slug, (p.slug for p in demo.products))
+                    )
+                )
+            )
+        new = [p for p in demo.products if p.sku not in skus and p.slug not in slugs]
+        conflicts = sum(1 for p in demo.products if p.sku not in skus and p.slug in slugs)
+        for batch in _batches(new, PRODUCTS_PER_TRANSACTION):
+            async with _transaction(self.sessions) as session:
+                catalog = self.catalog(session)
+                for product in batch:
+                    await create_product(
+                        catalog,
+                        ProductIn(
+                            sku=product.sku,
+                            slug=product.slug,
+                            name=product.name,
+                            description=product.description,
+                            price=product.price,
+                            category_id=categories[product.category_slug],
+                            attributes=product.attributes,
+                            status=product.status,
+                            initial_stock=product.initial_stock,
+                        ),
+                    )
+        return len(new), len(demo.products) - len(new) - conflicts, conflicts
+
+    async def images(self, demo: DemoCatalog) -> tuple[int, int]:
+        """Pictures for the demo products (by SKU) that have none: (created, skipped)."""
+        by_sku = {product.sku: product for product in demo.products}
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Product.sku, Product.id).where(
+                    _among(Product.sku, by_sku),
+                    ~exists().where(ProductImage.product_id == Product.id),
+                )
+            )
+            present = await session.scalar(
+                select(func.count()).select_from(Product).where(_among(Product.sku, by_sku))
+            )
+        missing = sorted(rows.tuples())  # in SKU order
+        limits = ImageLimits.from_settings(self.settings)
+        queue: asyncio.Queue[tuple[str, uuid.UUID]] = asyncio.Queue()
+        for item in missing:
+            queue.put_nowait(item)
+
+        async def work() -> None:
+            while not queue.empty():
+                sku, product_id = queue.get_nowait()
+                data = await asyncio.to_thread(demo_image, by_sku[sku])
+                image = await process_upload(data, limits)  # as an upload is checked
+                async with self.sessions() as session:
+                    await store_product_image(session, self.media, self.cache, product_id, image)
+                    await _after_commit(session)
+
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for _ in range(IMAGE_TASKS):
+                    tasks.create_task(work())
+        except ExceptionGroup as group:  # the first failure stopped them all: that one
+            raise group.exceptions[0] from None
+        return len(missing), (present or 0) - len(missing)
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 1)
+
+
+async def _seed(settings: ProductsSettings, demo: DemoCatalog) -> SeedResult:
+    engine = create_engine(settings)
+    redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        async with create_media_storage(settings) as media:
+            seeder = _Seeder(
+                create_sessionmaker(engine),
+                CatalogCache(redis, settings.cache_ttl_seconds),
+                media,
+                settings,
+            )
+            started = time.monotonic()
+            categories, categories_created = await seeder.categories(demo)
+            created, skipped, conflicts = await seeder.products(demo, categories)
+            log.info("demo products loaded", created=created, seconds=_since(started))
+            started = time.monotonic()
+            images_created, images_skipped = await seeder.images(demo)
+            log.info("demo images stored", created=images_created, seconds=_since(started))
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+    return SeedResult(
+        categories_created=categories_created,
+        categories_skipped=len(demo.categories) - categories_created,
+        products_created=created,
+        products_skipped=skipped,
+        images_created=images_created,
+        images_skipped=images_skipped,
+        slug_conflicts=conflicts,
+    )
+
+
+def seed_demo(cli: CliSettings, products: int) -> SeedResult:
+    """Migrates the products database, then loads the first ``products`` products of the
+    demo catalog (and all its categories) into it."""
+    demo = demo_catalog(products)
+    with data_layer(cli, need_redis=True, services=["products"]) as env:
+        migrate(env, ["products"])
+        settings = ProductsSettings(
+            PRODUCTS_DATABASE_URL=env["PRODUCTS_DATABASE_URL"], redis_url=env["REDIS_URL"]
+        )
+        result = asyncio.run(_seed(settings, demo))
+    log.info("demo catalog seeded", **vars(result))
+    return result
