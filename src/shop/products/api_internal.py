@@ -123,6 +123,18 @@ async def release(
     return _out(view)
 
 
+@router.post(
+    "/{order_id}/restock",
+    summary="Give back all of a cancelled order's units, held or committed (idempotent)",
+    responses=_responses(),
+)
+async def restock(
+    order_id: uuid.UUID, caller: ServiceCaller, session: Session, request: Request
+) -> ReservationOut:
+    view = await reservations.restock(session, order_id, caller.actor, cache=_cache(request))
+    return _out(view)
+
+
 @router.get(
     "/{order_id}",
     summary="An order's reservation",

@@ -1,4 +1,4 @@
-"""Stock reservations for orders: reserve, commit, release, and the expiry sweep.
+"""Stock reservations for orders: reserve, commit, release, restock, and the expiry sweep.
 
 The use cases take the request's session and only ``flush``: the session
 dependency commits (or rolls back when one of them raises, so a refused
@@ -319,6 +319,35 @@ async def release(
     await _release_held(session, [reservation], reason, actor)
     _invalidate(session, cache)
     log.info("reservation released", order_id=str(order_id), reason=reason.value)
+    return await _view(session, order_id)
+
+
+async def restock(
+    session: AsyncSession,
+    order_id: uuid.UUID,
+    actor: str,
+    cache: CatalogCache | None = None,
+) -> ReservationView:
+    """Gives back all of a cancelled order's units: a held reservation is released (as
+    :func:`release` does, tombstone included), a committed one's units go back on the
+    shelf (``on_hand`` rises) and it is marked released. Doing it again answers the same."""
+    found = await _lock_reservation(session, order_id)
+    if found is None or found[0].status != ReservationStatus.COMMITTED:
+        return await release(session, order_id, actor, cache=cache)
+    reservation, _ = found
+    lines = await _lines(session, [order_id])
+    stock = await _lock_inventory(session, {line.product_id for line in lines})
+    for line in lines:
+        _stock_row(stock, line).on_hand += line.quantity
+        movement = _movement(
+            line.product_id, order_id, actor, StockReason.RELEASE, on_hand=line.quantity
+        )
+        movement.note = "returned to stock: the order was cancelled"
+        session.add(movement)
+    reservation.status = ReservationStatus.RELEASED
+    await session.flush()
+    _invalidate(session, cache)
+    log.info("committed reservation returned to stock", order_id=str(order_id))
     return await _view(session, order_id)
 
 
