@@ -16,6 +16,9 @@ import psutil
 from shop.cli.processes import free_port
 
 SERVICES = ("gateway", "auth", "products", "orders")
+# The admin auth creates at start (BOOTSTRAP_ADMIN_*), for tests that need one.
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "an admin's long and unusual passphrase"
 
 
 @dataclass
@@ -66,6 +69,8 @@ def start_system(data_dir: Path, log_path: Path) -> RunningSystem:
         "EMAIL_BACKEND": "file",
         "EMAIL_FILE_DIR": str(data_dir / "mail"),
         "BCRYPT_ROUNDS": "4",
+        "BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+        "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -15,7 +15,14 @@ import httpx
 import pytest
 
 from shop.cli.processes import port_is_free
-from tests.e2e.system import SERVICES, RunningSystem, is_alive, start_system
+from tests.e2e.system import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    SERVICES,
+    RunningSystem,
+    is_alive,
+    start_system,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -127,6 +134,74 @@ def test_gateway_ready_depends_on_every_upstream(system: RunningSystem) -> None:
         "upstream:products": "ok",
         "upstream:orders": "ok",
     }
+
+
+def _login(api: str, address: str, password: str) -> dict[str, str]:
+    response = httpx.post(api + "/auth/login", json={"email": address, "password": password})
+    assert response.status_code == 200, response.text
+    return {"authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_an_order_is_placed_read_and_cancelled_through_the_gateway(
+    system: RunningSystem,
+) -> None:
+    api = system.url() + "/api/v1"
+    admin = _login(api, ADMIN_EMAIL, ADMIN_PASSWORD)
+    category = httpx.post(api + "/categories", json={"name": "Lamps"}, headers=admin)
+    assert category.status_code == 201, category.text
+    created = httpx.post(
+        api + "/products",
+        json={
+            "sku": "LAMP-1",
+            "name": "Desk Lamp",
+            "price": 4500,
+            "category_id": category.json()["id"],
+            "status": "active",
+            "initial_stock": 5,
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    product_id = created.json()["id"]
+
+    address, password = "linus@example.com", "another long and unusual passphrase"
+    registered = httpx.post(
+        api + "/auth/register",
+        json={"email": address, "password": password, "full_name": "Linus"},
+    )
+    assert registered.status_code == 201, registered.text
+    token = _link_token(system.data_dir / "mail", address)
+    assert httpx.post(api + "/auth/verify-email", json={"token": token}).status_code == 200
+    customer = _login(api, address, password)
+
+    body = {
+        "items": [{"product_id": product_id, "quantity": 2}],
+        "shipping_address": {
+            "name": "Linus",
+            "line1": "1 Penguin Way",
+            "city": "Helsinki",
+            "postal_code": "00100",
+            "country": "FI",
+        },
+    }
+    placed = httpx.post(
+        api + "/orders", json=body, headers={**customer, "Idempotency-Key": "e2e-order-1"}
+    )
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    assert (order["status"], order["total"], order["currency"]) == ("confirmed", 9000, "USD")
+    assert order["items"][0]["sku"] == "LAMP-1"
+    assert httpx.get(api + f"/orders/{order['id']}", headers=customer).json() == order
+    assert httpx.get(api + "/orders", headers=customer).json()["items"] == [order]
+    assert httpx.get(api + f"/products/{product_id}").json()["available"] == 3
+    # The service token guards the internal API, which the gateway does not route.
+    internal = httpx.post(system.url() + f"/internal/v1/reservations/{order['id']}/restock")
+    assert internal.status_code == 404
+
+    cancelled = httpx.post(api + f"/orders/{order['id']}/cancel", headers=customer)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert httpx.get(api + f"/products/{product_id}").json()["available"] == 5
 
 
 def test_a_crashed_service_is_reported_and_restarted(system: RunningSystem) -> None:

@@ -76,6 +76,8 @@ def _children(settings: CliSettings, data_env: dict[str, str]) -> list[Child]:
     # Every service verifies tokens against the auth service's keys.
     auth_url = f"http://{settings.bind_host}:{settings.port_of('auth')}"
     base.setdefault("JWKS_URL", auth_url + "/api/v1/auth/.well-known/jwks.json")
+    # The orders service calls the products service's internal API directly.
+    base.setdefault("PRODUCTS_URL", f"http://{settings.bind_host}:{settings.port_of('products')}")
     children = []
     for spec in SERVICES.values():
         port = settings.port_of(spec.name)

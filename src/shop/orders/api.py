@@ -1,19 +1,151 @@
-"""Routes of the orders service, under ``/api/v1/orders``."""
+"""Routes of the orders service, under ``/api/v1/orders``: parse, call a use case, respond."""
 
-from typing import Any
+from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any
 
-from shop.kit.identity import CurrentUser
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+from shop.kit.db import Session
+from shop.kit.errors import PROBLEM_CONTENT_TYPE
+from shop.kit.identity import AdminUser, CurrentUser, VerifiedUser
+from shop.orders import idempotency, placement, service
+from shop.orders.context import Orders
+from shop.orders.idempotency import Answer
+from shop.orders.models import OrderStatus
+from shop.orders.presenters import order_out
+from shop.orders.schemas import OrderOut, OrderPage, PlaceOrderIn, StatusChangeIn
+
+PREFIX = "/api/v1/orders"
+router = APIRouter(prefix=PREFIX, tags=["orders"])
+
+
+def get_orders(request: Request) -> Orders:
+    orders: Orders = request.app.state.orders
+    return orders
+
+
+OrdersContext = Annotated[Orders, Depends(get_orders)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Repeat a request safely: the same key and body get the first answer.",
+    ),
+]
+
+
+def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"description": "Problem (RFC 9457)"} for status in statuses}
+
+
+def _respond(answer: Answer) -> Response:
+    headers: dict[str, str] = {}
+    media_type = "application/json"
+    if answer.status >= 400:
+        media_type = PROBLEM_CONTENT_TYPE
+    elif answer.status == 201:
+        headers["Location"] = f"{PREFIX}/{answer.body['id']}"
+    return Response(
+        orjson.dumps(answer.body), status_code=answer.status, media_type=media_type, headers=headers
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderOut,
+    summary="Place an order (prices come from the catalog)",
+    responses=_responses(401, 403, 409, 422, 503),
+)
+async def place_order(
+    body: PlaceOrderIn,
+    identity: VerifiedUser,
+    orders: OrdersContext,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def place() -> Answer:
+        order = await placement.place_order(orders, identity, body)
+        return Answer(201, order_out(order).model_dump(mode="json"))
+
+    answer = await idempotency.run_once(
+        orders.sessionmaker,
+        user_id=identity.user_id,
+        key=idempotency_key,
+        scope="place",
+        request=body.model_dump(mode="json"),
+        ttl=orders.settings.idempotency_ttl_seconds,
+        action=place,
+    )
+    return _respond(answer)
 
 
 @router.get(
     "",
-    summary="Your orders, newest first",
-    responses={401: {"description": "No valid access token"}},
+    summary="Orders, newest first: your own, or any for an admin",
+    responses=_responses(400, 401, 403, 422),
 )
-async def list_orders(identity: CurrentUser) -> dict[str, Any]:
-    # Order placement is not built yet, so nobody has an order: the page is empty.
-    return {"items": [], "next_cursor": None}
+async def list_orders(
+    identity: CurrentUser,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    user_id: Annotated[uuid.UUID | None, Query(description="Admins only")] = None,
+    status: OrderStatus | None = None,
+) -> OrderPage:
+    page, next_cursor = await service.list_orders(session, identity, limit, cursor, user_id, status)
+    return OrderPage(items=[order_out(order) for order in page], next_cursor=next_cursor)
+
+
+@router.get("/{order_id}", summary="One order", responses=_responses(401, 404, 422))
+async def get_order(order_id: uuid.UUID, identity: CurrentUser, session: Session) -> OrderOut:
+    return order_out(await service.get_order(session, identity, order_id))
+
+
+@router.post(
+    "/{order_id}/cancel",
+    response_model=OrderOut,
+    summary="Cancel an order that has not shipped; its stock goes back",
+    responses=_responses(401, 404, 409, 422),
+)
+async def cancel_order(
+    order_id: uuid.UUID,
+    identity: CurrentUser,
+    orders: OrdersContext,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def cancel() -> Answer:
+        order = await service.cancel_order(orders, identity, order_id)
+        return Answer(200, order_out(order).model_dump(mode="json"))
+
+    answer = await idempotency.run_once(
+        orders.sessionmaker,
+        user_id=identity.user_id,
+        key=idempotency_key,
+        scope=f"cancel:{order_id}",
+        request={},
+        ttl=orders.settings.idempotency_ttl_seconds,
+        action=cancel,
+    )
+    return _respond(answer)
+
+
+@router.post(
+    "/{order_id}/status",
+    summary="Mark an order shipped (with a tracking number) or delivered",
+    responses=_responses(401, 403, 404, 409, 422),
+)
+async def change_status(
+    order_id: uuid.UUID,
+    body: StatusChangeIn,
+    admin: AdminUser,
+    session: Session,
+    orders: OrdersContext,
+) -> OrderOut:
+    order = await service.change_status(session, orders.emails, admin, order_id, body)
+    return order_out(order)

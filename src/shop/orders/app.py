@@ -1,15 +1,59 @@
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
 from fastapi import FastAPI
 
-from shop.kit.app import create_service_app
+from shop.kit.app import Resource, create_service_app
 from shop.kit.db import database_resource
+from shop.kit.email import EmailRenderer, create_email_sender
+from shop.kit.health import ReadinessCheck
+from shop.kit.http import create_http_client
 from shop.kit.identity import identity_resource
+from shop.kit.outbox import OutboxWorker, email_handler, outbox_worker_resource
 from shop.kit.redis import redis_resource
 from shop.orders.api import router
 from shop.orders.config import OrdersSettings
+from shop.orders.context import Orders
+from shop.orders.emails import OrderEmails
+from shop.orders.models import outbox
+from shop.orders.products_client import ProductsClient
+from shop.orders.reconciler import reconciler_resource
+
+
+def orders_resource(settings: OrdersSettings) -> Resource:
+    """What the use cases need (``app.state.orders``): the products client above all.
+    List it after the database resource."""
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        timeout = httpx.Timeout(
+            connect=settings.products_connect_timeout,
+            read=settings.products_read_timeout,
+            write=settings.products_read_timeout,
+            pool=settings.products_connect_timeout,
+        )
+        async with create_http_client(settings.products_url, timeout=timeout) as http:
+            products = ProductsClient(
+                http,
+                settings.service_token,
+                attempts=settings.products_retry_attempts,
+                deadline=settings.products_deadline_seconds,
+                connect_timeout=settings.products_connect_timeout,
+                read_timeout=settings.products_read_timeout,
+                breaker_failures=settings.products_breaker_failures,
+                breaker_recovery=settings.products_breaker_recovery_seconds,
+            )
+            emails = OrderEmails(EmailRenderer("shop.orders"), settings.public_base_url)
+            app.state.orders = Orders(app.state.sessionmaker, products, emails, settings)
+            yield {}
+
+    return resource
 
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     settings = settings or OrdersSettings()  # from the environment
+    sender = create_email_sender(settings)
     return create_service_app(
         settings,
         title="Orders service",
@@ -19,5 +63,15 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
             database_resource(settings),
             redis_resource(settings.redis_url),
             identity_resource(settings),
+            orders_resource(settings),
+            outbox_worker_resource(
+                lambda app: OutboxWorker(
+                    app.state.sessionmaker,
+                    outbox,
+                    {"email": email_handler(sender)},
+                    poll_interval=settings.outbox_poll_seconds,
+                )
+            ),
+            reconciler_resource(lambda app: app.state.orders),
         ],
     )

@@ -1,10 +1,39 @@
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
 from shop.kit.config import DatabaseSettings
+from shop.kit.email import EmailSettings
 from shop.kit.identity import IdentitySettings
 
 
-class OrdersSettings(DatabaseSettings, IdentitySettings):
+class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     service_name: str = "orders"
     port: int = Field(default=3003, validation_alias="ORDERS_PORT")
     database_url: str = Field(validation_alias="ORDERS_DATABASE_URL")
+
+    # The products service's internal reservation API, called directly (never through
+    # the gateway, which does not route /internal), with the shared SERVICE_TOKEN.
+    products_url: str = "http://127.0.0.1:3002"
+    service_token: SecretStr | None = None
+    products_connect_timeout: float = Field(default=1.0, gt=0)
+    products_read_timeout: float = Field(default=3.0, gt=0)
+    # Attempts of one call (all reservation calls are idempotent by order id), with
+    # exponential backoff and jitter; the whole call gives up after the deadline.
+    products_retry_attempts: int = Field(default=3, ge=1, le=10)
+    products_deadline_seconds: float = Field(default=5.0, gt=0)
+    # After this many consecutive failed attempts, calls fail at once for this long.
+    products_breaker_failures: int = Field(default=5, ge=1)
+    products_breaker_recovery_seconds: float = Field(default=10.0, gt=0)
+
+    # A pending order older than this is no longer being placed: the reconciler
+    # cancels it and gives back whatever products holds for it.
+    placement_deadline_seconds: float = Field(default=30.0, ge=0)
+    reconcile_interval_seconds: float = Field(default=5.0, gt=0)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    public_base_url: str = "http://127.0.0.1:3000"
+
+    @field_validator("products_url", "public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")

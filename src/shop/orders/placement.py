@@ -1,0 +1,183 @@
+"""Placing an order: a saga over the orders database and the products service.
+
+1. The order is recorded ``pending`` (not ``placed``) with what was asked, and
+   committed: from now on the reconciler knows of it.
+2. Products reserves every line, keyed by the order's id (no transaction is
+   open meanwhile; retries are safe).
+3. a. Reserved: in one transaction, if the order is still pending, its lines
+      take the reservation's prices, names and SKUs, it becomes ``confirmed``
+      and ``placed``, and the confirmation email is queued. Then products
+      commits the reservation (or the reconciler does, later).
+   b. Refused (not enough stock, products not orderable): the order is
+      cancelled, never placed, and the client gets products' reasons.
+   c. No answer in time: 503. The order stays pending; once it is older than
+      the placement deadline, the reconciler cancels it and gives back
+      anything a late reservation holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+from typing import Any
+
+import structlog
+
+from shop.kit.identity import Identity
+from shop.orders import lifecycle, stock
+from shop.orders.context import Orders, actor_of
+from shop.orders.errors import (
+    CatalogUnavailableError,
+    InsufficientStockError,
+    MixedCurrencyError,
+    ProductsNotOrderableError,
+)
+from shop.orders.models import Order, OrderLine, OrderStatus, StockState
+from shop.orders.products_client import (
+    ProductsRefusedError,
+    ProductsUnavailableError,
+    Reservation,
+)
+from shop.orders.repository import OrderRepository
+from shop.orders.schemas import PlaceOrderIn
+from shop.orders.uow import unit_of_work
+
+log = structlog.get_logger("shop.orders.placement")
+
+
+class Confirmation(Enum):
+    CONFIRMED = "confirmed"
+    GONE = "gone"  # no longer pending: the reconciler cancelled it meanwhile
+    MIXED_CURRENCIES = "mixed"
+
+
+async def place_order(orders: Orders, identity: Identity, body: PlaceOrderIn) -> Order:
+    """The confirmed order, with its lines and history; or a ShopError."""
+    if orders.products.breaker_open:  # fail fast, and leave no pending order behind
+        raise CatalogUnavailableError()
+    items = [(item.product_id, item.quantity) for item in body.items]
+    actor = actor_of(identity)
+    order_id = await _record_pending(orders, identity, body, actor)
+    try:
+        reservation = await orders.products.reserve(order_id, items)
+    except ProductsUnavailableError as exc:
+        log.warning("placement left pending", order_id=str(order_id), reason=str(exc))
+        raise CatalogUnavailableError() from exc
+    except ProductsRefusedError as exc:
+        raise await _refused(orders, order_id, actor, exc) from None
+
+    if {(line.product_id, line.quantity) for line in reservation.lines} != set(items):
+        log.error("the reservation does not match the order", order_id=str(order_id))
+        raise CatalogUnavailableError()
+    outcome = await _confirm(orders, order_id, reservation, items, actor)
+    if outcome is not Confirmation.CONFIRMED:
+        await stock.give_back(orders, order_id)
+        if outcome is Confirmation.MIXED_CURRENCIES:
+            raise MixedCurrencyError("The products are priced in different currencies.")
+        raise CatalogUnavailableError("The order could not be placed in time. Try again.")
+    await stock.commit(orders, order_id)
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await OrderRepository(session).full(order_id)
+    assert order is not None
+    return order
+
+
+async def _record_pending(
+    orders: Orders, identity: Identity, body: PlaceOrderIn, actor: str
+) -> uuid.UUID:
+    order_id = uuid.uuid4()
+    async with unit_of_work(orders.sessionmaker) as session:
+        repository = OrderRepository(session)
+        order = Order(
+            id=order_id,
+            number=await repository.next_number(),
+            user_id=identity.user_id,
+            email=identity.email,
+            status=OrderStatus.PENDING,
+            placed=False,
+            subtotal=0,
+            total=0,
+            shipping_address=body.shipping_address.model_dump(mode="json"),
+            stock_state=StockState.NONE,
+            requested_items=[item.model_dump(mode="json") for item in body.items],
+        )
+        await repository.add(order)
+        lifecycle.record(session, order, actor, "order received")
+    return order_id
+
+
+async def _refused(
+    orders: Orders, order_id: uuid.UUID, actor: str, refusal: ProductsRefusedError
+) -> Exception:
+    """The error to answer a refused reservation with; cancels the order if it is final."""
+    errors: list[dict[str, Any]] = refusal.errors
+    error: Exception
+    if refusal.type_slug == "insufficient-stock":
+        note = "not enough stock"
+        error = InsufficientStockError(
+            "Not enough stock for some items; nothing was reserved.", errors=errors
+        )
+    elif refusal.type_slug == "products-not-orderable":
+        note = "some products cannot be ordered"
+        for entry in errors:  # products numbers our items as its reservation's lines
+            if isinstance(entry.get("field"), str):
+                entry["field"] = entry["field"].replace("lines.", "items.", 1)
+        error = ProductsNotOrderableError(
+            "Some products do not exist or cannot be ordered; see errors.", errors=errors
+        )
+    else:  # released by the reconciler meanwhile, or a refusal we do not expect
+        log.warning("reservation refused", order_id=str(order_id), type=refusal.type_slug)
+        return CatalogUnavailableError("The order could not be placed in time. Try again.")
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await OrderRepository(session).lock(order_id)
+        if order is not None and order.status == OrderStatus.PENDING:
+            # Products kept nothing. The stock state stays "none" all the same, so that the
+            # reconciler leaves a tombstone there: an earlier attempt of the reserve call
+            # that is still on its way (it timed out here) is then refused, never held.
+            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, note)
+    return error
+
+
+async def _confirm(
+    orders: Orders,
+    order_id: uuid.UUID,
+    reservation: Reservation,
+    items: list[tuple[uuid.UUID, int]],
+    actor: str,
+) -> Confirmation:
+    position = {product_id: index for index, (product_id, _) in enumerate(items)}
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await OrderRepository(session).lock(order_id)
+        if order is None or order.status != OrderStatus.PENDING:
+            return Confirmation.GONE
+        order.stock_state = StockState.HELD
+        currencies = {line.currency for line in reservation.lines}
+        if len(currencies) != 1:
+            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, "mixed currencies")
+            return Confirmation.MIXED_CURRENCIES
+        lines = sorted(
+            (
+                OrderLine(
+                    order_id=order_id,
+                    product_id=line.product_id,
+                    position=position[line.product_id],
+                    sku=line.sku,
+                    name=line.name,
+                    unit_price=line.unit_price,
+                    quantity=line.quantity,
+                    line_total=line.unit_price * line.quantity,
+                )
+                for line in reservation.lines
+            ),
+            key=lambda line: line.position,
+        )
+        session.add_all(lines)
+        order.currency = currencies.pop()
+        order.subtotal = sum(line.line_total for line in lines)
+        order.total = order.subtotal  # no shipping, taxes or discounts yet
+        order.placed = True
+        lifecycle.transition(session, order, OrderStatus.CONFIRMED, actor, "stock reserved")
+        await session.flush()
+        await orders.emails.confirmed(session, order, lines)
+    log.info("order confirmed", order_id=str(order_id), number=order.number)
+    return Confirmation.CONFIRMED

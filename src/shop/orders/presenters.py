@@ -1,0 +1,32 @@
+"""An order as the API shows it (its lines and history must be loaded)."""
+
+from __future__ import annotations
+
+from shop.orders.models import Order
+from shop.orders.schemas import AddressOut, HistoryOut, OrderItemOut, OrderOut
+
+
+def order_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        number=order.number,
+        status=order.status,
+        items=[
+            OrderItemOut(
+                product_id=line.product_id,
+                sku=line.sku,
+                name=line.name,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                line_total=line.line_total,
+            )
+            for line in order.lines
+        ],
+        subtotal=order.subtotal,
+        total=order.total,
+        currency=order.currency,
+        shipping_address=AddressOut.model_validate(order.shipping_address),
+        tracking_number=order.tracking_number,
+        history=[HistoryOut(status=e.status, at=e.at, note=e.note) for e in order.events],
+        created_at=order.created_at,
+    )

@@ -1,0 +1,190 @@
+"""Calls to the products service's internal reservation API.
+
+Every call is idempotent (keyed by the order's id), so every call may be
+retried: up to ``products_retry_attempts`` attempts with exponential backoff
+and jitter (tenacity), all of them within ``products_deadline_seconds``. Only
+failures are retried: no connection, a timeout, a 5xx. An answer about the
+reservation (409, 422, 404) is final.
+
+A circuit breaker (circuitbreaker) counts failed attempts: after
+``products_breaker_failures`` in a row it opens, and calls fail at once for
+``products_breaker_recovery_seconds``; then one call is let through to probe.
+
+The caller's request ID is forwarded by the kit's HTTP client; the orders
+service proves itself with the shared ``X-Service-Token``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import structlog
+from circuitbreaker import CircuitBreaker  # type: ignore[import-untyped]
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from shop.kit.service_auth import service_headers
+
+PREFIX = "/internal/v1/reservations"
+
+log = structlog.get_logger("shop.orders.products")
+
+
+class ReservedLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    unit_price: int
+    currency: str
+    quantity: int
+
+
+class Reservation(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    order_id: uuid.UUID
+    status: str
+    lines: list[ReservedLine]
+
+
+class ProductsUnavailableError(Exception):
+    """No usable answer in time: unreachable, timed out, 5xx, misconfigured, breaker open."""
+
+
+class BreakerOpenError(ProductsUnavailableError):
+    """The circuit breaker is open: the call was not even tried."""
+
+
+class ProductsRefusedError(Exception):
+    """A final answer about the reservation (4xx): its problem type and body."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.body = body
+        self.type_slug = str(body.get("type", "")).rsplit("/", 1)[-1]
+        super().__init__(f"HTTP {status} {self.type_slug}")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        errors = self.body.get("errors")
+        return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+class _FailedAttemptError(Exception):
+    """One attempt failed in a way worth retrying; the breaker counts these."""
+
+
+class ProductsClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: SecretStr | None,
+        *,
+        attempts: int = 3,
+        deadline: float = 5.0,
+        connect_timeout: float = 1.0,
+        read_timeout: float = 3.0,
+        breaker_failures: int = 5,
+        breaker_recovery: float = 10.0,
+    ) -> None:
+        self.http = http
+        self.token = token
+        self.attempts = attempts
+        self.deadline = deadline
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.breaker = CircuitBreaker(
+            failure_threshold=breaker_failures,
+            recovery_timeout=breaker_recovery,
+            expected_exception=_FailedAttemptError,
+            name="products",
+        )
+
+    @property
+    def breaker_open(self) -> bool:
+        return bool(self.breaker.opened)
+
+    async def reserve(
+        self, order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]]
+    ) -> Reservation:
+        lines = [{"product_id": str(p), "quantity": q} for p, q in items]
+        return await self._call("PUT", f"{PREFIX}/{order_id}", {"lines": lines})
+
+    async def commit(self, order_id: uuid.UUID) -> Reservation:
+        return await self._call("POST", f"{PREFIX}/{order_id}/commit")
+
+    async def restock(self, order_id: uuid.UUID) -> Reservation:
+        """Gives back everything the order holds or took; unknown orders get a tombstone."""
+        return await self._call("POST", f"{PREFIX}/{order_id}/restock")
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Reservation:
+        try:
+            headers = service_headers(self.token)
+        except ValueError as exc:
+            raise ProductsUnavailableError("no SERVICE_TOKEN is configured") from exc
+        give_up_at = time.monotonic() + self.deadline
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts) | stop_before_delay(self.deadline),
+            wait=wait_exponential_jitter(multiplier=0.1, max=1.0, jitter=0.2),
+            retry=retry_if_exception_type(_FailedAttemptError),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    response = await self._attempt(method, path, body, headers, give_up_at)
+        except _FailedAttemptError as exc:
+            log.warning("products call failed", method=method, path=path, reason=str(exc))
+            raise ProductsUnavailableError(str(exc)) from exc
+        return self._outcome(response)
+
+    async def _attempt(
+        self, method: str, path: str, body: Any, headers: dict[str, str], give_up_at: float
+    ) -> httpx.Response:
+        remaining = give_up_at - time.monotonic()
+        if remaining <= 0:
+            raise ProductsUnavailableError("no time left for another attempt")
+        if self.breaker.opened:
+            raise BreakerOpenError("the products service is failing: not calling it for now")
+        connect = min(self.connect_timeout, remaining)
+        read = min(self.read_timeout, remaining)
+        timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+        with self.breaker:  # counts _FailedAttemptError; any answer closes it again
+            try:
+                response = await self.http.request(
+                    method, path, json=body, headers=headers, timeout=timeout
+                )
+            except httpx.HTTPError as exc:
+                raise _FailedAttemptError(type(exc).__name__) from exc
+            if response.status_code >= 500:
+                raise _FailedAttemptError(f"HTTP {response.status_code}")
+        return response
+
+    def _outcome(self, response: httpx.Response) -> Reservation:
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise ProductsUnavailableError("the answer is not JSON") from exc
+        if response.status_code in (401, 403):
+            log.error("the products service refused our service token")
+            raise ProductsUnavailableError("service authentication failed")
+        if response.is_success:
+            try:
+                return Reservation.model_validate(payload)
+            except ValidationError as exc:
+                raise ProductsUnavailableError("unexpected answer") from exc
+        if not isinstance(payload, dict):
+            raise ProductsUnavailableError(f"unexpected answer (HTTP {response.status_code})")
+        raise ProductsRefusedError(response.status_code, payload)

@@ -1,0 +1,123 @@
+"""Queries of the orders service. Repositories only flush; the caller commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, TextClause, func, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from shop.orders.models import Order, OrderStatus, StockState, order_number_seq
+
+# Literals, not parameters, so that the partial index of unfinished orders applies.
+PENDING = text("orders.status = 'pending'")
+HELD_NOT_CANCELLED = text("orders.status <> 'cancelled' AND orders.stock_state = 'held'")
+CANCELLED_NOT_RELEASED = text("orders.status = 'cancelled' AND orders.stock_state <> 'released'")
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def next_number(self) -> str:
+        value = await self.session.scalar(select(order_number_seq.next_value()))
+        return f"ORD-{int(value or 0):06d}"
+
+    async def add(self, order: Order) -> Order:
+        self.session.add(order)
+        await self.session.flush()
+        return order
+
+    async def lock(self, order_id: uuid.UUID) -> Order | None:
+        """The order, its row locked until the transaction ends, read fresh."""
+        query = (
+            select(Order)
+            .where(Order.id == order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        order: Order | None = await self.session.scalar(query)
+        return order
+
+    async def full(self, order_id: uuid.UUID) -> Order | None:
+        """The order with its lines and history loaded."""
+        query = (
+            select(Order)
+            .where(Order.id == order_id)
+            .options(selectinload(Order.lines), selectinload(Order.events))
+            .execution_options(populate_existing=True)
+        )
+        order: Order | None = await self.session.scalar(query)
+        return order
+
+    async def page(
+        self,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        *,
+        user_id: uuid.UUID | None = None,
+        status: OrderStatus | None = None,
+        placed_only: bool = False,
+    ) -> list[Order]:
+        """Newest first by (created_at, id), with lines and history."""
+        query = (
+            select(Order)
+            .options(selectinload(Order.lines), selectinload(Order.events))
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tuple_(Order.created_at, Order.id) < tuple_(*after))
+        if user_id is not None:
+            query = query.where(Order.user_id == user_id)
+        if status is not None:
+            query = query.where(Order.status == status)
+        if placed_only:
+            query = query.where(Order.placed.is_(True))
+        return list(await self.session.scalars(query))
+
+    async def lock_overdue_pending(self, deadline_seconds: float, limit: int) -> list[Order]:
+        """Pending orders older than the placement deadline, locked; others' locks skipped."""
+        overdue = Order.created_at < func.now() - timedelta(seconds=deadline_seconds)
+        return await self._lock_where(PENDING, overdue, limit=limit)
+
+    async def ids_to_commit(self, limit: int) -> list[uuid.UUID]:
+        """Placed, not cancelled orders whose units products still only holds."""
+        return await self._ids_where(HELD_NOT_CANCELLED, limit=limit)
+
+    async def ids_to_give_back(self, limit: int) -> list[uuid.UUID]:
+        """Cancelled orders of which products may still hold (or have taken) units."""
+        return await self._ids_where(CANCELLED_NOT_RELEASED, limit=limit)
+
+    async def set_stock_state(
+        self, order_id: uuid.UUID, state: StockState, *, when: ColumnElement[bool]
+    ) -> bool:
+        """Records what products now has for the order, if ``when`` still holds."""
+        result = await self.session.execute(
+            update(Order)
+            .where(Order.id == order_id, when)
+            .values(stock_state=state)
+            .returning(Order.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def _lock_where(
+        self, *conditions: ColumnElement[bool] | TextClause, limit: int
+    ) -> list[Order]:
+        query = (
+            select(Order)
+            .where(*conditions)
+            .order_by(Order.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return list(await self.session.scalars(query))
+
+    async def _ids_where(
+        self, *conditions: ColumnElement[bool] | TextClause, limit: int
+    ) -> list[uuid.UUID]:
+        query = select(Order.id).where(*conditions).order_by(Order.created_at).limit(limit)
+        return list(await self.session.scalars(query))

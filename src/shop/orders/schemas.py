@@ -1,0 +1,117 @@
+"""Request and response bodies of the orders API. Unknown fields are refused."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from shop.orders.countries import COUNTRY_CODES
+from shop.orders.models import OrderStatus
+
+MAX_ITEMS = 100
+MAX_QUANTITY = 1000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _country(value: str) -> str:
+    code = value.upper()
+    if code not in COUNTRY_CODES:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, such as US or DE")
+    return code
+
+
+class AddressIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    line1: Annotated[str, Field(min_length=1, max_length=200)]
+    line2: Annotated[str, Field(max_length=200)] | None = None
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
+
+
+class ItemIn(Strict):
+    product_id: uuid.UUID
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+
+
+def _distinct_products(items: list[ItemIn]) -> list[ItemIn]:
+    seen: set[uuid.UUID] = set()
+    for item in items:
+        if item.product_id in seen:
+            raise ValueError(
+                f"product {item.product_id} is listed more than once; give one line a product"
+            )
+        seen.add(item.product_id)
+    return items
+
+
+class PlaceOrderIn(Strict):
+    items: Annotated[
+        list[ItemIn],
+        Field(min_length=1, max_length=MAX_ITEMS),
+        AfterValidator(_distinct_products),
+    ]
+    shipping_address: AddressIn
+
+
+class StatusChangeIn(Strict):
+    status: Literal["shipped", "delivered"]
+    tracking_number: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _tracking_number_with_shipped(self) -> Self:
+        if self.status == "shipped" and not self.tracking_number:
+            raise ValueError("shipping needs a tracking_number")
+        if self.status != "shipped" and self.tracking_number is not None:
+            raise ValueError("a tracking_number is given only when the order is shipped")
+        return self
+
+
+class OrderItemOut(BaseModel):
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    unit_price: int = Field(description="Minor units, the catalog's price when ordered")
+    quantity: int
+    line_total: int
+
+
+class HistoryOut(BaseModel):
+    status: OrderStatus
+    at: datetime
+    note: str
+
+
+class AddressOut(BaseModel):
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
+
+
+class OrderOut(BaseModel):
+    id: uuid.UUID
+    number: str
+    status: OrderStatus
+    items: list[OrderItemOut]
+    subtotal: int = Field(description="Minor units")
+    total: int = Field(description="Minor units")
+    currency: str | None = Field(description="ISO 4217; null only while nothing is priced")
+    shipping_address: AddressOut
+    tracking_number: str | None
+    history: list[HistoryOut]
+    created_at: datetime
+
+
+class OrderPage(BaseModel):
+    items: list[OrderOut]
+    next_cursor: str | None

@@ -1,0 +1,86 @@
+"""The steps at the products service that follow a committed change of an order.
+
+Each is idempotent and runs with no transaction open during the HTTP call;
+what it achieved is then recorded in ``orders.stock_state`` with a
+conditional update. If a step fails, the order keeps the state that says the
+step is still to do, and the reconciler does it at its next round.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+
+from shop.orders import lifecycle
+from shop.orders.context import RECONCILER_ACTOR, Orders
+from shop.orders.models import Order, OrderStatus, StockState
+from shop.orders.products_client import ProductsRefusedError, ProductsUnavailableError
+from shop.orders.repository import OrderRepository
+from shop.orders.uow import unit_of_work
+
+# Answers to a commit that say the hold is gone: the order's units are not kept for it.
+HOLD_LOST = frozenset({"reservation-released", "reservation-expired", "reservation-not-found"})
+
+log = structlog.get_logger("shop.orders.stock")
+
+
+async def give_back(orders: Orders, order_id: uuid.UUID) -> bool:
+    """A cancelled order's units go back on the shelf, held or committed (a tombstone if
+    products never saw the order, so a reserve still on its way is refused)."""
+    try:
+        await orders.products.restock(order_id)
+    except (ProductsUnavailableError, ProductsRefusedError) as exc:
+        log.warning(
+            "giving stock back failed; the reconciler retries",
+            order_id=str(order_id),
+            reason=str(exc),
+        )
+        return False
+    async with unit_of_work(orders.sessionmaker) as session:
+        await OrderRepository(session).set_stock_state(
+            order_id, StockState.RELEASED, when=Order.status == OrderStatus.CANCELLED
+        )
+    log.info("stock given back", order_id=str(order_id))
+    return True
+
+
+async def commit(orders: Orders, order_id: uuid.UUID) -> bool:
+    """A confirmed order's held units leave the shelf."""
+    try:
+        await orders.products.commit(order_id)
+    except ProductsUnavailableError as exc:
+        log.warning(
+            "commit failed; the reconciler retries", order_id=str(order_id), reason=str(exc)
+        )
+        return False
+    except ProductsRefusedError as exc:
+        if exc.type_slug not in HOLD_LOST:
+            log.error(
+                "commit refused", order_id=str(order_id), status=exc.status, type=exc.type_slug
+            )
+            return False
+        await _hold_lost(orders, order_id, exc.type_slug)
+        return False
+    async with unit_of_work(orders.sessionmaker) as session:
+        await OrderRepository(session).set_stock_state(
+            order_id, StockState.COMMITTED, when=Order.stock_state == StockState.HELD
+        )
+    return True
+
+
+async def _hold_lost(orders: Orders, order_id: uuid.UUID, reason: str) -> None:
+    """The products service no longer holds a confirmed order's units (it could not be
+    reached before the hold expired): the order cannot be fulfilled and is cancelled."""
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await OrderRepository(session).lock(order_id)
+        if order is None or order.status != OrderStatus.CONFIRMED:
+            return
+        lifecycle.transition(
+            session,
+            order,
+            OrderStatus.CANCELLED,
+            RECONCILER_ACTOR,
+            "the stock hold lapsed before it was committed",
+        )
+    log.error("stock hold lost: order cancelled", order_id=str(order_id), reason=reason)

@@ -1,0 +1,81 @@
+"""The orders service in front of the real products service, on the worker's databases.
+
+The products app runs behind a real uvicorn server on loopback (the orders
+service calls it over HTTP with the service token); the orders app is called
+in-process over ASGI. Tokens are signed by a test key a JWKS server publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shop.cli.processes import free_port
+from shop.products.app import create_app as create_products_app
+from tests.kit.identity_support import JwksServer, SigningKey
+from tests.orders.support import (
+    OrdersEnv,
+    Tokens,
+    orders_env,
+    orders_settings,
+    products_settings,
+)
+from tests.products.reservation_support import Books, books_for
+from tests.support import Databases, served
+
+EnvFactory = Callable[..., AbstractAsyncContextManager[OrdersEnv]]
+
+
+@pytest.fixture
+def tokens(redis_url: str) -> Iterator[Tokens]:
+    key = SigningKey.generate()
+    server = JwksServer()
+    server.publish(key)
+    with server.running() as url:
+        yield Tokens(key, url, redis_url)
+
+
+@pytest.fixture
+async def books(databases: Databases, redis_url: str) -> AsyncIterator[Books]:
+    """The products database, emptied (with Redis) afterwards."""
+    async with books_for(databases, redis_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def products_url(
+    databases: Databases, tokens: Tokens, tmp_path: Path, books: Books
+) -> Iterator[str]:
+    """The real products service behind uvicorn."""
+    app = create_products_app(products_settings(databases, tokens, tmp_path / "products"))
+    with served(app) as url:
+        yield url
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A loopback port nothing listens on."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def make_env(databases: Databases, tokens: Tokens, tmp_path: Path, books: Books) -> EnvFactory:
+    """``async with make_env(products_url, **settings) as env``: an orders app of its own."""
+
+    def make(products_url: str, **overrides: Any) -> AbstractAsyncContextManager[OrdersEnv]:
+        settings = orders_settings(
+            databases, tokens, tmp_path / "orders", products_url, **overrides
+        )
+        return orders_env(settings, books, tokens, databases)
+
+    return make
+
+
+@pytest.fixture
+async def env(make_env: EnvFactory, products_url: str) -> AsyncIterator[OrdersEnv]:
+    async with make_env(products_url) as running:
+        yield running

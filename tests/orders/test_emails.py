@@ -1,0 +1,125 @@
+"""Confirmation and shipped emails, through the outbox, to a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from shop.cli.processes import free_port
+from tests.orders.conftest import EnvFactory
+
+
+@dataclass
+class Inbox:
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.original_content, bytes)
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    async def wait_for(self, count: int, within: float = 10.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if len(self.messages) >= count:
+                return self.messages
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{count} emails did not arrive within {within} s")
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _text(message: EmailMessage, kind: str = "plain") -> str:
+    part = message.get_body((kind,))
+    assert part is not None
+    content: str = part.get_content()
+    return content
+
+
+async def test_confirmation_and_shipped_emails_arrive(
+    make_env: EnvFactory, products_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    overrides = {
+        "email_backend": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_starttls": False,
+        "email_from": "Shop <orders@shop.example>",
+    }
+    async with make_env(products_url, **overrides) as env:
+        lamp = await env.books.product(5, price=4500, name="Desk <Lamp>")
+        mug = await env.books.product(10, price=123456, name="Gold Mug")
+        ada = await env.tokens.user(email="ada@example.com")
+        admin = await env.tokens.admin()
+
+        order = await env.placed(ada, (lamp, 2), (mug, 1))
+
+        [confirmation] = await inbox.wait_for(1)
+        assert confirmation["To"] == "ada@example.com"
+        assert confirmation["From"] == "Shop <orders@shop.example>"
+        assert order["number"] in confirmation["Subject"]
+        text = _text(confirmation)
+        assert order["number"] in text
+        assert "2 \u00d7 Desk <Lamp> (" in text
+        assert "at 45.00 USD: 90.00 USD" in text
+        assert "1 \u00d7 Gold Mug (" in text
+        assert "at 1,234.56 USD: 1,234.56 USD" in text
+        assert "Total: 1,324.56 USD" in text
+        assert f"https://shop.example/orders/{order['id']}" in text
+        html = _text(confirmation, "html")
+        assert "Desk &lt;Lamp&gt;" in html
+        assert "<Lamp>" not in html
+
+        shipped = await env.set_status(
+            admin, order["id"], status="shipped", tracking_number="1Z999AA10123456784"
+        )
+        assert shipped.status_code == 200, shipped.text
+
+        notice = (await inbox.wait_for(2))[1]
+        assert notice["To"] == "ada@example.com"
+        assert "shipped" in notice["Subject"]
+        assert "1Z999AA10123456784" in _text(notice)
+        assert "1Z999AA10123456784" in _text(notice, "html")
+        assert order["number"] in _text(notice)
+
+        # Delivering sends nothing; every message went out once.
+        await env.set_status(admin, order["id"], status="delivered")
+        await asyncio.sleep(0.3)
+        assert len(inbox.messages) == 2
+        assert await env.db.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0
+
+
+async def test_a_failed_placement_sends_nothing(
+    make_env: EnvFactory, products_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    overrides = {"email_backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port}
+    async with make_env(products_url, smtp_starttls=False, **overrides) as env:
+        product = await env.books.product(1)
+        ada = await env.tokens.user()
+        assert (await env.place(ada, (product, 2))).status_code == 409
+        await asyncio.sleep(0.3)
+        assert inbox.messages == []
+        assert await env.db.fetchval("SELECT count(*) FROM outbox") == 0

@@ -1,0 +1,119 @@
+"""The client of the reservation API against a scripted stand-in: retries, timeouts, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import SecretStr
+
+from shop.kit.http import create_http_client
+from shop.orders.products_client import (
+    ProductsClient,
+    ProductsRefusedError,
+    ProductsUnavailableError,
+)
+from tests.support import served
+
+
+@dataclass
+class Script:
+    """Answers the stand-in gives, in order (the last one repeats); what it was sent."""
+
+    answers: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
+    seen: list[dict[str, str]] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.api_route("/internal/v1/reservations/{rest:path}", methods=["PUT", "POST"])
+        async def answer(request: Request) -> JSONResponse:
+            self.seen.append(dict(request.headers))
+            delay, status, body = self.answers[min(len(self.seen), len(self.answers)) - 1]
+            await asyncio.sleep(delay)
+            return JSONResponse(body, status_code=status)
+
+        return app
+
+
+def _reservation(order_id: uuid.UUID) -> dict[str, Any]:
+    return {"order_id": str(order_id), "status": "held", "lines": []}
+
+
+@pytest.fixture
+def script() -> Iterator[tuple[Script, str]]:
+    stand_in = Script()
+    with served(stand_in.app()) as url:
+        yield stand_in, url
+
+
+@pytest.fixture
+async def client(script: tuple[Script, str]) -> AsyncIterator[ProductsClient]:
+    async with create_http_client(script[1]) as http:
+        yield ProductsClient(
+            http, SecretStr("the-token"), deadline=2.0, read_timeout=0.5, breaker_failures=50
+        )
+
+
+async def test_failures_are_retried_with_the_token_and_the_request_id(
+    script: tuple[Script, str], client: ProductsClient
+) -> None:
+    stand_in, _ = script
+    order_id = uuid.uuid4()
+    stand_in.answers = [(0, 503, {}), (0, 502, {}), (0, 201, _reservation(order_id))]
+    structlog.contextvars.bind_contextvars(request_id="req-orders-1")
+    try:
+        reservation = await client.reserve(order_id, [(uuid.uuid4(), 1)])
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+
+    assert reservation.order_id == order_id
+    assert len(stand_in.seen) == 3
+    assert {h["x-service-token"] for h in stand_in.seen} == {"the-token"}
+    assert {h["x-request-id"] for h in stand_in.seen} == {"req-orders-1"}
+
+
+async def test_an_answer_about_the_reservation_is_final(
+    script: tuple[Script, str], client: ProductsClient
+) -> None:
+    stand_in, _ = script
+    body = {"type": "https://shop.dev/problems/insufficient-stock", "status": 409, "errors": []}
+    stand_in.answers = [(0, 409, body)]
+    with pytest.raises(ProductsRefusedError) as refused:
+        await client.commit(uuid.uuid4())
+    assert refused.value.type_slug == "insufficient-stock"
+    assert len(stand_in.seen) == 1
+
+
+async def test_a_slow_service_is_given_up_on_within_the_deadline(
+    script: tuple[Script, str], client: ProductsClient
+) -> None:
+    stand_in, _ = script
+    stand_in.answers = [(5, 201, _reservation(uuid.uuid4()))]
+    started = time.monotonic()
+    with pytest.raises(ProductsUnavailableError):
+        await client.restock(uuid.uuid4())
+    assert time.monotonic() - started < 2.5
+    assert 2 <= len(stand_in.seen) <= 3
+
+
+async def test_a_wrong_token_is_not_retried(
+    script: tuple[Script, str], client: ProductsClient
+) -> None:
+    stand_in, _ = script
+    stand_in.answers = [(0, 401, {"type": "x/service-authentication-required"})]
+    with pytest.raises(ProductsUnavailableError, match="service authentication"):
+        await client.commit(uuid.uuid4())
+    assert len(stand_in.seen) == 1
+    client.token = None
+    with pytest.raises(ProductsUnavailableError, match="SERVICE_TOKEN"):
+        await client.commit(uuid.uuid4())
+    assert len(stand_in.seen) == 1
