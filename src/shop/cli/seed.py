@@ -28,8 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -41,7 +40,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from shop.cli.config import CliSettings
 from shop.cli.system import data_layer, migrate
-from shop.kit.db import AfterCommit, create_engine, create_sessionmaker
+from shop.kit.db import create_engine, create_sessionmaker, run_after_commit, unit_of_work
 from shop.products.api_images import store_product_image
 from shop.products.cache import CatalogCache
 from shop.products.config import ProductsSettings
@@ -81,26 +80,6 @@ class SeedResult:
         return line + "."
 
 
-@asynccontextmanager
-async def _transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session whose work is committed at the end, then its after-commit callbacks
-    run (the cache bump): what the service's session dependency does for a request."""
-    async with sessions() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
-        await _after_commit(session)
-
-
-async def _after_commit(session: AsyncSession) -> None:
-    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
-    for callback in callbacks:
-        await callback()
-
-
 def _among(column: InstrumentedAttribute[str], values: Iterable[str]) -> ColumnElement[bool]:
     """``column = ANY($1)`` with one array parameter, however many values there are."""
     return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
@@ -123,7 +102,7 @@ class _Seeder:
 
     async def categories(self, demo: DemoCatalog) -> tuple[dict[str, uuid.UUID], int]:
         """Ids of the demo categories by slug, and how many were created."""
-        async with _transaction(self.sessions) as session:
+        async with unit_of_work(self.sessions) as session:
             slugs = [category.slug for category in demo.categories]
             rows = await session.execute(
                 select(Category.slug, Category.id).where(_among(Category.slug, slugs))
@@ -163,7 +142,7 @@ class _Seeder:
         new = [p for p in demo.products if p.sku not in skus and p.slug not in slugs]
         conflicts = sum(1 for p in demo.products if p.sku not in skus and p.slug in slugs)
         for batch in _batches(new, PRODUCTS_PER_TRANSACTION):
-            async with _transaction(self.sessions) as session:
+            async with unit_of_work(self.sessions) as session:
                 catalog = self.catalog(session)
                 for product in batch:
                     await create_product(
@@ -208,7 +187,7 @@ class _Seeder:
                 image = await process_upload(data, limits)  # as an upload is checked
                 async with self.sessions() as session:
                     await store_product_image(session, self.media, self.cache, product_id, image)
-                    await _after_commit(session)
+                    await run_after_commit(session)
 
         try:
             async with asyncio.TaskGroup() as tasks:

@@ -93,19 +93,37 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault("after_commit", []).append(callback)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One transaction, committed in this one place when the block ends (rolled back
+    if it raises), then the :func:`after_commit` callbacks run.
+
+    Each request gets one (:data:`Session`). Work that spans services, such as an
+    order's saga, commits a step, calls another service with no transaction open,
+    then commits the next step: each step is a unit of work of its own.
+    """
     async with sessionmaker() as session:
         try:
             yield session
         except BaseException:
             await session.rollback()
             raise
-        else:
-            await session.commit()
-            callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
-            for callback in callbacks:
-                await callback()
+        await session.commit()
+        await run_after_commit(session)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """The :func:`after_commit` callbacks, for code that committed ``session`` itself."""
+    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        await callback()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with unit_of_work(request.app.state.sessionmaker) as session:
+        yield session
 
 
 # "function" scope: the commit runs when the handler returns, before the response

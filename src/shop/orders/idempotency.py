@@ -28,10 +28,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shop.kit.db import unit_of_work
 from shop.kit.errors import PROBLEM_TYPE_BASE, ShopError, problem_body
 from shop.orders.errors import IdempotencyKeyInProgressError, IdempotencyKeyReusedError
 from shop.orders.models import IdempotencyKey, IdempotencyState
-from shop.orders.uow import unit_of_work
 
 
 @dataclass(frozen=True)

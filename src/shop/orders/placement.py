@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
 from shop.orders import lifecycle, stock
 from shop.orders.context import Orders, actor_of
@@ -40,7 +41,6 @@ from shop.orders.products_client import (
 )
 from shop.orders.repository import OrderRepository
 from shop.orders.schemas import PlaceOrderIn
-from shop.orders.uow import unit_of_work
 
 log = structlog.get_logger("shop.orders.placement")
 

@@ -30,12 +30,12 @@ import structlog
 from fastapi import FastAPI
 
 from shop.kit.app import Resource
+from shop.kit.db import unit_of_work
 from shop.kit.health import ReadinessCheck
 from shop.orders import idempotency, lifecycle, stock
 from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.models import OrderStatus
 from shop.orders.repository import OrderRepository
-from shop.orders.uow import unit_of_work
 
 log = structlog.get_logger("shop.orders.reconciler")
 

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
 from shop.kit.pagination import decode_cursor, encode_cursor
 from shop.orders import lifecycle, stock
@@ -26,7 +27,6 @@ from shop.orders.errors import OrderNotFoundError, StockNotCommittedError, UserF
 from shop.orders.models import Order, OrderStatus, StockState
 from shop.orders.repository import OrderRepository
 from shop.orders.schemas import StatusChangeIn
-from shop.orders.uow import unit_of_work
 
 
 def _visible(order: Order | None, identity: Identity) -> Order:

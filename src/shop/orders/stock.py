@@ -12,12 +12,12 @@ import uuid
 
 import structlog
 
+from shop.kit.db import unit_of_work
 from shop.orders import lifecycle
 from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.models import Order, OrderStatus, StockState
 from shop.orders.products_client import ProductsRefusedError, ProductsUnavailableError
 from shop.orders.repository import OrderRepository
-from shop.orders.uow import unit_of_work
 
 # Answers to a commit that say the hold is gone: the order's units are not kept for it.
 HOLD_LOST = frozenset({"reservation-released", "reservation-expired", "reservation-not-found"})
