@@ -1,0 +1,73 @@
+# syntax=docker/dockerfile:1
+#
+# One image for the four services and the command line. The command picks what runs:
+#
+#   docker run IMAGE                       -> shop serve gateway (the default CMD)
+#   docker run IMAGE serve products        -> shop serve products
+#   docker run IMAGE migrate               -> shop migrate (all three databases)
+#
+# Nothing secret is baked in: every setting comes from the environment at run time
+# (docs/configuration.md, docs/deployment.md). No .env file is copied (.dockerignore).
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- builder: the locked requirements and the package, in a virtual environment -----
+FROM ${PYTHON_IMAGE} AS builder
+
+# The same uv as the Makefile's UV_VERSION.
+ARG UV_VERSION=0.13.9
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never
+RUN pip install "uv==${UV_VERSION}" \
+ && uv venv --python /usr/local/bin/python3 /opt/venv
+
+WORKDIR /src
+# Dependencies first: this layer is rebuilt only when the lock file changes.
+COPY requirements.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv pip install --python /opt/venv/bin/python -r requirements.lock
+
+# Then the package itself (not editable: the final stage gets no source tree).
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv pip install --python /opt/venv/bin/python --no-deps .
+
+# --- final: the virtual environment and nothing else ---------------------------------
+FROM ${PYTHON_IMAGE}
+
+LABEL org.opencontainers.image.title="shop" \
+      org.opencontainers.image.description="Shop backend: gateway, auth, products and orders"
+
+# A fixed numeric user, so Kubernetes' runAsNonRoot can verify it.
+RUN groupadd --system --gid 10001 shop \
+ && useradd --system --uid 10001 --gid shop --home-dir /app --shell /usr/sbin/nologin shop \
+ && mkdir -p /app /var/lib/shop \
+ && chown shop:shop /app /var/lib/shop
+
+COPY --from=builder /opt/venv /opt/venv
+
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    SHOP_DATA_DIR=/var/lib/shop \
+    BIND_HOST=0.0.0.0 \
+    LOG_FORMAT=json
+
+WORKDIR /app
+USER 10001:10001
+
+# The ports of gateway, auth, products and orders (GATEWAY_PORT, AUTH_PORT, ...).
+EXPOSE 3000 3001 3002 3003
+
+# Liveness of whichever service PID 1 serves, on its *_PORT (default ports otherwise).
+# A container running another command (`shop migrate` ...) counts as healthy.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import os,sys,urllib.request as u; a=open('/proc/1/cmdline','rb').read().decode().split('\\0'); s=a[a.index('serve')+1] if 'serve' in a else sys.exit(0); p=os.environ.get(s.upper()+'_PORT',{'gateway':'3000','auth':'3001','products':'3002','orders':'3003'}[s]); u.urlopen('http://127.0.0.1:'+p+'/health/live',timeout=4)"]
+
+ENTRYPOINT ["shop"]
+CMD ["serve", "gateway"]
