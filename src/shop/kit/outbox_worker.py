@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -21,8 +20,8 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.app import Resource
+from shop.kit.background import background_resource
 from shop.kit.email import EmailDeliveryError
-from shop.kit.health import ReadinessCheck
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -152,31 +151,7 @@ class OutboxWorker:
 
 
 def outbox_worker_resource(worker_factory: Callable[[FastAPI], OutboxWorker]) -> Resource:
-    """Runs a worker for the app's lifetime (``app.state.outbox_worker``). List it after
-    the database resource: the factory reads ``app.state.sessionmaker``."""
-
-    @asynccontextmanager
-    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
-        worker = worker_factory(app)
-        task = asyncio.create_task(worker.run_forever(), name="outbox-worker")
-        app.state.outbox_worker = worker
-        app.state.outbox_task = task
-
-        async def alive() -> None:
-            if task.done():
-                raise RuntimeError("the outbox worker has stopped")
-
-        try:
-            yield {"outbox": alive}
-        finally:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # we are being cancelled ourselves
-            except Exception:
-                log.exception("the outbox worker had crashed")
-
-    return resource
+    """Runs a worker for the app's lifetime (``app.state.outbox``, readiness check
+    ``outbox``). List it after the database resource: the factory reads
+    ``app.state.sessionmaker``."""
+    return background_resource("outbox", worker_factory)

@@ -22,16 +22,15 @@ run at once. Errors are logged and the next round tries again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 from fastapi import FastAPI
 
 from shop.kit.app import Resource
+from shop.kit.background import background_resource
 from shop.kit.db import unit_of_work
-from shop.kit.health import ReadinessCheck
 from shop.orders import idempotency, lifecycle, stock
 from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.models import OrderStatus
@@ -102,27 +101,4 @@ class Reconciler:
 def reconciler_resource(orders: Callable[[FastAPI], Orders]) -> Resource:
     """Runs a :class:`Reconciler` for the app's lifetime (``app.state.reconciler``)."""
 
-    @asynccontextmanager
-    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
-        reconciler = Reconciler(orders(app))
-        task = asyncio.create_task(reconciler.run_forever(), name="orders-reconciler")
-        app.state.reconciler = reconciler
-
-        async def alive() -> None:
-            if task.done():
-                raise RuntimeError("the orders reconciler has stopped")
-
-        try:
-            yield {"reconciler": alive}
-        finally:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-            except Exception:
-                log.exception("the orders reconciler had crashed")
-
-    return resource
+    return background_resource("reconciler", lambda app: Reconciler(orders(app)))

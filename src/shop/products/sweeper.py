@@ -9,16 +9,15 @@ failing database is logged and tried again at the next tick.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.app import Resource
+from shop.kit.background import background_resource
 from shop.kit.db import AfterCommit
-from shop.kit.health import ReadinessCheck
 from shop.products.cache import CatalogCache
 from shop.products.reservations import sweep_expired
 
@@ -69,37 +68,17 @@ class ReservationSweeper:
 
 
 def sweeper_resource(interval: float, batch_size: int = 100) -> Resource:
-    """Runs a :class:`ReservationSweeper` for the app's lifetime (``app.state.sweeper``).
-    List it after the database resource (and the cache's, whose ``app.state.cache``
-    it invalidates when stock changes)."""
+    """Runs a :class:`ReservationSweeper` for the app's lifetime
+    (``app.state.reservation_sweeper``). List it after the database resource (and the
+    cache's, whose ``app.state.cache`` it invalidates when stock changes)."""
 
-    @asynccontextmanager
-    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+    def sweeper(app: FastAPI) -> ReservationSweeper:
         def cache() -> CatalogCache | None:
             found = getattr(app.state, "cache", None)
             return found if isinstance(found, CatalogCache) else None
 
-        sweeper = ReservationSweeper(
+        return ReservationSweeper(
             app.state.sessionmaker, cache, interval=interval, batch_size=batch_size
         )
-        task = asyncio.create_task(sweeper.run_forever(), name="reservation-sweeper")
-        app.state.sweeper = sweeper
 
-        async def alive() -> None:
-            if task.done():
-                raise RuntimeError("the reservation sweeper has stopped")
-
-        try:
-            yield {"reservation_sweeper": alive}
-        finally:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # we are being cancelled ourselves
-            except Exception:
-                log.exception("the reservation sweeper had crashed")
-
-    return resource
+    return background_resource("reservation_sweeper", sweeper)
