@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from shop.cli.processes import free_port
@@ -64,9 +65,12 @@ def echo_app(name: str, *, ready: bool = True) -> FastAPI:
             return Response(await request.body(), status, media_type="application/x-echo")
         digest = hashlib.sha256()
         length = 0
-        async for chunk in request.stream():
-            digest.update(chunk)
-            length += len(chunk)
+        try:
+            async for chunk in request.stream():
+                digest.update(chunk)
+                length += len(chunk)
+        except ClientDisconnect:  # the gateway gave up on a body over its limit
+            return Response(status_code=499)
         summary: dict[str, Any] = {
             "service": name,
             "method": request.method,
@@ -134,6 +138,20 @@ async def gateway_client(settings: GatewaySettings) -> AsyncIterator[httpx.Async
     """The gateway behind a real server, and a client for it."""
     with served(create_app(settings)) as url:
         async with httpx.AsyncClient(base_url=url, timeout=15.0) as client:
+            yield client
+
+
+@asynccontextmanager
+async def gateway_from(
+    settings: GatewaySettings, peer: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway in process, its client connecting from ``peer``: the gateway sees
+    exactly that address and the headers sent (a real server would first apply its
+    own idea of X-Forwarded-For)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
 
 

@@ -5,11 +5,15 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, Response
 
+from shop.gateway.bodylimits import RouteBodyLimitMiddleware
 from shop.gateway.config import GatewaySettings
 from shop.gateway.openapi import MergedOpenAPI
 from shop.gateway.proxy import Proxy
+from shop.gateway.ratelimit import RateLimiter, rate_limit_resource, tightest
+from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
 from shop.gateway.upstreams import ROUTES, Upstream
 from shop.kit.app import Resource, create_service_app
 from shop.kit.health import ReadinessCheck
@@ -79,12 +83,19 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
 
 def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
     async def forward(request: Request) -> Response:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        # The address first: it also bounds how fast tokens can be tried.
+        verdicts = [await limiter.check_client(request)]
         if "authorization" in request.headers and request.url.path not in OPEN_PATHS:
             # A bad token is refused here, before it costs a service anything. The
             # service verifies it again: it trusts nothing a client could forge.
-            await current_identity(request)
+            identity = await current_identity(request)
+            verdicts.append(await limiter.check_user(request, str(identity.user_id)))
         proxy: Proxy = request.app.state.proxy
-        return await proxy.forward(request, upstream)
+        response = await proxy.forward(request, upstream)
+        if verdict := tightest(*verdicts):
+            response.headers.update(verdict.headers())
+        return response
 
     return forward
 
@@ -116,8 +127,11 @@ def docs_router() -> APIRouter:
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    upstreams = {name: Upstream(name, urls) for name, urls in settings.upstream_urls().items()}
-    return create_service_app(
+    upstreams = {
+        name: Upstream(name, urls, settings.upstream_eject_seconds)
+        for name, urls in settings.upstream_urls().items()
+    }
+    app = create_service_app(
         settings,
         title="Shop API",
         description="The public API of the shop, served by the gateway on behalf of every service.",
@@ -125,7 +139,27 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         resources=[
             redis_resource(settings.redis_url),
             identity_resource(settings),
+            rate_limit_resource(
+                default=settings.rate_limit_default,
+                auth=settings.rate_limit_auth,
+                trusted_proxies=settings.trusted_proxies,
+            ),
             upstream_resource(settings, list(upstreams.values())),
         ],
         openapi_url=None,
+        middleware=[
+            Middleware(
+                SecurityHeadersMiddleware,
+                trusted_proxies=settings.trusted_proxies,
+                hsts_max_age=settings.hsts_max_age,
+            ),
+            *cors_middleware(settings.cors_origins, settings.cors_max_age),
+            Middleware(
+                RouteBodyLimitMiddleware,
+                json_max_bytes=settings.max_json_body_bytes,
+                upload_max_bytes=settings.max_body_bytes,
+            ),
+        ],
     )
+    app.state.upstreams = upstreams
+    return app

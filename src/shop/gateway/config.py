@@ -1,5 +1,7 @@
 from typing import Annotated
+from urllib.parse import urlsplit
 
+from limits import parse
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
@@ -16,6 +18,21 @@ class GatewaySettings(IdentitySettings):
     trusted_proxies: CidrList = []
     # Uploads are the largest bodies the gateway forwards: a 10 MiB image and its envelope.
     max_body_bytes: int = Field(default=11 * 1024 * 1024, ge=1)
+    # Every other route takes JSON, never this much.
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    # Requests per client IP and, besides, per signed-in user, in the notation of the
+    # `limits` library ("600/minute", "10 per second"). /api/v1/auth/* has its own,
+    # stricter budget: that is where passwords are guessed and accounts created.
+    rate_limit_default: str = "600/minute"
+    rate_limit_auth: str = "60/minute"
+
+    # Browser origins allowed to call the API with credentials (exact, comma-separated,
+    # e.g. "https://shop.example,https://admin.shop.example"); none by default.
+    cors_origins: UrlList = []
+    cors_max_age: int = Field(default=600, ge=0)
+    # Sent on responses to requests that came over HTTPS (see gateway.security).
+    hsts_max_age: int = Field(default=63_072_000, ge=0)
 
     auth_urls: UrlList = ["http://127.0.0.1:3001"]
     products_urls: UrlList = ["http://127.0.0.1:3002"]
@@ -24,6 +41,8 @@ class GatewaySettings(IdentitySettings):
     upstream_connect_timeout: float = Field(default=2.0, gt=0)
     upstream_read_timeout: float = Field(default=30.0, gt=0)
     upstream_max_connections: int = Field(default=200, ge=1)
+    # An instance that refuses connections is tried last for this long.
+    upstream_eject_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("auth_urls", "products_urls", "orders_urls", mode="before")
     @classmethod
@@ -37,6 +56,29 @@ class GatewaySettings(IdentitySettings):
     def _not_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one upstream URL is required")
+        return value
+
+    @field_validator("rate_limit_default", "rate_limit_auth")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse(value)  # a ValueError names what is wrong
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            exact = parts.scheme in ("http", "https") and parts.netloc and "*" not in origin
+            if not exact or parts.path or parts.query or parts.fragment:
+                raise ValueError(f"{origin!r} is not an exact origin (scheme://host[:port])")
         return value
 
     def upstream_urls(self) -> dict[str, list[str]]:

@@ -1,7 +1,8 @@
 """Reverse proxy to the services: streams bodies both ways over pooled connections.
 
 An instance that cannot be reached is skipped for the next one (the request
-has not been sent yet, so this is safe for any method); when none can be
+has not been sent yet, so this is safe for any method) and ejected for a
+cool-down (see :class:`~shop.gateway.upstreams.Upstream`); when none can be
 reached the answer is 503, and an instance too slow to answer gives 504.
 """
 
@@ -94,8 +95,13 @@ class Proxy:
             try:
                 response = await self.client.send(outgoing, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                upstream.eject(base_url)
                 log.warning(
-                    "upstream unreachable", upstream=upstream.name, url=base_url, error=repr(exc)
+                    "upstream unreachable, ejected",
+                    upstream=upstream.name,
+                    url=base_url,
+                    seconds=upstream.eject_seconds,
+                    error=repr(exc),
                 )
                 continue
             except httpx.PoolTimeout as exc:
@@ -112,6 +118,7 @@ class Proxy:
                     "upstream failed", upstream=upstream.name, url=base_url, error=repr(exc)
                 )
                 raise BadGatewayError(f"The {upstream.name} service failed to answer.") from exc
+            upstream.restore(base_url)
             streamed = StreamingResponse(
                 response.aiter_raw(),
                 status_code=response.status_code,

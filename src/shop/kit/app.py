@@ -8,11 +8,12 @@ health endpoints and OpenAPI docs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
 
 import shop
 from shop.kit.config import ServiceSettings
@@ -37,7 +38,10 @@ def create_service_app(
     routers: Iterable[APIRouter] = (),
     resources: Iterable[Resource] = (),
     openapi_url: str | None = "/openapi.json",
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
+    """``middleware``, outermost first, runs inside the request context and metrics
+    (its answers are logged, counted and carry the request ID) and outside the body limit."""
     configure_logging(settings.service_name, settings.log_format, settings.log_level)
     opened = list(resources)
 
@@ -64,6 +68,7 @@ def create_service_app(
     install_problem_handlers(app)
 
     metrics = HttpMetrics(settings.service_name)
+    app.state.metrics = metrics
     app.add_api_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.include_router(health_router())
     for router in routers:
@@ -71,6 +76,8 @@ def create_service_app(
 
     # Added innermost first: the request context wraps everything else.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for extra in reversed(middleware):
+        app.add_middleware(extra.cls, *extra.args, **extra.kwargs)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -1,0 +1,173 @@
+"""Rate limits at the edge, counted in Redis by the `limits` library.
+
+Every proxied request counts against its client IP (X-Forwarded-For believed only
+from trusted proxies) and, when the gateway verified a bearer token, against the
+user too; each in the budget of its route group (``RATE_LIMIT_AUTH`` for
+/api/v1/auth/*, ``RATE_LIMIT_DEFAULT`` elsewhere). Health, metrics and docs are
+not proxied, so never limited.
+
+Fixed windows: one atomic increment per key and request, a window starting at
+its first hit. A client may burst up to twice its budget across a window's end;
+the price of counting in O(1).
+
+When Redis fails, limits fail open: the request is served, a warning logged and
+``gateway_rate_limit_errors_total`` counted. (Session checks of tokens need the
+same Redis and still fail closed: they are the identity module's.)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from fastapi import FastAPI
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from starlette.requests import Request
+
+from shop.kit.app import Resource
+from shop.kit.clients import Proxies, client_ip
+from shop.kit.errors import ShopError
+from shop.kit.health import ReadinessCheck
+
+log = structlog.get_logger("shop.gateway.ratelimit")
+
+AUTH_PREFIX = "/api/v1/auth"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One limit's state after a hit."""
+
+    limit: RateLimitItem
+    allowed: bool
+    remaining: int
+    reset_at: float
+
+    def reset_in(self) -> int:
+        return max(0, math.ceil(self.reset_at - time.time()))
+
+    def headers(self) -> dict[str, str]:
+        """The RateLimit-* fields (draft-ietf-httpapi-ratelimit-headers)."""
+        return {
+            "RateLimit-Limit": str(self.limit.amount),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_in()),
+        }
+
+
+class RateLimitedError(ShopError):
+    status = 429
+    title = "Too many requests"
+    type_slug = "rate-limited"
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__("Too many requests. Try again later.")
+        self.verdict = verdict
+
+    def headers(self) -> dict[str, str]:
+        headers = self.verdict.headers()
+        return headers | {"Retry-After": str(max(1, int(headers["RateLimit-Reset"])))}
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        default: str,
+        auth: str,
+        trusted_proxies: Proxies,
+        errors: Counter,
+    ) -> None:
+        # The app's own connection pool: its timeouts, and closed with it.
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            key_prefix="gateway-rate",
+            wrap_exceptions=True,
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+        )
+        self.limiter = FixedWindowRateLimiter(storage)
+        self.default = parse(default)
+        self.auth = parse(auth)
+        self.trusted_proxies = trusted_proxies
+        self.errors = errors
+
+    def group(self, path: str) -> tuple[str, RateLimitItem]:
+        if path == AUTH_PREFIX or path.startswith(AUTH_PREFIX + "/"):
+            return "auth", self.auth
+        return "default", self.default
+
+    async def _hit(self, path: str, kind: str, value: str) -> Verdict | None:
+        name, limit = self.group(path)
+        try:
+            allowed = await self.limiter.hit(limit, name, kind, value)
+            stats = await self.limiter.get_window_stats(limit, name, kind, value)
+        except Exception as exc:  # Redis down or confused: serve rather than refuse.
+            self.errors.inc()
+            log.warning("rate limit not checked, request let through", error=repr(exc))
+            return None
+        return Verdict(limit, allowed, stats.remaining, stats.reset_time)
+
+    async def _count(self, request: Request, kind: str, value: str) -> Verdict | None:
+        verdict = await self._hit(request.url.path, kind, value)
+        if verdict is not None and not verdict.allowed:
+            raise RateLimitedError(verdict)
+        return verdict
+
+    async def check_client(self, request: Request) -> Verdict | None:
+        """Counts the request against its client IP; raises :class:`RateLimitedError`
+        when over budget. ``None`` when it could not be counted."""
+        return await self._count(request, "ip", client_ip(request, self.trusted_proxies))
+
+    async def check_user(self, request: Request, user_id: str) -> Verdict | None:
+        """Counts the request against a signed-in user, as :meth:`check_client` does."""
+        return await self._count(request, "user", user_id)
+
+
+def tightest(*verdicts: Verdict | None) -> Verdict | None:
+    """The verdict closest to its limit: the one a client should heed."""
+    return min(
+        (verdict for verdict in verdicts if verdict is not None),
+        key=lambda verdict: (verdict.remaining, -verdict.reset_at),
+        default=None,
+    )
+
+
+def error_counter(app: FastAPI) -> Counter:
+    """The app's count of unlimited requests, in its metrics registry (made once)."""
+    errors: Counter | None = getattr(app.state, "rate_limit_errors", None)
+    if errors is None:
+        errors = Counter(
+            "gateway_rate_limit_errors",
+            "Requests let through unlimited because the rate limit store failed.",
+            registry=app.state.metrics.registry,
+        )
+        app.state.rate_limit_errors = errors
+    return errors
+
+
+def rate_limit_resource(*, default: str, auth: str, trusted_proxies: Proxies) -> Resource:
+    """Puts a :class:`RateLimiter` at ``app.state.rate_limiter``, on ``app.state.redis``:
+    list the Redis resource before this one."""
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        app.state.rate_limiter = RateLimiter(
+            app.state.redis,
+            default=default,
+            auth=auth,
+            trusted_proxies=trusted_proxies,
+            errors=error_counter(app),
+        )
+        yield {}
+
+    return resource

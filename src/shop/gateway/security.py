@@ -1,0 +1,156 @@
+"""Browser-facing protection at the edge: CORS and security headers on every response.
+
+Every response (proxied, the gateway's own problems, CORS preflights) carries
+``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``,
+``Referrer-Policy: no-referrer`` and a Content-Security-Policy: for the API a
+policy that allows nothing (JSON and images need none), for ``/docs`` one that
+lets Swagger UI load its script and styles from jsDelivr and run its inline
+start-up script. These replace whatever a service set: the edge decides.
+
+``Strict-Transport-Security`` goes only on responses to requests that came over
+HTTPS: the gateway's own TLS, or a trusted proxy (``TRUSTED_PROXIES``) saying so
+in ``X-Forwarded-Proto`` (its last value: the one the nearest proxy added). A
+client's own claim is ignored, and TLS is normally terminated in front of the
+gateway, which then must be a trusted proxy that sets ``X-Forwarded-Proto``.
+"""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shop.kit.clients import Proxies
+from shop.kit.errors import problem_response
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
+DOCS_CSP = (
+    "default-src 'none'; "
+    f"script-src {SWAGGER_CDN} 'unsafe-inline'; "
+    f"style-src {SWAGGER_CDN} 'unsafe-inline'; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+DOCS_PATHS = frozenset({"/docs"})
+ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+# What browsers may send and read cross-origin.
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    "X-Request-ID",
+]
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-Request-ID",
+]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            found: str = value.decode("latin-1")
+            return found
+    return None
+
+
+def came_over_https(scope: Scope, trusted_proxies: Proxies) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    client = scope.get("client")
+    try:
+        peer = ip_address(client[0]) if client else None
+    except ValueError:
+        peer = None
+    if peer is None or not any(peer in network for network in trusted_proxies):
+        return False
+    forwarded = _header(scope, b"x-forwarded-proto") or ""
+    return forwarded.rsplit(",", 1)[-1].strip().lower() == "https"
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, trusted_proxies: Proxies, hsts_max_age: int) -> None:
+        self.app = app
+        self.trusted_proxies = trusted_proxies
+        self.hsts = f"max-age={hsts_max_age}; includeSubDomains" if hsts_max_age else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else API_CSP
+        hsts = self.hsts if came_over_https(scope, self.trusted_proxies) else None
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in ALWAYS.items():
+                    headers[name] = value
+                headers["Content-Security-Policy"] = csp
+                if hsts:
+                    headers["Strict-Transport-Security"] = hsts
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class ExactOriginCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, except that an origin not listed gets no CORS headers at all
+    (Starlette would still send the allowed methods, credentials and exposed headers):
+    its preflight is refused with a problem, its other requests pass untouched."""
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        origin = request_headers.get("origin")
+        if (
+            message["type"] == "http.response.start"
+            and origin
+            and not self.is_allowed_origin(origin)
+        ):
+            headers = MutableHeaders(scope=message)
+            headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+            await send(message)
+            return
+        await super().send(message, send, request_headers)
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        if not self.is_allowed_origin(request_headers["origin"]):
+            return problem_response(
+                403, title="Origin not allowed", detail="This origin may not call the API."
+            )
+        return super().preflight_response(request_headers)
+
+
+def cors_middleware(origins: list[str], max_age: int) -> list[Middleware]:
+    """CORS for exactly ``origins``, with credentials; nothing at all when there are none."""
+    if not origins:
+        return []
+    return [
+        Middleware(
+            ExactOriginCORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=max_age,
+        )
+    ]
