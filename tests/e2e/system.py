@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from shop.cli.processes import free_port
+from shop.cli.processes import port_is_free
 
 SERVICES = ("gateway", "auth", "products", "orders")
 # The admin auth creates at start (BOOTSTRAP_ADMIN_*), for tests that need one.
@@ -54,9 +55,19 @@ class RunningSystem:
         return self.process.wait(timeout)
 
 
+def unused_port() -> int:
+    """A free port below the kernel's ephemeral range. The other tests' servers bind
+    port 0 (an ephemeral port), so between choosing this port and `shop up` binding
+    it, none of them can take it."""
+    while True:
+        port = random.randint(20_000, 29_999)  # noqa: S311 - not for security
+        if port_is_free("127.0.0.1", port):
+            return port
+
+
 def start_system(data_dir: Path, log_path: Path) -> RunningSystem:
     """Everything embedded, as on a fresh laptop: no database or Redis URL configured."""
-    ports = {service: free_port() for service in SERVICES}
+    ports = {service: unused_port() for service in SERVICES}
     env = {
         key: value
         for key, value in os.environ.items()
