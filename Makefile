@@ -10,7 +10,7 @@ export UV_PYTHON := $(BIN)/python
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e clean
+.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,19 @@ cov: install-dev ## the suite with an HTML coverage report in htmlcov/
 
 test-e2e: install-dev ## only the end-to-end tests (all four services as real processes)
 	$(BIN)/pytest -m e2e
+
+# Not part of `make test`. Options go in BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS="--products 1000 --duration 3 --connections 1,8"
+# matplotlib (for the PNG) is installed here, outside the lock files.
+bench: install ## load test a fresh shop up with wrk (not in make test): BENCH_ARGS="--products 1000"
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "make bench needs wrk (HTTP load generator). Install it with:"; \
+	  echo "  sudo apt-get install -y wrk      (Debian/Ubuntu)"; \
+	  echo "  brew install wrk                 (macOS)"; \
+	  exit 1; }
+	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(UV) pip install --quiet matplotlib \
+	  || echo "matplotlib could not be installed: the run writes no PNG plot"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean: ## remove the virtual environment and caches (keeps .data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage .coverage.*
