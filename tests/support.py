@@ -37,10 +37,13 @@ async def app_client(
 
 
 @contextmanager
-def served(app: FastAPI | object, host: str = "127.0.0.1") -> Iterator[str]:
-    """The app behind a real uvicorn server on a loopback port, in a thread of its own.
+def served(
+    app: FastAPI | object, host: str = "127.0.0.1", port: int | None = None
+) -> Iterator[str]:
+    """The app behind a real uvicorn server on a loopback port (a free one unless
+    given: an app that must know another's URL in advance), in a thread of its own.
     Yields its base URL; stops the server on exit."""
-    port = free_port(host)
+    port = port or free_port(host)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, lifespan="on", loop="asyncio"
     )

@@ -11,7 +11,6 @@ from shop.cli.processes import free_port
 from shop.gateway.app import create_app
 from shop.gateway.upstreams import Upstream
 from tests.gateway.services import echo_app, gateway_settings
-from tests.products.images_support import served_on
 from tests.support import served
 
 
@@ -44,7 +43,7 @@ async def test_a_dead_instance_is_ejected_and_comes_back_after_its_cool_down(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://gw") as gateway:
-                with served_on(echo_app("products-2"), port):
+                with served(echo_app("products-2"), port=port):
                     assert set(await served_by(gateway, 4)) == {"products-1", "products-2"}
 
                 # products-2 died: the first request that meets it moves on and ejects it,
@@ -56,5 +55,5 @@ async def test_a_dead_instance_is_ejected_and_comes_back_after_its_cool_down(
 
                 await asyncio.sleep(1.1)
                 assert upstream.ejected() == []
-                with served_on(echo_app("products-2"), port):
+                with served(echo_app("products-2"), port=port):
                     assert set(await served_by(gateway, 4)) == {"products-1", "products-2"}

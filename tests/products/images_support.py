@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import io
 import struct
-import threading
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +19,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from PIL import ExifTags, Image, ImageDraw, PngImagePlugin
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -223,31 +221,6 @@ async def running_images_app(
             )
     finally:
         await truncate(databases, signer.redis_url)
-
-
-@contextmanager
-def served_on(app: FastAPI, port: int, host: str = "127.0.0.1") -> Iterator[str]:
-    """Like tests.support.served, on a port chosen beforehand (for an app that must know
-    the URL another one will have)."""
-    config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, lifespan="on", loop="asyncio"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            if not thread.is_alive():
-                raise RuntimeError("the test server failed to start")
-            threading.Event().wait(0.01)
-        else:
-            raise RuntimeError("the test server did not start in time")
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 # --- S3 -----------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from tests.products.images_support import (
     jpeg_with_exif,
     media_settings,
     opened,
-    served_on,
 )
 from tests.support import Databases, served
 
@@ -50,7 +49,7 @@ async def edge(databases: Databases, signer: Signer, tmp_path: Path) -> AsyncIte
                 jwks_url=signer.jwks_url,
                 log_format="json",
             )
-            with served_on(create_gateway_app(gateway), gateway_port):
+            with served(create_gateway_app(gateway), port=gateway_port):
                 async with httpx.AsyncClient(base_url=gateway_url, timeout=15) as client:
                     yield Edge(client, gateway_url, signer, databases)
     finally:
