@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,58 +28,28 @@ from shop.products.app import create_app
 from shop.products.cache import GENERATION_KEY
 from shop.products.config import ProductsSettings
 from shop.products.models import Category, Inventory, Product, ProductStatus
-from tests.kit.identity_support import JwksServer, SigningKey, live_token
+from tests.products.conftest import TABLES, Signer, products_settings
 from tests.support import Databases, app_client
 
 LISTING = "/api/v1/products"
-TABLES = (
-    "products, categories, inventory, stock_movements, reservations, reservation_lines,"
-    " product_images, outbox"
-)
 _skus = itertools.count(1)
 
 
-@dataclass
-class Tokens:
-    key: SigningKey
-    jwks_url: str
-    redis_url: str
-
-    async def headers(self, *roles: str) -> dict[str, str]:
-        """Bearer headers of a live session with ``roles``."""
-        client = redis.asyncio.Redis.from_url(self.redis_url)
-        try:
-            token = await live_token(client, self.key, roles=roles or ("customer",))
-        finally:
-            await client.aclose()
-        return {"authorization": f"Bearer {token}"}
+# The products tests' token signer and settings, under the names these tests use.
+Tokens = Signer
 
 
 @pytest.fixture
-def search_tokens(redis_url: str) -> Iterator[Tokens]:
-    key = SigningKey.generate()
-    server = JwksServer()
-    server.publish(key)
-    with server.running() as url:
-        yield Tokens(key, url, redis_url)
+def search_tokens(signer: Signer) -> Signer:
+    return signer
 
 
 def search_settings(
-    databases: Databases, tokens: Tokens, data_dir: Path, **overrides: Any
+    databases: Databases, tokens: Signer, data_dir: Path, **overrides: Any
 ) -> ProductsSettings:
-    values: dict[str, Any] = {
-        "PRODUCTS_DATABASE_URL": databases.urls["products"],
-        "redis_url": tokens.redis_url,
-        "SHOP_DATA_DIR": str(data_dir),
-        "jwks_url": tokens.jwks_url,
-        "service_token": "search-tests-service-token-0123456789",
-        "public_base_url": "http://shop.test",
-        "log_format": "json",
-        "search_backend": "postgres",
-        "_env_file": None,
-    }
-    values.update(overrides)
-    return ProductsSettings(**values)
+    return products_settings(
+        databases, tokens, data_dir, **{"search_backend": "postgres", **overrides}
+    )
 
 
 @dataclass
