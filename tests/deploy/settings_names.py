@@ -31,6 +31,20 @@ LIBRARY_NAMES: dict[str, set[str]] = {
 }
 
 
+# Read by the OpenTelemetry SDK in every service (shop.kit.tracing), not by a settings class.
+OTEL_NAMES = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_BSP_SCHEDULE_DELAY",
+}
+
+
 def env_names(settings: type[BaseSettings]) -> set[str]:
     """Upper-case names ``settings`` reads: a field's alias if it has one, else its name."""
     assert not settings.model_config.get("env_prefix"), "an env prefix is not handled here"
@@ -50,7 +64,8 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
 
 def known_names(program: str) -> set[str]:
     """Every name ``program`` (a service, or ``"cli"``) reads from the environment."""
-    return env_names(SETTINGS[program]) | LIBRARY_NAMES.get(program, set())
+    names = env_names(SETTINGS[program]) | LIBRARY_NAMES.get(program, set())
+    return names if program == "cli" else names | OTEL_NAMES
 
 
 def default_port(service: str) -> int:

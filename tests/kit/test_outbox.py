@@ -452,3 +452,35 @@ async def test_the_resource_runs_the_worker_for_the_apps_lifetime(
         assert ready.status_code == 503
         assert ready.json()["checks"]["outbox"] == "RuntimeError"
     assert task.done()
+
+
+async def test_the_backlog_is_on_metrics(
+    sessionmaker: async_sessionmaker[AsyncSession], outbox_url: str
+) -> None:
+    settings = DatabaseSettings(
+        service_name="outbox-probe", database_url=outbox_url, log_format="json"
+    )
+    recorder = Recorder()
+
+    def worker(app: Any) -> OutboxWorker:
+        return OutboxWorker(app.state.sessionmaker, OUTBOX, {"note": recorder}, poll_interval=0.02)
+
+    app = create_service_app(
+        settings,
+        title="Outbox probe",
+        resources=[database_resource(settings), outbox_worker_resource(worker)],
+    )
+    async with asyncio.timeout(10), app_client(app) as client:
+        await add(sessionmaker, "note", {"n": 1})
+        await eventually(lambda: recorder.payloads == [{"n": 1}])
+        # No handler for this topic: retried later, so pending meanwhile.
+        await add(sessionmaker, "unknown", {"n": 2})
+        await add(sessionmaker, "unknown", {"n": 3})
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("UPDATE outbox SET created_at = now() - interval '90 s'"))
+        text_format = (await client.get("/metrics")).text
+    assert 'outbox_pending_messages{service="outbox-probe"} 2.0' in text_format
+    [age] = [
+        line for line in text_format.splitlines() if line.startswith("outbox_oldest_pending_age")
+    ]
+    assert 90 <= float(age.split()[-1]) < 120

@@ -1,12 +1,60 @@
-"""`shop serve SERVICE`: one service under uvicorn (uvloop, httptools)."""
+"""`shop serve SERVICE`: one service under uvicorn (uvloop, httptools).
+
+On SIGTERM (or Ctrl-C) the service drains: readiness answers 503 at once, the
+listening socket is closed (new connections are refused), requests in flight get
+``SHUTDOWN_GRACE_SECONDS`` to finish and are cancelled after that, then the app's
+resources close and the process exits.
+"""
 
 from __future__ import annotations
 
 import importlib
+from types import FrameType
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from shop.cli.services import SERVICES
+from shop.kit.config import ServiceSettings
+from shop.kit.health import begin_draining
+
+# The process exit code uvicorn uses when the server could not start.
+STARTUP_FAILURE = 3
+
+
+class DrainingServer(uvicorn.Server):
+    """Marks the app as draining as soon as a stop signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            begin_draining(self.app)
+        super().handle_exit(sig, frame)
+
+
+def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
+    return {
+        "host": settings.bind_host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        "proxy_headers": False,
+    }
+
+
+def run_app(app: FastAPI) -> int:
+    """Serves ``app`` until it is told to stop, then drains it (see above)."""
+    server = DrainingServer(uvicorn.Config(app, **uvicorn_options(app.state.settings)), app)
+    server.run()
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def serve(name: str, *, reload: bool = False) -> int:
@@ -14,19 +62,7 @@ def serve(name: str, *, reload: bool = False) -> int:
     module_name, factory_name = spec.app_factory.split(":")
     # The service reads its settings (host, port, URLs) from the environment.
     app = getattr(importlib.import_module(module_name), factory_name)()
-    settings = app.state.settings
-    uvicorn.run(
-        spec.app_factory if reload else app,
-        factory=reload,
-        reload=reload,
-        host=settings.bind_host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=15,
-        proxy_headers=False,
-    )
+    if not reload:
+        return run_app(app)
+    uvicorn.run(spec.app_factory, factory=True, reload=True, **uvicorn_options(app.state.settings))
     return 0

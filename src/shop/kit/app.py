@@ -3,7 +3,7 @@
 It wires what all services share, so a service's own ``app.py`` only names
 its routers and the resources (database, Redis, HTTP clients) it opens:
 structured logging, problem responses, request IDs, body limits, metrics,
-health endpoints and OpenAPI docs.
+tracing, health endpoints and OpenAPI docs.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from shop.kit.health import ReadinessCheck, health_router
 from shop.kit.logging import configure_logging
 from shop.kit.metrics import HttpMetrics, MetricsMiddleware
 from shop.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from shop.kit.tracing import configure_tracing, instrument_app
 
 # A resource opens something for the app's lifetime (stored on ``app.state``)
 # and yields the readiness checks that prove it works.
@@ -43,6 +44,7 @@ def create_service_app(
     """``middleware``, outermost first, runs inside the request context and metrics
     (its answers are logged, counted and carry the request ID) and outside the body limit."""
     configure_logging(settings.service_name, settings.log_format, settings.log_level)
+    tracer_provider = configure_tracing(settings.service_name)
     opened = list(resources)
 
     @asynccontextmanager
@@ -65,6 +67,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.readiness_checks = {}
+    app.state.draining = False
     install_problem_handlers(app)
 
     metrics = HttpMetrics(settings.service_name)
@@ -74,7 +77,9 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
 
-    # Added innermost first: the request context wraps everything else.
+    # Added innermost first: the request context wraps everything else (and the
+    # server span of tracing, when on, wraps the request context).
+    instrument_app(app, tracer_provider)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     for extra in reversed(middleware):
         app.add_middleware(extra.cls, *extra.args, **extra.kwargs)

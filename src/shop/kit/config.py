@@ -49,6 +49,9 @@ class ServiceSettings(BaseSettings):
     # Peers whose X-Forwarded-For is believed. Services sit behind the gateway, which
     # runs on loopback by default; the gateway itself trusts no one unless told.
     trusted_proxies: CidrList = [ip_network("127.0.0.0/8"), ip_network("::1/128")]
+    # On SIGTERM, requests in flight get this long to finish before they are cancelled.
+    # Keep it under the orchestrator's kill deadline (Kubernetes: 30 s, minus preStop).
+    shutdown_grace_seconds: int = Field(default=15, ge=1)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -62,7 +65,10 @@ class DatabaseSettings(ServiceSettings):
     """Settings of a service that owns a PostgreSQL database."""
 
     database_url: str
-    database_pool_size: int = Field(default=10, ge=1)
+    # Kept open: enough for a loaded process's concurrent transactions, since an
+    # overflow connection is closed as soon as it is returned (a new one costs a
+    # connection handshake, type introspection and cold prepared statements).
+    database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
     database_statement_timeout_ms: int = Field(default=15_000, ge=0)
 

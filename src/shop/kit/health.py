@@ -2,7 +2,9 @@
 
 ``/health/live`` says the process answers. ``/health/ready`` runs every
 readiness check (database, Redis, upstreams ...) concurrently with a timeout
-and is 200 only when all pass; otherwise 503 naming the failing checks.
+and is 200 only when all pass; otherwise 503 naming the failing checks. Once
+the process has been told to stop (:func:`begin_draining`), it is 503 at once,
+so load balancers stop sending it requests while it finishes those in flight.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
 from shop.kit.errors import problem_response
@@ -40,6 +42,11 @@ async def run_checks(checks: Mapping[str, ReadinessCheck], seconds: float) -> di
     return dict(zip(names, results, strict=True))
 
 
+def begin_draining(app: FastAPI) -> None:
+    app.state.draining = True
+    log.info("draining: readiness fails from now on")
+
+
 def health_router(timeout: float = 2.0) -> APIRouter:
     """Readiness runs the checks the app's resources registered at start-up."""
     router = APIRouter(prefix="/health", tags=["health"])
@@ -54,6 +61,10 @@ def health_router(timeout: float = 2.0) -> APIRouter:
         responses={503: {"description": "A dependency is not ready"}},
     )
     async def ready(request: Request) -> Response:
+        if getattr(request.app.state, "draining", False):
+            return problem_response(
+                503, detail="The service is shutting down.", checks={"shutdown": "draining"}
+            )
         checks: Mapping[str, ReadinessCheck] = request.app.state.readiness_checks
         results = await run_checks(checks, timeout)
         if all(result == "ok" for result in results.values()):

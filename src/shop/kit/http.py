@@ -10,6 +10,8 @@ from __future__ import annotations
 import httpx
 import structlog
 
+from shop.kit.tracing import instrument_http_client
+
 DEFAULT_TIMEOUT = httpx.Timeout(connect=2.0, read=10.0, write=10.0, pool=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
@@ -25,12 +27,17 @@ def create_http_client(
     *,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     limits: httpx.Limits = DEFAULT_LIMITS,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """A pooled client; close it when the app stops (``await client.aclose()``)."""
-    return httpx.AsyncClient(
+    """A pooled client; close it when the app stops (``await client.aclose()``). With
+    tracing on, its calls are spans and carry ``traceparent``."""
+    client = httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
         limits=limits,
+        transport=transport,  # when given, it carries the limits itself
         event_hooks={"request": [_forward_request_id]},
         follow_redirects=False,
     )
+    instrument_http_client(client)
+    return client

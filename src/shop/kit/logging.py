@@ -1,8 +1,9 @@
 """Structured logging: one configuration for structlog and the standard library.
 
 Every line carries the service name and, inside a request, the request ID
-(bound as a context variable by the request context middleware). Lines are
-JSON when not on a terminal, so log shippers can parse them.
+(bound as a context variable by the request context middleware) and the trace
+and span IDs of the current OpenTelemetry span (:mod:`shop.kit.tracing`). Lines
+are JSON when not on a terminal, so log shippers can parse them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from shop.kit.config import LogFormat
@@ -24,12 +26,23 @@ def _add_service(service: str) -> Processor:
     return processor
 
 
+def add_trace_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """``trace_id`` and ``span_id`` (hex, as tracing back ends show them) of the
+    current span. Without an active span (tracing off) it adds nothing."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
+
+
 def configure_logging(service: str, log_format: LogFormat, level: str = "INFO") -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         _add_service(service),
+        add_trace_context,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]

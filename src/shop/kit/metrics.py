@@ -1,20 +1,33 @@
-"""Prometheus metrics: request count and latency per route template and status."""
+"""Prometheus metrics: request count and latency per route template and status.
+
+Resources add what they measure to the same registry while they are open
+(:meth:`HttpMetrics.collecting`): the database and Redis pools, the outbox
+backlog, the reservations held ...
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as render_metrics
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED = "<unmatched>"
 
+# Awaited before each scrape, for values that take I/O to measure; must not raise.
+Refresh = Callable[[], Awaitable[None]]
+
 
 class HttpMetrics:
-    """The HTTP metrics of one service, in a registry of its own."""
+    """The metrics of one service, in a registry of its own: its HTTP requests, and
+    whatever its resources register."""
 
     def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -30,6 +43,21 @@ class HttpMetrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self.refreshes: list[Refresh] = []
+
+    @contextmanager
+    def collecting(self, collector: Collector, refresh: Refresh | None = None) -> Iterator[None]:
+        """Scrapes ``collector`` with the rest while the block runs (a resource's
+        lifetime), awaiting ``refresh`` first on each scrape."""
+        self.registry.register(collector)
+        if refresh is not None:
+            self.refreshes.append(refresh)
+        try:
+            yield
+        finally:
+            if refresh is not None:
+                self.refreshes.remove(refresh)
+            self.registry.unregister(collector)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (self.service, method, route, str(status))
@@ -37,6 +65,7 @@ class HttpMetrics:
         self.latency.labels(*labels).observe(seconds)
 
     async def endpoint(self, _: Request) -> Response:
+        await asyncio.gather(*(refresh() for refresh in self.refreshes))
         return Response(render_metrics(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shop.kit.app import Resource
 from shop.kit.background import background_resource
 from shop.kit.email import EmailDeliveryError
+from shop.kit.health import ReadinessCheck
+from shop.kit.metrics import HttpMetrics
+from shop.kit.outbox_backlog import outbox_backlog_gauges
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -152,6 +156,17 @@ class OutboxWorker:
 
 def outbox_worker_resource(worker_factory: Callable[[FastAPI], OutboxWorker]) -> Resource:
     """Runs a worker for the app's lifetime (``app.state.outbox``, readiness check
-    ``outbox``). List it after the database resource: the factory reads
-    ``app.state.sessionmaker``."""
-    return background_resource("outbox", worker_factory)
+    ``outbox``) and reports the backlog on ``/metrics``. List it after the database
+    resource: the factory reads ``app.state.sessionmaker``."""
+    running = background_resource("outbox", worker_factory)
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        async with running(app) as checks:
+            worker: OutboxWorker = app.state.outbox
+            metrics: HttpMetrics = app.state.metrics
+            backlog = outbox_backlog_gauges(worker.sessionmaker, worker.table, metrics.service)
+            with metrics.collecting(backlog, backlog.refresh):
+                yield checks
+
+    return resource

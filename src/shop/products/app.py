@@ -16,6 +16,7 @@ from shop.products.api_search import router as search_router
 from shop.products.cache import CatalogCache
 from shop.products.config import ProductsSettings
 from shop.products.models import outbox
+from shop.products.reservation_metrics import reservation_metrics_resource
 from shop.products.search import search_outbox_handlers, search_resource
 from shop.products.storage import media_resource
 from shop.products.sweeper import sweeper_resource
@@ -60,6 +61,7 @@ def create_app(settings: ProductsSettings | None = None) -> FastAPI:
             cache_resource(settings),
             media_resource(settings),
             sweeper_resource(settings.sweeper_interval_seconds),
+            reservation_metrics_resource(),
             search_resource(settings),
             outbox_resource(settings),
         ],
