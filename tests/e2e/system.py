@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,8 +66,15 @@ def unused_port() -> int:
             return port
 
 
-def start_system(data_dir: Path, log_path: Path) -> RunningSystem:
-    """Everything embedded, as on a fresh laptop: no database or Redis URL configured."""
+def start_system(
+    data_dir: Path,
+    log_path: Path,
+    extra_env: Mapping[str, str] | None = None,
+    up_args: Sequence[str] = (),
+) -> RunningSystem:
+    """Everything embedded, as on a fresh laptop: no database or Redis URL configured.
+    ``extra_env`` adds settings (shorter intervals, higher rate limits ...), ``up_args``
+    options of `shop up` (``--scale products=2``)."""
     ports = {service: unused_port() for service in SERVICES}
     env = {
         key: value
@@ -83,9 +91,13 @@ def start_system(data_dir: Path, log_path: Path) -> RunningSystem:
         "BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
         "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
+    env |= dict(extra_env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shop", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "shop", "up", *up_args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     system = RunningSystem(process, ports, log_path, data_dir)
     system.wait_ready()

@@ -133,6 +133,7 @@ def test_gateway_ready_depends_on_every_upstream(system: RunningSystem) -> None:
         "upstream:auth": "ok",
         "upstream:products": "ok",
         "upstream:orders": "ok",
+        "upstream_health_checks": "ok",
     }
 
 

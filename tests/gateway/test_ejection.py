@@ -35,8 +35,12 @@ async def test_a_dead_instance_is_ejected_and_comes_back_after_its_cool_down(
     port = free_port()
     second = f"http://127.0.0.1:{port}"
     with served(echo_app("products-1")) as first:
+        # Passive ejection alone: no health checks to take the instance back sooner.
         settings = gateway_settings(
-            services, products_urls=[first, second], upstream_eject_seconds=1.0
+            services,
+            products_urls=[first, second],
+            upstream_eject_seconds=1.0,
+            upstream_health_interval=0,
         )
         app = create_app(settings)
         upstream: Upstream = app.state.upstreams["products"]

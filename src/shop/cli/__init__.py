@@ -1,6 +1,6 @@
 """The ``shop`` command: run, serve and migrate the system.
 
-shop up                       the whole system in the foreground
+shop up [--scale SERVICE=N]   the whole system in the foreground
 shop serve SERVICE [--reload] one service (containers, scaling out)
 shop migrate [SERVICE ...]    apply migrations
 shop makemigrations SERVICE MESSAGE   autogenerate a migration (developers)
@@ -30,7 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shop", description="The shop's command line.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("up", help="start the whole system in the foreground")
+    from shop.cli.scaling import scale_argument
+
+    up = commands.add_parser("up", help="start the whole system in the foreground")
+    up.add_argument(
+        "--scale",
+        type=scale_argument,
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
+        help="run N instances of auth, products or orders (repeatable, or comma-separated)",
+    )
 
     serve = commands.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=sorted(SERVICES))
@@ -76,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from shop.cli.supervisor import up
 
-        return up(settings)
+        return up(settings, {name: n for counts in args.scale for name, n in counts.items()})
     if args.command == "serve":
         from shop.cli.serve import serve
 

@@ -1,6 +1,7 @@
 """`shop up`: the whole system in the foreground, supervised.
 
-Services run as separate processes. One that crashes is reported loudly and
+Services run as separate processes, one per instance (``--scale products=2``
+runs two of products). One that crashes is reported loudly and
 restarted; one that keeps crashing stops the whole system, so it is never
 silently half up. SIGINT or SIGTERM stops the services first, then Redis and
 PostgreSQL, and leaves no process behind.
@@ -15,6 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -25,6 +27,7 @@ import structlog
 from shop.cli.config import CliSettings
 from shop.cli.embedded import stored_secret
 from shop.cli.processes import port_is_free, spawn, stop
+from shop.cli.scaling import instance_ports
 from shop.cli.services import SERVICES, ServiceSpec
 from shop.cli.system import data_layer, migrate
 
@@ -43,6 +46,7 @@ class Child:
     spec: ServiceSpec
     port: int
     env: dict[str, str]
+    label: str  # the service's name, numbered when it has several instances
     process: subprocess.Popen[bytes] | None = None
     crashes: deque[float] = field(default_factory=deque)
 
@@ -61,28 +65,33 @@ class Child:
         return len(self.crashes) <= MAX_RESTARTS
 
 
-def _children(settings: CliSettings, data_env: dict[str, str]) -> list[Child]:
+def _children(
+    settings: CliSettings, data_env: dict[str, str], ports: Mapping[str, list[int]]
+) -> list[Child]:
     base = {**os.environ, **data_env, "BIND_HOST": settings.bind_host}
     base["SHOP_DATA_DIR"] = str(settings.data_dir.resolve())
     if "LOG_FORMAT" not in os.environ:
         base["LOG_FORMAT"] = settings.log_format
+    # The gateway balances over every instance of each service.
     for name in ("auth", "products", "orders"):
-        base.setdefault(
-            f"{name.upper()}_URLS", f"http://{settings.bind_host}:{settings.port_of(name)}"
-        )
+        urls = [f"http://{settings.bind_host}:{port}" for port in ports[name]]
+        base.setdefault(f"{name.upper()}_URLS", ",".join(urls))
     # The orders service proves itself to the products service's internal API with it.
     if "SERVICE_TOKEN" not in base:
         base["SERVICE_TOKEN"] = stored_secret(settings.data_dir.resolve() / "service.token")
-    # Every service verifies tokens against the auth service's keys.
+    # Every service verifies tokens against the auth service's keys (its first instance:
+    # all of them publish the same keys).
     auth_url = f"http://{settings.bind_host}:{settings.port_of('auth')}"
     base.setdefault("JWKS_URL", auth_url + "/api/v1/auth/.well-known/jwks.json")
-    # The orders service calls the products service's internal API directly.
+    # The orders service calls the products service's internal API directly. It takes
+    # one URL: the first instance (its client retries, and the supervisor restarts it).
     base.setdefault("PRODUCTS_URL", f"http://{settings.bind_host}:{settings.port_of('products')}")
     children = []
     for spec in SERVICES.values():
-        port = settings.port_of(spec.name)
-        env = {**base, f"{spec.env_prefix}_PORT": str(port)}
-        children.append(Child(spec, port, env))
+        for number, port in enumerate(ports[spec.name], start=1):
+            env = {**base, f"{spec.env_prefix}_PORT": str(port)}
+            label = spec.name if len(ports[spec.name]) == 1 else f"{spec.name}-{number}"
+            children.append(Child(spec, port, env, label))
     return children
 
 
@@ -97,14 +106,14 @@ def _wait_ready(children: list[Child], timeout: float, stopping: threading.Event
             for child in list(pending):
                 assert child.process is not None
                 if child.process.poll() is not None:
-                    raise StartupError(f"{child.spec.name} exited during start-up")
+                    raise StartupError(f"{child.label} exited during start-up")
                 try:
                     if client.get(child.url + "/health/ready").status_code == 200:
                         pending.remove(child)
                 except httpx.HTTPError:
                     pass
             if time.monotonic() > deadline:
-                names = ", ".join(c.spec.name for c in pending)
+                names = ", ".join(c.label for c in pending)
                 raise StartupError(f"not ready within {timeout:.0f} s: {names}")
             time.sleep(0.2)
     return True
@@ -119,7 +128,8 @@ def _write_runtime_env(path: Path, env: dict[str, str]) -> None:
         file.write("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
 
 
-def up(settings: CliSettings) -> int:
+def up(settings: CliSettings, scale: Mapping[str, int] | None = None) -> int:
+    """``scale``: instances per service (default one each; never the gateway)."""
     stopping = threading.Event()
 
     def request_stop(signum: int, _: FrameType | None) -> None:
@@ -137,12 +147,13 @@ def up(settings: CliSettings) -> int:
     if busy:
         log.error("ports already in use; is the system already running?", ports=busy)
         return 1
+    ports = instance_ports(settings, scale or {})
 
     with data_layer(settings) as data_env:
         migrate(data_env)
         runtime_env = settings.data_dir / "runtime.env"
         _write_runtime_env(runtime_env, data_env)
-        children = _children(settings, data_env)
+        children = _children(settings, data_env, ports)
         try:
             for child in children:
                 child.start()
@@ -170,11 +181,11 @@ def _supervise(children: list[Child], stopping: threading.Event) -> int:
             if not child.record_crash(time.monotonic()):
                 log.critical(
                     "SERVICE KEEPS CRASHING; STOPPING THE WHOLE SYSTEM",
-                    service=child.spec.name,
+                    service=child.label,
                     exit_code=code,
                 )
                 return 1
-            log.error("SERVICE CRASHED; RESTARTING", service=child.spec.name, exit_code=code)
+            log.error("SERVICE CRASHED; RESTARTING", service=child.label, exit_code=code)
             child.start()
     return 0
 
@@ -182,10 +193,10 @@ def _supervise(children: list[Child], stopping: threading.Event) -> int:
 def _banner(children: list[Child], runtime_env: Path) -> str:
     lines = ["", "The shop is up:"]
     for child in children:
-        lines.append(f"  {child.spec.name:<9} {child.url}")
+        lines.append(f"  {child.label:<11} {child.url}")
     gateway = next(c for c in children if c.spec.name == "gateway")
     lines += [
-        f"  API docs  {gateway.url}/docs",
+        f"  API docs    {gateway.url}/docs",
         f"  database and Redis URLs: {runtime_env}",
         "Press Ctrl-C to stop.",
         "",

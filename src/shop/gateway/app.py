@@ -10,14 +10,19 @@ from starlette.responses import HTMLResponse, Response
 
 from shop.gateway.bodylimits import RouteBodyLimitMiddleware
 from shop.gateway.config import GatewaySettings
+from shop.gateway.health_checks import HealthChecker
 from shop.gateway.openapi import MergedOpenAPI
 from shop.gateway.proxy import Proxy
-from shop.gateway.ratelimit import RateLimiter, rate_limit_resource, tightest
+from shop.gateway.ratelimit import RateLimiter, rate_limit_resource
 from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
+from shop.gateway.upstream_metrics import upstream_metrics
 from shop.gateway.upstreams import ROUTES, Upstream
 from shop.kit.app import Resource, create_service_app
+from shop.kit.background import background_resource
+from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
 from shop.kit.http import create_http_client
+from shop.kit.http_pool import lean_transport
 from shop.kit.identity import current_identity, identity_resource
 from shop.kit.redis import redis_resource
 
@@ -45,6 +50,10 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        limits = httpx.Limits(
+            max_connections=settings.upstream_max_connections,
+            max_keepalive_connections=settings.upstream_max_connections,
+        )
         client = create_http_client(
             timeout=httpx.Timeout(
                 connect=settings.upstream_connect_timeout,
@@ -52,12 +61,12 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
                 write=settings.upstream_read_timeout,
                 pool=settings.upstream_connect_timeout,
             ),
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_connections,
-            ),
+            limits=limits,
+            transport=lean_transport(limits),
         )
-        app.state.proxy = Proxy(client, settings.trusted_proxies)
+        app.state.proxy = Proxy(
+            client, settings.trusted_proxies, retries=upstream_metrics(app, upstreams)
+        )
         app.state.openapi = MergedOpenAPI(client, upstreams)
 
         def ready_instance(upstream: Upstream) -> ReadinessCheck:
@@ -81,19 +90,33 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
     return resource
 
 
+def health_check_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> Resource:
+    """Checks every instance in the background (see shop.gateway.health_checks)."""
+    return background_resource(
+        "upstream_health_checks",
+        lambda _: HealthChecker(upstreams, settings.upstream_health_interval),
+    )
+
+
 def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
     async def forward(request: Request) -> Response:
         limiter: RateLimiter = request.app.state.rate_limiter
-        # The address first: it also bounds how fast tokens can be tried.
-        verdicts = [await limiter.check_client(request)]
+        user_id: str | None = None
         if "authorization" in request.headers and request.url.path not in OPEN_PATHS:
             # A bad token is refused here, before it costs a service anything. The
             # service verifies it again: it trusts nothing a client could forge.
-            identity = await current_identity(request)
-            verdicts.append(await limiter.check_user(request, str(identity.user_id)))
+            try:
+                user_id = str((await current_identity(request)).user_id)
+            except ShopError:
+                # Counted against the address all the same (over its budget: 429): the
+                # address bounds how fast tokens can be tried.
+                await limiter.check(request)
+                raise
+        # The address and the user, in one round trip.
+        verdict = await limiter.check(request, user_id)
         proxy: Proxy = request.app.state.proxy
         response = await proxy.forward(request, upstream)
-        if verdict := tightest(*verdicts):
+        if verdict is not None:
             response.headers.update(verdict.headers())
         return response
 
@@ -128,9 +151,20 @@ def docs_router() -> APIRouter:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     upstreams = {
-        name: Upstream(name, urls, settings.upstream_eject_seconds)
+        name: Upstream(
+            name,
+            urls,
+            eject_seconds=settings.upstream_eject_seconds,
+            unhealthy_after=settings.upstream_unhealthy_after,
+            eject_after_errors=settings.upstream_eject_after_errors,
+        )
         for name, urls in settings.upstream_urls().items()
     }
+    health_checks = (
+        [health_check_resource(settings, list(upstreams.values()))]
+        if settings.upstream_health_interval
+        else []
+    )
     app = create_service_app(
         settings,
         title="Shop API",
@@ -145,6 +179,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 trusted_proxies=settings.trusted_proxies,
             ),
             upstream_resource(settings, list(upstreams.values())),
+            *health_checks,
         ],
         openapi_url=None,
         middleware=[

@@ -41,8 +41,15 @@ class GatewaySettings(IdentitySettings):
     upstream_connect_timeout: float = Field(default=2.0, gt=0)
     upstream_read_timeout: float = Field(default=30.0, gt=0)
     upstream_max_connections: int = Field(default=200, ge=1)
-    # An instance that refuses connections is tried last for this long.
+    # An instance that refuses connections, or fails UPSTREAM_EJECT_AFTER_ERRORS requests
+    # in a row after they were sent, is tried last for this long.
     upstream_eject_seconds: float = Field(default=10.0, gt=0)
+    upstream_eject_after_errors: int = Field(default=3, ge=1)
+    # Seconds between active health checks of every instance (GET /health/ready); 0
+    # turns them off. UPSTREAM_UNHEALTHY_AFTER failed checks in a row eject an
+    # instance until one passes.
+    upstream_health_interval: float = Field(default=2.0, ge=0)
+    upstream_unhealthy_after: int = Field(default=2, ge=1)
 
     @field_validator("auth_urls", "products_urls", "orders_urls", mode="before")
     @classmethod

@@ -4,19 +4,27 @@ An instance that cannot be reached is skipped for the next one (the request
 has not been sent yet, so this is safe for any method) and ejected for a
 cool-down (see :class:`~shop.gateway.upstreams.Upstream`); when none can be
 reached the answer is 503, and an instance too slow to answer gives 504.
+
+An instance that fails after the request was sent (the connection reset, a
+broken answer) may have acted on it. Only an idempotent request without a body
+is then sent again, once, to another instance: a body was streamed to the first
+and is gone, and a POST or PATCH sent twice could do its work twice. A timeout is
+never retried: the instance may still be working on it, and a retry would double
+both the wait and the load on a service already too slow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 import httpx
 import structlog
+from prometheus_client import Counter
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from shop.gateway.upstreams import Upstream
+from shop.gateway.upstreams import Lease, Upstream
 from shop.kit.clients import Proxies, client_ip
 from shop.kit.errors import ShopError, UpstreamTimeoutError, UpstreamUnavailableError
 
@@ -48,6 +56,9 @@ NOT_FORWARDED_REQUEST = HOP_BY_HOP | {
 }
 NOT_FORWARDED_RESPONSE = HOP_BY_HOP | {"date", "server", "x-request-id"}
 
+# Idempotent methods (RFC 9110, section 9.2.2), retried when they carry no body.
+RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
 
 class BadGatewayError(ShopError):
     status = 502
@@ -60,7 +71,7 @@ def connection_options(values: Iterable[str]) -> set[str]:
     return {option.strip().lower() for value in values for option in value.split(",")}
 
 
-def forwarded_headers(request: Request, trusted_proxies: Proxies = ()) -> list[tuple[str, str]]:
+def forwarded_headers(request: Request, trusted_proxies: Proxies = ()) -> list[tuple[bytes, bytes]]:
     dropped = NOT_FORWARDED_REQUEST | connection_options(request.headers.getlist("connection"))
     headers = [(name, value) for name, value in request.headers.items() if name not in dropped]
     # One address: the client as far as trusted proxies vouch for it (by default, the peer).
@@ -69,13 +80,37 @@ def forwarded_headers(request: Request, trusted_proxies: Proxies = ()) -> list[t
     if host := request.headers.get("host"):
         headers.append(("x-forwarded-host", host))
     headers.append(("x-request-id", request.state.request_id))
-    return headers
+    # As the bytes the client sent (Starlette decoded them as Latin-1): httpx would
+    # refuse a str header value that is not ASCII.
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def relayed(response: httpx.Response, lease: Lease) -> AsyncIterator[bytes]:
+    """The upstream's body; the instance is no longer loaded by this request once it
+    has all been relayed, or the client has gone."""
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    finally:
+        lease.release()
+        await response.aclose()
+
+
+async def close(response: httpx.Response, lease: Lease) -> None:
+    lease.release()
+    await response.aclose()
 
 
 class Proxy:
-    def __init__(self, client: httpx.AsyncClient, trusted_proxies: Proxies = ()) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        trusted_proxies: Proxies = (),
+        retries: Counter | None = None,
+    ) -> None:
         self.client = client
         self.trusted_proxies = trusted_proxies
+        self.retries = retries
 
     async def forward(self, request: Request, upstream: Upstream) -> StreamingResponse:
         # The path as the client encoded it: decoded, "a%2Fb" would become two segments.
@@ -85,15 +120,22 @@ class Proxy:
             path_and_query += "?" + request.url.query
         headers = forwarded_headers(request, self.trusted_proxies)
         # Without a body from the client, streaming would still send the service a
-        # (chunked, empty) one, even on a GET.
-        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        # (chunked, empty) one, even on a GET. "Content-Length: 0" (a PUT without a
+        # body) is forwarded as it is, with nothing to stream.
+        length = request.headers.get("content-length")
+        has_body = "transfer-encoding" in request.headers or length not in (None, "0")
         body = request.stream() if has_body else None
+        may_retry = request.method in RETRIED_METHODS and not has_body
+        failure: httpx.TransportError | None = None  # after the request was sent
         for base_url in upstream.instances():
             outgoing = self.client.build_request(
                 request.method, base_url + path_and_query, headers=headers, content=body
             )
+            lease = upstream.lease(base_url)
+            answered = False
             try:
                 response = await self.client.send(outgoing, stream=True)
+                answered = True
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 upstream.eject(base_url)
                 log.warning(
@@ -113,16 +155,37 @@ class Proxy:
                 raise UpstreamTimeoutError(
                     f"The {upstream.name} service did not answer in time."
                 ) from exc
+            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                ejected = upstream.request_failed(base_url)
+                retry = may_retry and failure is None
+                log.warning(
+                    "upstream failed",
+                    upstream=upstream.name,
+                    url=base_url,
+                    error=repr(exc),
+                    ejected=ejected,
+                    retry=retry,
+                )
+                if not retry:
+                    raise BadGatewayError(f"The {upstream.name} service failed to answer.") from exc
+                failure = exc
+                if self.retries is not None:
+                    self.retries.labels(upstream.name).inc()
+                continue
             except httpx.TransportError as exc:
                 log.warning(
                     "upstream failed", upstream=upstream.name, url=base_url, error=repr(exc)
                 )
                 raise BadGatewayError(f"The {upstream.name} service failed to answer.") from exc
+            finally:
+                if not answered:
+                    lease.release()
             upstream.restore(base_url)
             streamed = StreamingResponse(
-                response.aiter_raw(),
+                relayed(response, lease),
                 status_code=response.status_code,
-                background=BackgroundTask(response.aclose),
+                # Also when the body is never iterated (the client went before it began).
+                background=BackgroundTask(close, response, lease),
             )
             # Raw pairs, so repeated headers (Set-Cookie) survive.
             dropped = NOT_FORWARDED_RESPONSE | connection_options(
@@ -134,4 +197,7 @@ class Proxy:
                 if name.decode("latin-1").lower() not in dropped
             ]
             return streamed
+        if failure is not None:
+            # The one retry found no other instance to go to.
+            raise BadGatewayError(f"The {upstream.name} service failed to answer.") from failure
         raise UpstreamUnavailableError(f"The {upstream.name} service is unavailable.")

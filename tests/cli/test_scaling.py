@@ -1,0 +1,68 @@
+"""`shop up --scale`: what it accepts, and the ports the instances get."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+
+import pytest
+
+from shop.cli.config import CliSettings
+from shop.cli.scaling import instance_ports, scale_argument
+from shop.cli.supervisor import _children
+
+
+def test_one_or_several_services_per_flag() -> None:
+    assert scale_argument("products=2") == {"products": 2}
+    assert scale_argument("products=3, auth=2") == {"products": 3, "auth": 2}
+
+
+@pytest.mark.parametrize("value", ["gateway=2", "nope=2", "products", "products=0", "products=x"])
+def test_what_is_refused(value: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        scale_argument(value)
+
+
+def test_extra_instances_take_free_ports_above_the_services_own() -> None:
+    settings = CliSettings(
+        gateway_port=24100, auth_port=24101, products_port=24102, orders_port=24103
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 24104))
+        taken.listen()
+        ports = instance_ports(settings, {"products": 3, "orders": 2})
+    assert ports["gateway"] == [24100]
+    assert ports["auth"] == [24101]
+    assert ports["products"][0] == 24102
+    assert ports["orders"][0] == 24103
+    extra = ports["products"][1:] + ports["orders"][1:]
+    # In order, each above the last, none taken (24104 is; others may be, by chance).
+    assert len(extra) == 3
+    assert 24104 < extra[0] < extra[1] < extra[2]
+
+
+def test_the_gateway_gets_every_instance_and_each_instance_its_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AUTH_URLS", "PRODUCTS_URLS", "ORDERS_URLS", "PRODUCTS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SERVICE_TOKEN", "a-token")  # else read from (made in) the data dir
+    settings = CliSettings(bind_host="127.0.0.1")
+    ports = {"auth": [3001], "products": [3002, 3004], "orders": [3003], "gateway": [3000]}
+    children = _children(settings, {}, ports)
+    assert [(c.label, c.port) for c in children] == [
+        ("auth", 3001),
+        ("products-1", 3002),
+        ("products-2", 3004),
+        ("orders", 3003),
+        ("gateway", 3000),
+    ]
+    gateway = children[-1].env
+    assert gateway["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3004"
+    assert gateway["AUTH_URLS"] == "http://127.0.0.1:3001"
+    assert [c.env["PRODUCTS_PORT"] for c in children if c.spec.name == "products"] == [
+        "3002",
+        "3004",
+    ]
+    # orders takes one products URL: the first instance.
+    assert gateway["PRODUCTS_URL"] == "http://127.0.0.1:3002"

@@ -1,0 +1,94 @@
+"""The lean connection pool of service clients: reuses connections, never a dead one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from shop.kit.http_pool import LeanConnectionPool, lean_transport
+
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+
+async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answers: int) -> None:
+    """Answers ``answers`` requests on a connection (keep-alive), then closes it."""
+    try:
+        for _ in range(answers):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(ANSWER)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, list[int]]]:
+    """A keep-alive HTTP server answering ``request.param`` requests per connection;
+    yields its URL and a list that grows by one per accepted connection."""
+    accepted: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        await _serve(reader, writer, request.param)
+
+    listening = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        yield f"http://127.0.0.1:{port}", accepted
+
+
+def _client(max_connections: int = 10) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=4)
+    return httpx.AsyncClient(transport=lean_transport(limits))
+
+
+def test_the_transport_uses_the_lean_pool() -> None:
+    transport = lean_transport(httpx.Limits(max_connections=5))
+    assert isinstance(transport._pool, LeanConnectionPool)
+
+
+@pytest.mark.parametrize("server", [1000], indirect=True)
+async def test_connections_are_reused_and_idle_ones_bounded(
+    server: tuple[str, list[int]],
+) -> None:
+    url, accepted = server
+    async with _client() as client:
+        for _ in range(20):
+            assert (await client.get(url)).text == "ok"
+        assert len(accepted) == 1
+
+        answers = await asyncio.gather(*(client.get(url) for _ in range(10)))
+        assert [a.status_code for a in answers] == [200] * 10
+        assert len(accepted) <= 10
+        # No more idle connections are kept than max_keepalive_connections.
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert sum(c.is_idle() for c in pool.connections) <= 4
+
+
+@pytest.mark.parametrize("server", [1], indirect=True)
+async def test_a_connection_the_server_closed_is_never_reused(
+    server: tuple[str, list[int]],
+) -> None:
+    url, accepted = server
+    async with _client() as client:
+        for _ in range(5):
+            assert (await client.get(url)).text == "ok"
+            await asyncio.sleep(0.05)  # the server has closed it by now
+    assert len(accepted) == 5
+
+
+@pytest.mark.parametrize("server", [1000], indirect=True)
+async def test_requests_beyond_max_connections_wait_for_one(
+    server: tuple[str, list[int]],
+) -> None:
+    url, accepted = server
+    async with _client(max_connections=2) as client:
+        answers = await asyncio.gather(*(client.get(url) for _ in range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len(accepted) <= 2
