@@ -281,3 +281,35 @@ async def test_redis_down_fails_closed(redis: Redis) -> None:
             StaticKeySource({KEY.kid: KEY.public_key}), down, issuer=ISSUER, audience=AUDIENCE
         )
         await assert_rejected(verifier, await live_token(redis, SigningKey.generate()))
+
+
+async def test_a_token_seen_again_is_not_verified_again_but_its_session_still_is(
+    verifier: TokenVerifier, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = await open_session(redis)
+    token = KEY.sign(claims(session_id=uuid.UUID(sid)))
+    first = await verifier.verify(token)
+
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decoded.append("decode")
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    assert await verifier.verify(token) == first
+    assert decoded == []  # remembered: no signature check the second time
+
+    await redis.delete(session_key(sid))  # logged out, or the session was revoked
+    await assert_rejected(verifier, token)
+
+
+async def test_a_remembered_token_is_refused_once_its_key_is_gone(redis: Redis) -> None:
+    keys = {KEY.kid: KEY.public_key}
+    verifier = TokenVerifier(StaticKeySource(keys), redis, issuer=ISSUER, audience=AUDIENCE)
+    token = await live_token(redis, KEY)
+    await verifier.verify(token)
+    source = StaticKeySource({})  # the key was withdrawn
+    verifier._keys = source
+    await assert_rejected(verifier, token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,15 @@ REQUIRED_CLAIMS: tuple[str, ...] = (
 
 # Larger Authorization values are refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
+
+# A token whose signature and claims checked out is remembered (by its exact text)
+# until it expires, but at most VERIFIED_TOKEN_SECONDS, with the key that verified
+# it: it is taken from memory only while the key source still gives that same key
+# for its kid, so a key the JWKS no longer publishes stops its tokens as before.
+# Its session is still looked up on every request: logging out or revoking a session
+# stops its tokens at once, remembered or not.
+VERIFIED_TOKEN_SECONDS = 60.0
+VERIFIED_TOKEN_CACHE_SIZE = 10_000
 
 log = structlog.get_logger("shop.identity")
 
@@ -116,12 +126,13 @@ class TokenVerifier:
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
+        # token -> (remembered until in epoch seconds, kid, the key's object, identity)
+        self._verified: dict[str, tuple[float, str, object, Identity]] = {}
 
     async def verify(self, token: str) -> Identity:
         """The token's identity; :class:`InvalidTokenError` for any token not to be trusted,
         :class:`~shop.kit.errors.UpstreamUnavailableError` when sessions cannot be checked."""
-        claims = await self._decode(token)
-        identity = _identity_from(claims)
+        identity = await self._verified_identity(token)
         try:
             alive = await self._redis.exists(session_key(identity.session_id))
         except (RedisError, OSError) as exc:
@@ -131,7 +142,30 @@ class TokenVerifier:
             raise _invalid("session ended")
         return identity
 
-    async def _decode(self, token: str) -> dict[str, Any]:
+    async def _verified_identity(self, token: str) -> Identity:
+        """Signature and claims, checked once per token (see VERIFIED_TOKEN_SECONDS)."""
+        now = time.time()
+        remembered = self._verified.pop(token, None)
+        if remembered is not None:
+            until, kid, raw_key, identity = remembered
+            if until > now:
+                try:
+                    same_key = await self._keys.key(kid) is raw_key
+                except LookupError:
+                    raise _invalid("unknown kid") from None
+                if same_key:
+                    self._verified[token] = remembered
+                    return identity
+        claims, kid, raw_key = await self._decode(token)
+        identity = _identity_from(claims)
+        if len(self._verified) >= VERIFIED_TOKEN_CACHE_SIZE:
+            self._verified.clear()  # bounded memory; the next requests verify again
+        until = min(float(claims["exp"]), now + VERIFIED_TOKEN_SECONDS)
+        self._verified[token] = (until, kid, raw_key, identity)
+        return identity
+
+    async def _decode(self, token: str) -> tuple[dict[str, Any], str, object]:
+        """The verified claims, the token's kid and the key (as the key source gave it)."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             raise _invalid("malformed")
         try:
@@ -144,7 +178,8 @@ class TokenVerifier:
         if not isinstance(kid, str) or not kid:
             raise _invalid("no kid")
         try:
-            key = as_jwk(await self._keys.key(kid))
+            raw_key = await self._keys.key(kid)
+            key = as_jwk(raw_key)
         except LookupError:
             raise _invalid("unknown kid") from None
         # The key decides its one algorithm; the token must name exactly that one.
@@ -169,7 +204,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise _invalid(type(exc).__name__) from None
-        return claims
+        return claims, kid, raw_key
 
 
 def _invalid(reason: str) -> InvalidTokenError:

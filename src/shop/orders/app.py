@@ -9,6 +9,7 @@ from shop.kit.db import database_resource
 from shop.kit.email import EmailRenderer, create_email_sender
 from shop.kit.health import ReadinessCheck
 from shop.kit.http import create_http_client
+from shop.kit.http_pool import lean_transport
 from shop.kit.identity import identity_resource
 from shop.kit.outbox import OutboxWorker, email_handler, outbox_worker_resource
 from shop.kit.redis import redis_resource
@@ -33,7 +34,14 @@ def orders_resource(settings: OrdersSettings) -> Resource:
             write=settings.products_read_timeout,
             pool=settings.products_connect_timeout,
         )
-        async with create_http_client(settings.products_url, timeout=timeout) as http:
+        # Every connection a burst of placements opens stays open for the next one.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        async with create_http_client(
+            settings.products_url,
+            timeout=timeout,
+            limits=limits,
+            transport=lean_transport(limits),
+        ) as http:
             products = ProductsClient(
                 http,
                 settings.service_token,

@@ -19,13 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shop.kit.db import after_commit
 
 GENERATION_KEY = "products:cache:generation"
+ENTRY_PREFIX = "products:cache:"
 log = structlog.get_logger("shop.products.cache")
+
+# One round trip for a read: the current generation, and the entry under it.
+# KEYS[1]: the generation; ARGV[1]: the entry prefix; ARGV[2]: the entry's hash.
+READ_SCRIPT = """
+local generation = redis.call('GET', KEYS[1]) or '0'
+return {generation, redis.call('GET', ARGV[1] .. generation .. ':' .. ARGV[2])}
+"""
 
 
 class CatalogCache:
     def __init__(self, redis: Redis, ttl_seconds: int) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
+        self._read = redis.register_script(READ_SCRIPT)
 
     async def get_or_load(self, key: str, load: Callable[[], Awaitable[bytes]]) -> bytes:
         """The cached bytes for ``key``, or ``load()``'s, stored for next time.
@@ -34,10 +43,12 @@ class CatalogCache:
         """
         if self.ttl == 0:
             return await load()
+        digest = hashlib.sha256(key.encode()).hexdigest()
         try:
-            generation = int(await self.redis.get(GENERATION_KEY) or 0)
-            full_key = f"products:cache:{generation}:{hashlib.sha256(key.encode()).hexdigest()}"
-            cached = await self.redis.get(full_key)
+            generation, cached = await self._read(
+                keys=[GENERATION_KEY], args=[ENTRY_PREFIX, digest]
+            )
+            full_key = f"{ENTRY_PREFIX}{int(generation)}:{digest}"
         except RedisError as exc:
             log.warning("cache unavailable", error=type(exc).__name__)
             return await load()

@@ -163,9 +163,10 @@ async def reserve(
             expires_at=func.now() + ttl,
         )
         .on_conflict_do_nothing(index_elements=[Reservation.order_id])
-        .returning(Reservation.order_id)
+        .returning(Reservation.expires_at)
     )
-    if new_key.scalar_one_or_none() is None:
+    expires_at = new_key.scalar_one_or_none()
+    if expires_at is None:
         return ReserveOutcome(await _replay(session, order_id, requested), created=False)
 
     product_ids = sorted(requested)
@@ -208,26 +209,28 @@ async def reserve(
             "Not enough stock for some lines; nothing was reserved.", errors=short
         )
 
+    reserved_lines = []
     for product_id in product_ids:
         quantity, product = requested[product_id], products[product_id]
         stock[product_id].reserved += quantity
         session.add(
             _movement(product_id, order_id, actor, StockReason.RESERVATION, reserved=quantity)
         )
-        session.add(
-            ReservationLine(
-                order_id=order_id,
-                product_id=product_id,
-                quantity=quantity,
-                unit_price=product.price,
-                currency=product.currency,
-                name=product.name,
-                sku=product.sku,
-            )
+        line = ReservationLine(
+            order_id=order_id,
+            product_id=product_id,
+            quantity=quantity,
+            unit_price=product.price,
+            currency=product.currency,
+            name=product.name,
+            sku=product.sku,
         )
+        session.add(line)
+        reserved_lines.append(line)
     await session.flush()
     _invalidate(session, cache)
-    view = await _view(session, order_id)
+    # What was just written, in product order as _view reads it: no need to read it back.
+    view = _view_of(order_id, ReservationStatus.HELD, expires_at, reserved_lines)
     log.info("stock reserved", order_id=str(order_id), lines=len(product_ids))
     return ReserveOutcome(view, created=True)
 
@@ -279,7 +282,8 @@ async def commit(
     await session.flush()
     _invalidate(session, cache)
     log.info("reservation committed", order_id=str(order_id))
-    return await _view(session, order_id)
+    # The locked row and its lines, as just written: no need to read them back.
+    return _view_of(order_id, reservation.status, reservation.expires_at, lines)
 
 
 async def release(
@@ -508,10 +512,20 @@ async def _view(session: AsyncSession, order_id: uuid.UUID) -> ReservationView:
     if reservation is None:  # pragma: no cover - callers know it exists
         raise ReservationNotFoundError(f"No reservation for order {order_id}.")
     lines = await _lines(session, [order_id])
+    return _view_of(reservation.order_id, reservation.status, reservation.expires_at, lines)
+
+
+def _view_of(
+    order_id: uuid.UUID,
+    status: ReservationStatus,
+    expires_at: datetime,
+    lines: Sequence[ReservationLine],
+) -> ReservationView:
+    """``lines`` in product order (as :func:`_lines` reads them)."""
     return ReservationView(
-        order_id=reservation.order_id,
-        status=reservation.status,
-        expires_at=reservation.expires_at,
+        order_id=order_id,
+        status=status,
+        expires_at=expires_at,
         lines=tuple(
             ReservedLine(
                 product_id=line.product_id,

@@ -1,0 +1,34 @@
+"""Pooled database connections the server closed are replaced at checkout."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from sqlalchemy import text
+
+from shop.kit.config import DatabaseSettings
+from shop.kit.db import create_engine
+from tests.kit.test_session import plain_url
+from tests.support import Databases
+
+
+async def test_a_connection_whose_backend_ended_is_replaced(databases: Databases) -> None:
+    settings = DatabaseSettings(database_url=databases.urls["orders"], service_name="probe")
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        # Ended from outside the pool, as a PostgreSQL restart would.
+        other = await asyncpg.connect(plain_url(databases.urls["orders"]))
+        try:
+            assert await other.fetchval("SELECT pg_terminate_backend($1)", first)
+        finally:
+            await other.close()
+        await asyncio.sleep(0.2)  # the driver sees the socket close
+
+        async with engine.connect() as connection:
+            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+    finally:
+        await engine.dispose()
