@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from limits import parse
 from limits.aio.storage import RedisStorage
@@ -51,8 +52,14 @@ def _account(email: str) -> str:
 
 class LoginThrottle:
     def __init__(self, redis_url: str, limit: str, redis: Redis) -> None:
+        # On the app's connection pool: one set of connections, replaced (and the command
+        # tried again) when Redis restarted, instead of failing once per stale connection.
+        pool: Any = redis.connection_pool
         self.storage = RedisStorage(
-            "async+" + redis_url, implementation="redispy", key_prefix="auth-login"
+            "async+" + redis_url,
+            implementation="redispy",
+            key_prefix="auth-login",
+            connection_pool=pool,
         )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.limit = parse(limit)

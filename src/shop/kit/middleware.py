@@ -4,7 +4,9 @@
 ID (the client's ``X-Request-ID`` when it is sane, a new one otherwise), binds
 it to the log context, echoes it on the response, writes the access log line,
 and turns any unhandled exception into a 500 problem response that reveals
-nothing of the internals.
+nothing of the internals; or into a 503 with ``Retry-After`` when the exception
+says that the database or Redis cannot be reached (a restart, a failover): the
+client may try again, and nothing was half done that the services don't finish.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from fastapi import HTTPException
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shop.kit.errors import PayloadTooLargeError, problem_response
+from shop.kit.errors import PROBLEM_TYPE_BASE, PayloadTooLargeError, problem_response
+from shop.kit.outages import unreachable as backing_server_unreachable
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -61,11 +64,29 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception("unhandled error", method=scope["method"], path=scope["path"])
+        except Exception as exc:
+            unreachable = backing_server_unreachable(exc)
+            if unreachable:
+                log.warning(
+                    "a backing server is unreachable",
+                    method=scope["method"],
+                    path=scope["path"],
+                    error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+            else:
+                log.exception("unhandled error", method=scope["method"], path=scope["path"])
             if response_started:
                 raise  # Nothing sane can be sent any more; the server closes the connection.
-            response = problem_response(500, detail="An unexpected error occurred.")
+            if unreachable:
+                response = problem_response(
+                    503,
+                    title="Service unavailable",
+                    detail="A backing service is unavailable right now. Try again shortly.",
+                    type_=PROBLEM_TYPE_BASE + "backing-service-unavailable",
+                    headers={"Retry-After": "5"},
+                )
+            else:
+                response = problem_response(500, detail="An unexpected error occurred.")
             await response(scope, receive, send_with_id)
         finally:
             log.info(
@@ -84,12 +105,14 @@ class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Made once: the answer is the same for every request.
+        self.too_large = PayloadTooLargeError(f"The request body exceeds {max_bytes} bytes.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLargeError(f"The request body exceeds {self.max_bytes} bytes.")
+        too_large = self.too_large
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await too_large.to_response()(scope, receive, send)

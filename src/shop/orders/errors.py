@@ -29,6 +29,15 @@ class StockNotCommittedError(ShopError):
     type_slug = "stock-not-committed"
 
 
+class StockHoldLapsedError(ShopError):
+    """The units reserved for a placement were released (their hold expired) before they
+    could be taken off the shelf: the order is cancelled, nothing is kept or sent."""
+
+    status = 409
+    title = "Stock hold lapsed"
+    type_slug = "stock-hold-lapsed"
+
+
 class InsufficientStockError(ShopError):
     status = 409
     title = "Insufficient stock"

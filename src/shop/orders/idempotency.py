@@ -10,6 +10,9 @@ runs; its answer (status and body) is stored and the key marked ``done``.
 - A repeat with another request (or scope) is a 422.
 - A repeat while the first still runs is a 409.
 - A 5xx answer is not stored: the key is deleted, so the client may retry.
+- Storing the answer (or deleting the key) outlasts a short database outage
+  (``shop.kit.outages.outlasting``), so that a restart does not leave a done
+  request's key in progress.
 - Keys expire after ``idempotency_ttl_seconds`` (24 h); an expired key counts
   as absent, and the reconciler purges them.
 """
@@ -30,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.db import unit_of_work
 from shop.kit.errors import PROBLEM_TYPE_BASE, ShopError, problem_body
+from shop.kit.outages import outlasting
 from shop.orders.errors import IdempotencyKeyInProgressError, IdempotencyKeyReusedError
 from shop.orders.models import IdempotencyKey, IdempotencyState
 
@@ -122,9 +126,22 @@ async def run_once(
                 raise
             answer = problem_answer(error)
     except BaseException:
-        async with unit_of_work(sessionmaker) as session:
-            await session.execute(delete(IdempotencyKey).where(*where))
+        await outlasting(lambda: _forget(sessionmaker, where), "forget an idempotency key")
         raise
+    # Ridden over a database restart: a key left in progress would answer every retry
+    # 409 until it expires, though the action is done.
+    await outlasting(lambda: _store(sessionmaker, where, answer), "store an idempotent answer")
+    return answer
+
+
+async def _forget(sessionmaker: async_sessionmaker[AsyncSession], where: Any) -> None:
+    async with unit_of_work(sessionmaker) as session:
+        await session.execute(delete(IdempotencyKey).where(*where))
+
+
+async def _store(
+    sessionmaker: async_sessionmaker[AsyncSession], where: Any, answer: Answer
+) -> None:
     async with unit_of_work(sessionmaker) as session:
         await session.execute(
             update(IdempotencyKey)
@@ -135,7 +152,6 @@ async def run_once(
                 response_body=answer.body,
             )
         )
-    return answer
 
 
 async def purge_expired(session: AsyncSession, limit: int = 1000) -> int:

@@ -4,10 +4,14 @@
    committed: from now on the reconciler knows of it.
 2. Products reserves every line, keyed by the order's id (no transaction is
    open meanwhile; retries are safe).
-3. a. Reserved: in one transaction, if the order is still pending, its lines
-      take the reservation's prices, names and SKUs, it becomes ``confirmed``
-      and ``placed``, and the confirmation email is queued. Then products
-      commits the reservation (or the reconciler does, later).
+3. a. Reserved: products commits the reservation (the units leave the
+      shelf). Then, in one transaction, if the order is still pending, its
+      lines take the reservation's prices, names and SKUs, it becomes
+      ``confirmed`` and ``placed`` with its stock ``committed``, and the
+      confirmation email is queued. If products could not be reached for the
+      commit, the order is confirmed with its stock ``held`` and the
+      reconciler commits it later. If the hold lapsed before the commit, the
+      order is cancelled, never placed, and nothing is sent (409).
    b. Refused (not enough stock, products not orderable): the order is
       cancelled, never placed, and the client gets products' reasons.
    c. No answer in time: 503. The order stays pending; once it is older than
@@ -25,6 +29,7 @@ import structlog
 
 from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
+from shop.kit.outages import outlasting
 from shop.orders import lifecycle, stock
 from shop.orders.context import Orders, actor_of
 from shop.orders.errors import (
@@ -32,6 +37,7 @@ from shop.orders.errors import (
     InsufficientStockError,
     MixedCurrencyError,
     ProductsNotOrderableError,
+    StockHoldLapsedError,
 )
 from shop.orders.models import Order, OrderLine, OrderStatus, StockState
 from shop.orders.products_client import (
@@ -69,17 +75,27 @@ async def place_order(orders: Orders, identity: Identity, body: PlaceOrderIn) ->
     if {(line.product_id, line.quantity) for line in reservation.lines} != set(items):
         log.error("the reservation does not match the order", order_id=str(order_id))
         raise CatalogUnavailableError()
-    outcome = await _confirm(orders, order_id, reservation, items, actor)
+    # The units leave the shelf before the order is confirmed (and its email queued), so
+    # that a hold that lapsed meanwhile refuses the order instead of cancelling it after
+    # the customer was told it is confirmed. Mixed currencies are refused below.
+    one_currency = len({line.currency for line in reservation.lines}) == 1
+    committed = one_currency and await _commit(orders, order_id, actor)
+    outcome = await _confirm(orders, order_id, reservation, items, actor, committed=committed)
     if outcome is not Confirmation.CONFIRMED:
         await stock.give_back(orders, order_id)
         if outcome is Confirmation.MIXED_CURRENCIES:
             raise MixedCurrencyError("The products are priced in different currencies.")
         raise CatalogUnavailableError("The order could not be placed in time. Try again.")
-    await stock.commit(orders, order_id)
-    async with unit_of_work(orders.sessionmaker) as session:
-        order = await OrderRepository(session).full(order_id)
+    # The order is placed now: a database outage must not turn it into a 5xx, which the
+    # client would retry (with its key) into a second order.
+    order = await outlasting(lambda: _read(orders, order_id), "read the placed order")
     assert order is not None
     return order
+
+
+async def _read(orders: Orders, order_id: uuid.UUID) -> Order | None:
+    async with unit_of_work(orders.sessionmaker) as session:
+        return await OrderRepository(session).full(order_id)
 
 
 async def _record_pending(
@@ -138,19 +154,50 @@ async def _refused(
     return error
 
 
+async def _commit(orders: Orders, order_id: uuid.UUID, actor: str) -> bool:
+    """Whether products took the reserved units off the shelf. False when it could not
+    say (the order is then confirmed with its units held, and the reconciler commits
+    them); a hold that lapsed cancels the pending order and refuses it."""
+    try:
+        await orders.products.commit(order_id)
+    except ProductsUnavailableError as exc:
+        log.warning(
+            "commit failed; the reconciler retries", order_id=str(order_id), reason=str(exc)
+        )
+        return False
+    except ProductsRefusedError as exc:
+        if exc.type_slug not in stock.HOLD_LOST:
+            log.error("commit refused", order_id=str(order_id), type=exc.type_slug)
+            return False
+        async with unit_of_work(orders.sessionmaker) as session:
+            order = await OrderRepository(session).lock(order_id)
+            if order is not None and order.status == OrderStatus.PENDING:
+                note = "the stock hold lapsed before it was committed"
+                lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, note)
+        await stock.give_back(orders, order_id)
+        log.warning("stock hold lapsed during placement", order_id=str(order_id))
+        raise StockHoldLapsedError(
+            "The stock held for this order lapsed before the order was complete;"
+            " nothing was kept. Place the order again."
+        ) from None
+    return True
+
+
 async def _confirm(
     orders: Orders,
     order_id: uuid.UUID,
     reservation: Reservation,
     items: list[tuple[uuid.UUID, int]],
     actor: str,
+    *,
+    committed: bool = False,
 ) -> Confirmation:
     position = {product_id: index for index, (product_id, _) in enumerate(items)}
     async with unit_of_work(orders.sessionmaker) as session:
         order = await OrderRepository(session).lock(order_id)
         if order is None or order.status != OrderStatus.PENDING:
             return Confirmation.GONE
-        order.stock_state = StockState.HELD
+        order.stock_state = StockState.COMMITTED if committed else StockState.HELD
         currencies = {line.currency for line in reservation.lines}
         if len(currencies) != 1:
             lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, "mixed currencies")

@@ -1,0 +1,86 @@
+"""Telling a backing server's outage (PostgreSQL or Redis restarting, failing over) from
+a bug, and riding one out.
+
+:func:`unreachable` says whether an exception, or what caused it, means that the
+database or Redis can't be reached right now. The request middleware answers such
+an error 503 with ``Retry-After`` instead of 500. :func:`outlasting` runs a step
+again until it gets through, for the few writes that must not be lost to a short
+outage (an idempotency key's stored answer, for one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg.exceptions
+import redis.exceptions
+import sqlalchemy.exc
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+log = structlog.get_logger("shop.outages")
+
+T = TypeVar("T")
+
+# Errors that say a backing server can't be reached right now, not that the code is wrong.
+_UNREACHABLE = (
+    redis.exceptions.ConnectionError,  # BusyLoadingError too: Redis is loading its data
+    redis.exceptions.TimeoutError,
+    sqlalchemy.exc.OperationalError,  # refused, shutting down, starting up
+    sqlalchemy.exc.InterfaceError,  # the connection went away
+    # What SQLAlchemy's generic DBAPIError wraps while PostgreSQL stops or starts.
+    asyncpg.exceptions.CannotConnectNowError,  # starting up, shutting down
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    ConnectionError,
+)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception that caused it) is a backing server's outage."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # the exception, then what caused it
+        if seen is None:
+            return False
+        if isinstance(seen, _UNREACHABLE):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError):
+            if seen.connection_invalidated:
+                return True
+            wrapped = seen.orig  # the driver's error, when it is not the cause already
+            if isinstance(wrapped, BaseException) and wrapped is not seen.__cause__:
+                seen = wrapped
+                continue
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def outlasting(step: Callable[[], Awaitable[T]], what: str, within: float = 30.0) -> T:
+    """``step()``, run again while it fails with an outage, for up to ``within`` seconds
+    (waits growing from 0.1 s to 2 s, with jitter). Any other error, or an outage that
+    lasts longer, is raised."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(unreachable),
+        stop=stop_after_delay(within),
+        wait=wait_exponential_jitter(initial=0.1, max=2.0),
+        before_sleep=lambda state: log.warning(
+            "outage; trying again",
+            step=what,
+            error=type(state.outcome.exception()).__name__ if state.outcome else None,
+        ),
+        reraise=True,
+    )
+    # Iterated, not called: called with a lambda (not a coroutine function), tenacity
+    # would return the lambda's coroutine instead of awaiting it.
+    async for attempt in retrying:
+        with attempt:
+            return await step()
+    raise AssertionError("not reached: tenacity re-raises the last error")
