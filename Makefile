@@ -10,10 +10,10 @@ export UV_PYTHON := $(BIN)/python
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e bench clean
+.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e test-resilience bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,13 @@ cov: install-dev ## the suite with an HTML coverage report in htmlcov/
 
 test-e2e: install-dev ## only the end-to-end tests (all four services as real processes)
 	$(BIN)/pytest -m e2e
+
+# The whole resilience suite: the races and fast faults that `make test` runs too, and
+# the deep tests marked `resilience` (the fault matrix, schemathesis with
+# SHOP_FUZZ_EXAMPLES fuzzed cases per operation, default 200, and a random seed;
+# SHOP_FUZZ_SEED=N repeats one). `make test` runs only a bounded, seeded subset.
+test-resilience: install-dev ## the whole resilience suite: races, faults, schemathesis on every API
+	SHOP_RESILIENCE=1 $(BIN)/pytest tests/resilience -n auto --dist loadgroup
 
 # Not part of `make test`. Options go in BENCH_ARGS, e.g.
 #   make bench BENCH_ARGS="--products 1000 --duration 3 --connections 1,8"

@@ -32,8 +32,10 @@ from shop.auth.service import Auth
 from shop.auth.sessions import SessionStore
 from shop.kit.clients import client_ip
 from shop.kit.db import Session
+from shop.kit.errors import problem_responses
 from shop.kit.identity import AdminUser, CurrentUser
 from shop.kit.redis import RedisClient
+from shop.kit.validation import NO_NUL
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -67,7 +69,7 @@ async def uniform_duration(seconds: float = UNIFORM_SECONDS) -> AsyncIterator[No
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"description": "Problem (RFC 9457)"} for status in statuses}
+    return problem_responses(*statuses)
 
 
 @router.post("/register", status_code=201, responses=_responses(409, 422))
@@ -81,7 +83,9 @@ async def verify_email(body: TokenIn, auth: AuthContext) -> UserOut:
     return UserOut.model_validate(await service.verify_email(auth, body.token))
 
 
-@router.post("/resend-verification", status_code=202, responses=_responses(422))
+@router.post(
+    "/resend-verification", status_code=202, response_class=Response, responses=_responses(422)
+)
 async def resend_verification(body: EmailIn, auth: AuthContext) -> Response:
     async with uniform_duration():
         await service.resend_verification(auth, body.email)
@@ -111,7 +115,9 @@ async def logout(
     return Response(status_code=204)
 
 
-@router.post("/password/forgot", status_code=202, responses=_responses(422))
+@router.post(
+    "/password/forgot", status_code=202, response_class=Response, responses=_responses(422)
+)
 async def forgot_password(body: EmailIn, auth: AuthContext) -> Response:
     async with uniform_duration():
         await service.forgot_password(auth, body.email)
@@ -150,7 +156,12 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     email: Annotated[
-        str | None, Query(max_length=320, description="Only users whose email contains this")
+        str | None,
+        Query(
+            max_length=320,
+            pattern=NO_NUL,
+            description="Only users whose email contains this",
+        ),
     ] = None,
 ) -> UserPage:
     users, next_cursor = await service.list_users(auth, limit, cursor, email)

@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shop.auth.models import Role
+from shop.kit.validation import StrictInput
 
 
 def _valid_email(value: str) -> str:
@@ -25,7 +26,7 @@ Password = Annotated[str, Field(min_length=1, max_length=1024)]
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
 
 
-class Strict(BaseModel):
+class Strict(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
 

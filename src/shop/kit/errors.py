@@ -61,6 +61,36 @@ def problem_response(
     )
 
 
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "An RFC 9457 problem; some carry more members, such as `errors`.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def problem_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=`` for the problem answers it may give: each status as
+    ``application/problem+json`` (RFC 9457), described by ``descriptions`` or its phrase."""
+    described = dict(descriptions or {})
+    return {
+        status: {
+            "description": described.get(status) or f"{HTTPStatus(status).phrase} (problem)",
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status in sorted({*statuses, *described})
+    }
+
+
 class ShopError(Exception):
     """Base of every error a client can cause. Subclass it once per business error."""
 
@@ -154,7 +184,33 @@ async def _on_validation_error(_: Request, exc: Exception) -> Response:
     )
 
 
+def _document_framework_problems(document: dict[str, Any]) -> None:
+    """What the handlers above answer for any route, said in the document: a request
+    that fails validation is a 422 problem (not FastAPI's ``HTTPValidationError``), and
+    a body that can't be parsed a 400 problem."""
+    validation = problem_responses(422, descriptions={422: "Validation failed (problem)"})
+    malformed = problem_responses(400, descriptions={400: "The body can't be parsed (problem)"})
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            declared = responses.get("422")
+            if declared is not None and PROBLEM_CONTENT_TYPE not in declared.get("content", {}):
+                responses["422"] = validation[422]
+            if "requestBody" in operation:
+                responses.setdefault("400", malformed[400])
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ShopError, _on_shop_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_framework_problems(generate())
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

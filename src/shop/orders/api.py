@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from shop.kit.db import Session
-from shop.kit.errors import PROBLEM_CONTENT_TYPE
+from shop.kit.errors import PROBLEM_CONTENT_TYPE, problem_responses
 from shop.kit.identity import AdminUser, CurrentUser, VerifiedUser
 from shop.orders import idempotency, placement, service
 from shop.orders.context import Orders
@@ -41,7 +41,7 @@ IdempotencyKey = Annotated[
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"description": "Problem (RFC 9457)"} for status in statuses}
+    return problem_responses(*statuses)
 
 
 def _respond(answer: Answer) -> Response:

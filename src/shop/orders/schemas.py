@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from shop.kit.validation import StrictInput
 from shop.orders.countries import COUNTRY_CODES
 from shop.orders.models import OrderStatus
 
@@ -15,7 +16,7 @@ MAX_ITEMS = 100
 MAX_QUANTITY = 1000
 
 
-class Strict(BaseModel):
+class Strict(StrictInput):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

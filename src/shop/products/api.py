@@ -10,10 +10,12 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
-from shop.kit.db import Session
+from shop.kit.db import Session, unit_of_work
+from shop.kit.errors import problem_responses
 from shop.kit.identity import AdminUser, OptionalUser
+from shop.kit.validation import NO_NUL
 from shop.products import service
 from shop.products.presenters import product_views
 from shop.products.schemas import (
@@ -34,7 +36,7 @@ JSON = "application/json"
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"description": "Problem (RFC 9457)"} for status in statuses}
+    return problem_responses(*statuses)
 
 
 def get_catalog(request: Request, session: Session, identity: OptionalUser) -> Catalog:
@@ -100,25 +102,28 @@ async def delete_category(
 @router.get(
     "/products/{id_or_slug}",
     response_model=ProductOut,
-    responses={**_responses(404), 304: {"description": "Not modified"}},
+    responses={**_responses(401, 404), 304: {"description": "Not modified"}},
 )
 async def get_product(
-    id_or_slug: str,
+    id_or_slug: Annotated[str, Path(pattern=NO_NUL)],
     request: Request,
-    session: Session,
     identity: OptionalUser,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     is_admin = identity is not None and identity.is_admin
 
     async def load() -> bytes:
-        product = await service.find_product(session, id_or_slug, include_drafts=is_admin)
-        [view] = await product_views(session, [product], request.app.state.media)
-        return view.model_dump_json().encode()
+        # A database session only when the cache misses: a hit needs none.
+        async with unit_of_work(request.app.state.sessionmaker) as session:
+            product = await service.find_product(session, id_or_slug, include_drafts=is_admin)
+            [view] = await product_views(session, [product], request.app.state.media)
+        # The ETag is cached in front of the body: a hit parses nothing.
+        return etag(view).encode() + b"\n" + view.model_dump_json().encode()
 
-    cache_key = f"product:{id_or_slug}:{'admin' if is_admin else 'public'}"
-    body = await request.app.state.cache.get_or_load(cache_key, load)
-    tag = etag(ProductOut.model_validate_json(body))
+    cache_key = f"product:{id_or_slug}:{'admin' if is_admin else 'public'}:tagged"
+    cached: bytes = await request.app.state.cache.get_or_load(cache_key, load)
+    raw_tag, _, body = cached.partition(b"\n")
+    tag = raw_tag.decode()
     if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers={"ETag": tag})
     return Response(body, media_type=JSON, headers={"ETag": tag})

@@ -32,7 +32,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.db import Session, after_commit
-from shop.kit.errors import NotFoundError, ShopError, UpstreamUnavailableError
+from shop.kit.errors import (
+    NotFoundError,
+    ShopError,
+    UpstreamUnavailableError,
+    problem_responses,
+)
 from shop.kit.identity import AdminUser
 from shop.kit.outbox import enqueue
 from shop.products.cache import CatalogCache
@@ -58,7 +63,7 @@ class ImageNotFoundError(ShopError):
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"description": "Problem (RFC 9457)"} for status in statuses}
+    return problem_responses(*statuses)
 
 
 def _media(request: Request) -> MediaStorage:
@@ -247,7 +252,11 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
     "/media/{key:path}",
     summary="A stored image or thumbnail (local storage backend)",
     response_class=Response,
-    responses={200: {"content": {"image/*": {}}}, 304: {"description": "Not modified"}},
+    responses={
+        200: {"content": {"image/*": {}}},
+        304: {"description": "Not modified"},
+        **_responses(404),
+    },
 )
 async def media_file(key: str, request: Request) -> Response:
     media = _media(request)

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from shop.kit.db import Session
+from shop.kit.errors import problem_responses
 from shop.kit.service_auth import ServiceCaller
 from shop.products import reservations
 from shop.products.cache import CatalogCache
@@ -33,7 +34,7 @@ def _responses(**statuses: str) -> dict[int | str, dict[str, Any]]:
         503: "No service token is configured: the internal API is closed (problem)",
     }
     described.update({int(key.lstrip("_")): text for key, text in statuses.items()})
-    return {status: {"description": text} for status, text in sorted(described.items())}
+    return problem_responses(descriptions=described)
 
 
 def _cache(request: Request) -> CatalogCache | None:

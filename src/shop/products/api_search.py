@@ -17,7 +17,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from shop.kit.db import Session
+from shop.kit.db import unit_of_work
+from shop.kit.errors import problem_responses
 from shop.kit.identity import AuthenticationRequiredError, ForbiddenError, OptionalUser
 from shop.products.cache import CatalogCache
 from shop.products.models import ProductStatus
@@ -45,7 +46,7 @@ class ProductSearchOut(BaseModel):
 
 
 def _problems(**statuses: str) -> dict[int | str, dict[str, Any]]:
-    return {int(status[1:]): {"description": text} for status, text in statuses.items()}
+    return problem_responses(descriptions={int(key[1:]): text for key, text in statuses.items()})
 
 
 @router.get(
@@ -69,7 +70,6 @@ def _problems(**statuses: str) -> dict[int | str, dict[str, Any]]:
 async def search_products(
     query: Annotated[ProductQuery, Query()],
     request: Request,
-    session: Session,
     identity: OptionalUser,
 ) -> Response:
     if query.status is not ProductStatus.ACTIVE:
@@ -80,8 +80,10 @@ async def search_products(
     backend: SearchBackend = request.app.state.search
 
     async def load() -> bytes:
-        page = await backend.search(session, query)
-        items = await product_views(session, page.products, request.app.state.media)
+        # A database session only when the cache misses: a hit needs none.
+        async with unit_of_work(request.app.state.sessionmaker) as session:
+            page = await backend.search(session, query)
+            items = await product_views(session, page.products, request.app.state.media)
         body = ProductSearchOut(
             items=items,
             total=page.total,

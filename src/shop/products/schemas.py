@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shop.kit.validation import StrictInput
 from shop.products.models import ProductStatus
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
@@ -19,7 +20,11 @@ Price = Annotated[int, Field(ge=0, le=10**12, description="Minor units: 1999 is 
 
 
 def _bounded_attributes(value: dict[str, Any]) -> dict[str, Any]:
-    if len(orjson.dumps(value)) > MAX_ATTRIBUTES_BYTES:
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:  # an integer beyond 64 bits: not storable as it was sent
+        raise ValueError("attributes must hold integers of at most 64 bits") from None
+    if len(encoded) > MAX_ATTRIBUTES_BYTES:
         raise ValueError(f"attributes must encode to at most {MAX_ATTRIBUTES_BYTES} bytes")
     return value
 
@@ -27,7 +32,7 @@ def _bounded_attributes(value: dict[str, Any]) -> dict[str, Any]:
 Attributes = Annotated[dict[str, Any], AfterValidator(_bounded_attributes)]
 
 
-class Strict(BaseModel):
+class Strict(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
 

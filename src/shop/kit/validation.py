@@ -1,0 +1,45 @@
+"""Request bodies that PostgreSQL can store: the base of every service's input models.
+
+JSON may carry text PostgreSQL refuses: the NUL character (``\\u0000``) in a text or
+JSONB value, or a lone UTF-16 surrogate (``\\ud800``), which is not UTF-8 at all. Left
+to the database, each would be a 500; refused here, it is a 422 like any other invalid
+field. Unknown fields are refused too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+# For a text query or path parameter that reaches a query: PostgreSQL refuses NUL.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_unstorable(item) for item in value)
+    return False
+
+
+class StrictInput(BaseModel):
+    """A request body: no unknown fields, no text PostgreSQL can't store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        if _unstorable(data):
+            raise ValueError("text must not contain NUL characters or lone surrogates")
+        return data
