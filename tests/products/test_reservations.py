@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.gateway.upstreams import ROUTES
 from shop.kit.service_auth import SERVICE_TOKEN_HEADER, service_headers
-from shop.products.cache import GENERATION_KEY
+from shop.products.cache import GENERATION_KEY, STOCK_GENERATION_KEY, STOCK_STAMP_PREFIX
 from shop.products.models import Inventory, Product, ProductStatus, StockReason
 from shop.products.reservations import ReservationReleasedError, release, reserve
 from tests.kit.identity_support import JwksServer, SigningKey, live_token
@@ -252,27 +252,46 @@ async def test_a_replay_with_other_lines_is_a_conflict(env: ReservationsEnv) -> 
     await env.books.assert_balanced(product, other)
 
 
-async def test_reserving_bumps_the_catalog_cache_generation(env: ReservationsEnv) -> None:
+async def test_stock_changes_give_the_product_a_new_stamp_not_the_catalog_a_generation(
+    env: ReservationsEnv,
+) -> None:
     product = await env.books.product(5)
+    bystander = await env.books.product(5)
     client = redis.asyncio.Redis.from_url(env.settings.redis_url)
+
+    async def marks() -> tuple[int, int, bytes | None, bytes | None]:
+        return (
+            int(await client.get(GENERATION_KEY) or 0),
+            int(await client.get(STOCK_GENERATION_KEY) or 0),
+            await client.get(f"{STOCK_STAMP_PREFIX}{product}"),
+            await client.get(f"{STOCK_STAMP_PREFIX}{bystander}"),
+        )
+
     try:
-        before = int(await client.get(GENERATION_KEY) or 0)
+        generation, stock, _, _ = await marks()
         order_id = uuid.uuid4()
         assert (await env.reserve(order_id, (product, 1))).status_code == 201
-        after_reserve = int(await client.get(GENERATION_KEY) or 0)
-        assert after_reserve > before
+        after_reserve = await marks()
+        assert after_reserve[0] == generation  # the catalog's generation stays
+        assert after_reserve[1] > stock
+        assert after_reserve[2] is not None
+        assert after_reserve[3] is None  # the other product's reads stay cached
         # A replay changes no stock; a refused reservation neither.
         assert (await env.reserve(order_id, (product, 1))).status_code == 200
         assert (await env.reserve(uuid.uuid4(), (product, 9))).status_code == 409
-        assert int(await client.get(GENERATION_KEY) or 0) == after_reserve
+        assert await marks() == after_reserve
         assert (await env.commit(order_id)).status_code == 200
-        after_commit = int(await client.get(GENERATION_KEY) or 0)
-        assert after_commit > after_reserve
+        after_commit = await marks()
+        assert after_commit[1] > after_reserve[1]
+        assert after_commit[2] != after_reserve[2]
         other = uuid.uuid4()
         assert (await env.reserve(other, (product, 1))).status_code == 201
-        mark = int(await client.get(GENERATION_KEY) or 0)
+        mark = await marks()
         assert (await env.release(other)).status_code == 200
-        assert int(await client.get(GENERATION_KEY) or 0) > mark
+        after_release = await marks()
+        assert after_release[2] != mark[2]
+        assert after_release[0] == generation
+        assert after_release[3] is None
     finally:
         await client.aclose()
 

@@ -17,6 +17,7 @@ from shop.kit.errors import problem_responses
 from shop.kit.identity import AdminUser, OptionalUser
 from shop.kit.validation import NO_NUL
 from shop.products import service
+from shop.products.cache import CatalogCache, Pin
 from shop.products.presenters import product_views
 from shop.products.schemas import (
     AdjustmentIn,
@@ -112,16 +113,20 @@ async def get_product(
 ) -> Response:
     is_admin = identity is not None and identity.is_admin
 
-    async def load() -> bytes:
+    async def load(pin: Pin) -> bytes:
         # A database session only when the cache misses: a hit needs none.
         async with unit_of_work(request.app.state.sessionmaker) as session:
             product = await service.find_product(session, id_or_slug, include_drafts=is_admin)
+            # Before the stock is read (READ COMMITTED: a later statement, a later
+            # snapshot): a stock change from now on makes this entry stale.
+            await pin(product.id)
             [view] = await product_views(session, [product], request.app.state.media)
         # The ETag is cached in front of the body: a hit parses nothing.
         return etag(view).encode() + b"\n" + view.model_dump_json().encode()
 
     cache_key = f"product:{id_or_slug}:{'admin' if is_admin else 'public'}:tagged"
-    cached: bytes = await request.app.state.cache.get_or_load(cache_key, load)
+    cache: CatalogCache = request.app.state.cache
+    cached: bytes = await cache.get_or_load_product(cache_key, load)
     raw_tag, _, body = cached.partition(b"\n")
     tag = raw_tag.decode()
     if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:

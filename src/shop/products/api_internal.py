@@ -23,6 +23,7 @@ from shop.products.cache import CatalogCache
 from shop.products.config import ProductsSettings
 from shop.products.reservation_schemas import ReservationLineOut, ReservationOut, ReserveIn
 from shop.products.reservations import ReservationView
+from shop.products.search import indexes_stock
 
 router = APIRouter(prefix="/internal/v1/reservations", tags=["internal: reservations"])
 
@@ -40,6 +41,11 @@ def _responses(**statuses: str) -> dict[int | str, dict[str, Any]]:
 def _cache(request: Request) -> CatalogCache | None:
     cache = getattr(request.app.state, "cache", None)
     return cache if isinstance(cache, CatalogCache) else None
+
+
+def _notify_search(request: Request) -> bool:
+    settings: ProductsSettings = request.app.state.settings
+    return indexes_stock(settings)
 
 
 def _out(view: ReservationView) -> ReservationOut:
@@ -92,6 +98,7 @@ async def reserve(
         ttl=timedelta(seconds=settings.reservation_ttl_seconds),
         actor=caller.actor,
         cache=_cache(request),
+        notify_search=_notify_search(request),
     )
     response.status_code = 201 if outcome.created else 200
     return _out(outcome.reservation)
@@ -108,7 +115,13 @@ async def reserve(
 async def commit(
     order_id: uuid.UUID, caller: ServiceCaller, session: Session, request: Request
 ) -> ReservationOut:
-    view = await reservations.commit(session, order_id, caller.actor, cache=_cache(request))
+    view = await reservations.commit(
+        session,
+        order_id,
+        caller.actor,
+        cache=_cache(request),
+        notify_search=_notify_search(request),
+    )
     return _out(view)
 
 
@@ -120,7 +133,13 @@ async def commit(
 async def release(
     order_id: uuid.UUID, caller: ServiceCaller, session: Session, request: Request
 ) -> ReservationOut:
-    view = await reservations.release(session, order_id, caller.actor, cache=_cache(request))
+    view = await reservations.release(
+        session,
+        order_id,
+        caller.actor,
+        cache=_cache(request),
+        notify_search=_notify_search(request),
+    )
     return _out(view)
 
 
@@ -132,7 +151,13 @@ async def release(
 async def restock(
     order_id: uuid.UUID, caller: ServiceCaller, session: Session, request: Request
 ) -> ReservationOut:
-    view = await reservations.restock(session, order_id, caller.actor, cache=_cache(request))
+    view = await reservations.restock(
+        session,
+        order_id,
+        caller.actor,
+        cache=_cache(request),
+        notify_search=_notify_search(request),
+    )
     return _out(view)
 
 

@@ -7,7 +7,9 @@ explicitly for what one may not see is an error, not silently another answer);
 
 Pages are cached in the catalog cache under the normalized query (status
 included), so every spelling of one query shares an entry; every catalog write
-invalidates the cache after it commits.
+invalidates the cache after it commits. Pages show stock (``available``, the
+``in_stock`` filter): after a stock change (reservations ...) a cached page may
+be served for up to 2 s more (``cache.LISTING_STOCK_STALENESS_SECONDS``).
 """
 
 from __future__ import annotations
@@ -95,4 +97,5 @@ async def search_products(
         return body.model_dump_json().encode()
 
     cache: CatalogCache = request.app.state.cache
-    return Response(await cache.get_or_load(query.cache_key(), load), media_type="application/json")
+    page = await cache.get_or_load_listing(query.cache_key(), load)
+    return Response(page, media_type="application/json")

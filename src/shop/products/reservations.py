@@ -2,9 +2,12 @@
 
 The use cases take the request's session and only ``flush``: the session
 dependency commits (or rolls back when one of them raises, so a refused
-reservation leaves nothing behind). Each one that changes stock schedules the
-catalog cache's invalidation for after the commit, as available stock is part
-of every product read.
+reservation leaves nothing behind). Each one that changes stock schedules, for
+after the commit, the invalidation of the cached reads of the products it
+touched (available stock is part of every product read; see
+:mod:`shop.products.cache`), and puts one ``product.changed`` per product in the
+outbox in its transaction, for the search index's ``available`` (unless
+``notify_search`` is false: the PostgreSQL backend, whose handler does nothing).
 
 Concurrency. Rows are always locked in one order, so two transactions never
 wait for each other in a cycle: first the reservation's row (a new key for a
@@ -49,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.errors import ConflictError, NotFoundError, ShopError
 from shop.products.cache import CatalogCache
+from shop.products.changes import product_changed
 from shop.products.models import (
     Inventory,
     Product,
@@ -145,6 +149,8 @@ async def reserve(
     ttl: timedelta,
     actor: str,
     cache: CatalogCache | None = None,
+    *,
+    notify_search: bool = True,
 ) -> ReserveOutcome:
     """Holds every line's quantity for ``order_id``, or nothing.
 
@@ -228,7 +234,7 @@ async def reserve(
         session.add(line)
         reserved_lines.append(line)
     await session.flush()
-    _invalidate(session, cache)
+    await _stock_changed(session, cache, product_ids, notify_search)
     # What was just written, in product order as _view reads it: no need to read it back.
     view = _view_of(order_id, ReservationStatus.HELD, expires_at, reserved_lines)
     log.info("stock reserved", order_id=str(order_id), lines=len(product_ids))
@@ -240,6 +246,8 @@ async def commit(
     order_id: uuid.UUID,
     actor: str,
     cache: CatalogCache | None = None,
+    *,
+    notify_search: bool = True,
 ) -> ReservationView:
     """Held → committed: the units leave the shelf (``on_hand`` and ``reserved`` drop).
     Committing again answers the same; a released or expired reservation is a 409."""
@@ -280,7 +288,7 @@ async def commit(
         )
     reservation.status = ReservationStatus.COMMITTED
     await session.flush()
-    _invalidate(session, cache)
+    await _stock_changed(session, cache, [line.product_id for line in lines], notify_search)
     log.info("reservation committed", order_id=str(order_id))
     # The locked row and its lines, as just written: no need to read them back.
     return _view_of(order_id, reservation.status, reservation.expires_at, lines)
@@ -292,6 +300,8 @@ async def release(
     actor: str,
     reason: StockReason = StockReason.RELEASE,
     cache: CatalogCache | None = None,
+    *,
+    notify_search: bool = True,
 ) -> ReservationView:
     """Held → released: ``reserved`` drops. Releasing again answers the same; a
     committed reservation is a 409. An order id without a reservation gets a
@@ -320,8 +330,8 @@ async def release(
             order_id=str(order_id),
             reservation_status=reservation.status.value,
         )
-    await _release_held(session, [reservation], reason, actor)
-    _invalidate(session, cache)
+    released = await _release_held(session, [reservation], reason, actor)
+    await _stock_changed(session, cache, released, notify_search)
     log.info("reservation released", order_id=str(order_id), reason=reason.value)
     return await _view(session, order_id)
 
@@ -331,13 +341,15 @@ async def restock(
     order_id: uuid.UUID,
     actor: str,
     cache: CatalogCache | None = None,
+    *,
+    notify_search: bool = True,
 ) -> ReservationView:
     """Gives back all of a cancelled order's units: a held reservation is released (as
     :func:`release` does, tombstone included), a committed one's units go back on the
     shelf (``on_hand`` rises) and it is marked released. Doing it again answers the same."""
     found = await _lock_reservation(session, order_id)
     if found is None or found[0].status != ReservationStatus.COMMITTED:
-        return await release(session, order_id, actor, cache=cache)
+        return await release(session, order_id, actor, cache=cache, notify_search=notify_search)
     reservation, _ = found
     lines = await _lines(session, [order_id])
     stock = await _lock_inventory(session, {line.product_id for line in lines})
@@ -350,7 +362,7 @@ async def restock(
         session.add(movement)
     reservation.status = ReservationStatus.RELEASED
     await session.flush()
-    _invalidate(session, cache)
+    await _stock_changed(session, cache, [line.product_id for line in lines], notify_search)
     log.info("committed reservation returned to stock", order_id=str(order_id))
     return await _view(session, order_id)
 
@@ -361,6 +373,8 @@ async def sweep_expired(
     limit: int = 100,
     cache: CatalogCache | None = None,
     actor: str = SWEEPER_ACTOR,
+    *,
+    notify_search: bool = True,
 ) -> int:
     """Releases up to ``limit`` held reservations whose ``expires_at`` is at or before
     ``now`` (default: the database's clock) and returns how many. Rows another
@@ -381,8 +395,8 @@ async def sweep_expired(
     )
     if not due:
         return 0
-    await _release_held(session, due, StockReason.EXPIRY, actor)
-    _invalidate(session, cache)
+    released = await _release_held(session, due, StockReason.EXPIRY, actor)
+    await _stock_changed(session, cache, released, notify_search)
     log.info("expired reservations released", count=len(due))
     return len(due)
 
@@ -433,9 +447,21 @@ def _movement(
     )
 
 
-def _invalidate(session: AsyncSession, cache: CatalogCache | None) -> None:
+async def _stock_changed(
+    session: AsyncSession,
+    cache: CatalogCache | None,
+    product_ids: Iterable[uuid.UUID],
+    notify_search: bool,
+) -> None:
+    """The stock of ``product_ids`` changed in this transaction: their cached reads go
+    after the commit, and the search index hears of each (once per transaction)."""
+    changed = set(product_ids)
+    if not changed:
+        return
     if cache is not None:
-        cache.invalidate_after_commit(session)
+        cache.stock_changed_after_commit(session, changed)
+    if notify_search:
+        await product_changed(session, changed)
 
 
 def _stock_row(stock: Mapping[uuid.UUID, Inventory], line: ReservationLine) -> Inventory:
@@ -493,8 +519,9 @@ async def _lines(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> list[
 
 async def _release_held(
     session: AsyncSession, reservations: Sequence[Reservation], reason: StockReason, actor: str
-) -> None:
-    """Gives back the units of held ``reservations`` (already locked) and marks them released."""
+) -> set[uuid.UUID]:
+    """Gives back the units of held ``reservations`` (already locked) and marks them
+    released; returns the products whose stock changed."""
     lines = await _lines(session, [r.order_id for r in reservations])
     stock = await _lock_inventory(session, {line.product_id for line in lines})
     for line in lines:
@@ -505,6 +532,7 @@ async def _release_held(
     for reservation in reservations:
         reservation.status = ReservationStatus.RELEASED
     await session.flush()
+    return {line.product_id for line in lines}
 
 
 async def _view(session: AsyncSession, order_id: uuid.UUID) -> ReservationView:

@@ -2,7 +2,8 @@
 
 Plain functions over a :class:`Catalog` context. They flush but never commit:
 the request's session dependency commits once. Every write invalidates the
-read cache after the commit and tells the search index through the outbox.
+read cache after the commit (a stock adjustment only that product's reads,
+see cache.py) and tells the search index through the outbox.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from shop.kit.outbox import enqueue
 from shop.products.cache import CatalogCache
+from shop.products.changes import product_changed
 from shop.products.errors import (
     CategoryCycleError,
     CategoryInUseError,
@@ -37,7 +39,7 @@ from shop.products.models import (
     outbox,
 )
 from shop.products.schemas import CategoryIn, CategoryUpdate, ProductIn, ProductUpdate
-from shop.products.search import CATEGORY_CHANGED, PRODUCT_CHANGED
+from shop.products.search import CATEGORY_CHANGED
 from shop.products.slugs import MAX_LENGTH, slugify
 
 
@@ -51,10 +53,17 @@ class Catalog:
     actor: str = "system"
 
     async def changed(self, product_id: uuid.UUID | None = None) -> None:
-        """After any write: readers see it once committed; the search index hears of it."""
+        """After any catalog write: readers see it once committed; the search index
+        hears of it."""
         self.cache.invalidate_after_commit(self.session)
         if product_id is not None:
-            await enqueue(self.session, outbox, PRODUCT_CHANGED, {"id": str(product_id)})
+            await product_changed(self.session, [product_id])
+
+    async def stock_changed(self, product_id: uuid.UUID) -> None:
+        """After a stock change: the product's reads are fresh once committed (listings
+        within the cache's staleness window); the search index hears of it."""
+        self.cache.stock_changed_after_commit(self.session, [product_id])
+        await product_changed(self.session, [product_id])
 
 
 # --- categories ---------------------------------------------------------------------
@@ -295,5 +304,5 @@ async def adjust_stock(
         )
     )
     await catalog.session.flush()
-    await catalog.changed(product_id)
+    await catalog.stock_changed(product_id)
     return inventory

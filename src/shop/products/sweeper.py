@@ -20,6 +20,7 @@ from shop.kit.background import background_resource
 from shop.kit.db import AfterCommit
 from shop.products.cache import CatalogCache
 from shop.products.reservations import sweep_expired
+from shop.products.search import indexes_stock
 
 log = structlog.get_logger("shop.products.sweeper")
 
@@ -32,9 +33,11 @@ class ReservationSweeper:
         *,
         interval: float = 30.0,
         batch_size: int = 100,
+        notify_search: bool = True,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.cache = cache
+        self.notify_search = notify_search  # product.changed for the search index
         self.interval = interval
         self.batch_size = batch_size
 
@@ -42,7 +45,12 @@ class ReservationSweeper:
         """Releases one batch of expired reservations and commits; returns how many."""
         async with self.sessionmaker() as session:
             async with session.begin():
-                count = await sweep_expired(session, limit=self.batch_size, cache=self.cache())
+                count = await sweep_expired(
+                    session,
+                    limit=self.batch_size,
+                    cache=self.cache(),
+                    notify_search=self.notify_search,
+                )
             callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
             for callback in callbacks:  # the cache invalidation, now that it has committed
                 await callback()
@@ -78,7 +86,11 @@ def sweeper_resource(interval: float, batch_size: int = 100) -> Resource:
             return found if isinstance(found, CatalogCache) else None
 
         return ReservationSweeper(
-            app.state.sessionmaker, cache, interval=interval, batch_size=batch_size
+            app.state.sessionmaker,
+            cache,
+            interval=interval,
+            batch_size=batch_size,
+            notify_search=indexes_stock(app.state.settings),
         )
 
     return background_resource("reservation_sweeper", sweeper)

@@ -19,6 +19,7 @@ from shop.products.search.es_query import build_search
 from shop.products.search.factory import (
     SearchConfigurationError,
     create_search_backend,
+    indexes_stock,
     search_outbox_handlers,
     search_resource,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "create_search_backend",
     "ensure_index",
     "index_definition",
+    "indexes_stock",
     "product_document",
     "reindex",
     "search_outbox_handlers",

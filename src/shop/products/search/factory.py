@@ -39,6 +39,14 @@ class SearchConfigurationError(RuntimeError):
     pass
 
 
+def indexes_stock(settings: ProductsSettings) -> bool:
+    """Whether stock changes must put ``product.changed`` in the outbox: only the
+    Elasticsearch index holds a copy of the stock. With PostgreSQL the message's
+    handler does nothing, so reservations (many, under order load) skip writing it;
+    catalog writes (few) send it whatever the backend."""
+    return settings.search_backend == "elasticsearch"
+
+
 def create_search_backend(settings: ProductsSettings) -> SearchBackend:
     if settings.search_backend == "elasticsearch":
         if not settings.elasticsearch_url:

@@ -1,0 +1,52 @@
+"""``product.changed`` outbox messages, at most one per product per transaction.
+
+The search index (Elasticsearch) shows each product's stock (``available``,
+the ``in_stock`` filter), so every write of a product *and* every stock change
+tells it, in the transaction that makes the change. The handler indexes the
+product as it is when the message is delivered, so one message per product per
+transaction says all there is to say: a reservation of three products writes
+three rows whatever else the transaction did to them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop.products.models import outbox
+from shop.products.search import PRODUCT_CHANGED
+
+
+@dataclass
+class _Enqueued:
+    transaction: Any
+    products: set[uuid.UUID] = field(default_factory=set)
+
+
+def _enqueued(session: AsyncSession) -> _Enqueued:
+    transaction = session.sync_session.get_transaction()
+    enqueued: _Enqueued | None = session.info.get("product_changed_enqueued")
+    if enqueued is None or enqueued.transaction is not transaction:
+        enqueued = _Enqueued(transaction)
+        session.info["product_changed_enqueued"] = enqueued
+    return enqueued
+
+
+async def product_changed(session: AsyncSession, product_ids: Iterable[uuid.UUID]) -> None:
+    """Puts ``product.changed {"id"}`` in the outbox for each of ``product_ids`` that
+    this transaction has not announced yet (one INSERT for all of them)."""
+    enqueued = _enqueued(session)
+    new = sorted(set(product_ids) - enqueued.products)
+    if not new:
+        return
+    await session.execute(
+        insert(outbox).values(
+            [{"topic": PRODUCT_CHANGED, "payload": {"id": str(product_id)}} for product_id in new]
+        )
+    )
+    enqueued.products.update(new)
