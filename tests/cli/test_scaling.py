@@ -64,5 +64,22 @@ def test_the_gateway_gets_every_instance_and_each_instance_its_port(
         "3002",
         "3004",
     ]
-    # orders takes one products URL: the first instance.
-    assert gateway["PRODUCTS_URL"] == "http://127.0.0.1:3002"
+    # orders calls every products instance, failing over between them.
+    orders = next(c.env for c in children if c.spec.name == "orders")
+    assert orders["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3004"
+    assert "PRODUCTS_URL" not in orders
+
+
+def test_a_products_url_of_the_callers_own_still_names_the_one_products_orders_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AUTH_URLS", "PRODUCTS_URLS", "ORDERS_URLS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PRODUCTS_URL", "http://products.example:3002")
+    monkeypatch.setenv("SERVICE_TOKEN", "a-token")
+    settings = CliSettings(bind_host="127.0.0.1")
+    ports = {"auth": [3001], "products": [3002, 3004], "orders": [3003], "gateway": [3000]}
+    children = {c.label: c.env for c in _children(settings, {}, ports)}
+    assert children["orders"]["PRODUCTS_URL"] == "http://products.example:3002"
+    assert "PRODUCTS_URLS" not in children["orders"]
+    assert children["gateway"]["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3004"

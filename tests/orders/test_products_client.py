@@ -57,9 +57,14 @@ def script() -> Iterator[tuple[Script, str]]:
 
 @pytest.fixture
 async def client(script: tuple[Script, str]) -> AsyncIterator[ProductsClient]:
-    async with create_http_client(script[1]) as http:
+    async with create_http_client() as http:
         yield ProductsClient(
-            http, SecretStr("the-token"), deadline=2.0, read_timeout=0.5, breaker_failures=50
+            http,
+            SecretStr("the-token"),
+            urls=[script[1]],
+            deadline=2.0,
+            read_timeout=0.5,
+            breaker_failures=50,
         )
 
 

@@ -24,7 +24,7 @@ async def test_a_reservation_arriving_after_the_placement_gave_up_is_given_back(
         order_id = await env.db.fetchval("SELECT id FROM orders")
         # Products comes back, and the reserve that was on its way gets through.
         products = env.app.state.orders.products
-        products.http.base_url = products_url
+        products.instances.urls = [products_url]
         late = await products.reserve(order_id, [(product, 2)])
         assert late.status == "held"
         assert await env.books.levels(product) == (5, 2)
@@ -51,12 +51,13 @@ async def test_a_release_before_the_reserve_leaves_a_tombstone(
         ada = await env.tokens.user()
         problem(await env.place(ada, (product, 1)), 503)
         order_id = await env.db.fetchval("SELECT id FROM orders")
-        env.app.state.orders.products.http.base_url = products_url
+        env.app.state.orders.products.instances.urls = [products_url]
 
         assert (await env.reconcile()).given_back == 1
 
         late = await env.app.state.orders.products.http.put(
-            f"/internal/v1/reservations/{order_id}",
+            env.app.state.orders.products.instances.urls[0]
+            + f"/internal/v1/reservations/{order_id}",
             json={"lines": [{"product_id": str(product), "quantity": 1}]},
             headers=SERVICE,
         )

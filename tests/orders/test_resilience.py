@@ -167,7 +167,8 @@ async def test_a_frozen_products_service_is_503_within_seconds_and_books_balance
             k for k, v in statuses.items() if str(k) not in (kept["id"], cancelled["id"])
         ]
         late = await env.app.state.orders.products.http.put(
-            f"/internal/v1/reservations/{abandoned}",
+            env.app.state.orders.products.instances.urls[0]
+            + f"/internal/v1/reservations/{abandoned}",
             json={"lines": [{"product_id": str(product), "quantity": 2}]},
             headers={"X-Service-Token": SERVICE_TOKEN},
         )

@@ -83,13 +83,16 @@ def _children(
     # all of them publish the same keys).
     auth_url = f"http://{settings.bind_host}:{settings.port_of('auth')}"
     base.setdefault("JWKS_URL", auth_url + "/api/v1/auth/.well-known/jwks.json")
-    # The orders service calls the products service's internal API directly. It takes
-    # one URL: the first instance (its client retries, and the supervisor restarts it).
-    base.setdefault("PRODUCTS_URL", f"http://{settings.bind_host}:{settings.port_of('products')}")
+    # The orders service calls the products service's internal API directly, on every
+    # instance (PRODUCTS_URLS, above), failing over between them. A PRODUCTS_URL of the
+    # caller's own (and no PRODUCTS_URLS) still names the one products orders calls.
+    own_products_url = "PRODUCTS_URL" in os.environ and "PRODUCTS_URLS" not in os.environ
     children = []
     for spec in SERVICES.values():
         for number, port in enumerate(ports[spec.name], start=1):
             env = {**base, f"{spec.env_prefix}_PORT": str(port)}
+            if spec.name == "orders" and own_products_url:
+                del env["PRODUCTS_URLS"]
             label = spec.name if len(ports[spec.name]) == 1 else f"{spec.name}-{number}"
             children.append(Child(spec, port, env, label))
     return children

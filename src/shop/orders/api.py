@@ -19,6 +19,9 @@ from shop.orders.presenters import order_out
 from shop.orders.schemas import OrderOut, OrderPage, PlaceOrderIn, StatusChangeIn
 
 PREFIX = "/api/v1/orders"
+# Added to how long a request may take, for its Idempotency-Key's lease: the time to
+# store its answer (also across a short database outage) and clocks' drift.
+LEASE_MARGIN_SECONDS = 30.0
 router = APIRouter(prefix=PREFIX, tags=["orders"])
 
 
@@ -69,18 +72,27 @@ async def place_order(
     orders: OrdersContext,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def place() -> Answer:
-        order = await placement.place_order(orders, identity, body)
+    async def place(lease: idempotency.Lease | None) -> Answer:
+        order = await placement.place_order(orders, identity, body, lease)
         return Answer(201, order_out(order).model_dump(mode="json"))
 
+    async def settle(order_id: uuid.UUID) -> Answer:
+        order = await placement.settle(orders, order_id)
+        return Answer(201, order_out(order).model_dump(mode="json"))
+
+    settings = orders.settings
     answer = await idempotency.run_once(
         orders.sessionmaker,
         user_id=identity.user_id,
         key=idempotency_key,
         scope="place",
         request=body.model_dump(mode="json"),
-        ttl=orders.settings.idempotency_ttl_seconds,
+        ttl=settings.idempotency_ttl_seconds,
+        # Past the placement deadline the reconciler cancels an order still pending: the
+        # request can no longer place it.
+        lease=settings.placement_deadline_seconds + LEASE_MARGIN_SECONDS,
         action=place,
+        settle=settle,
     )
     return _respond(answer)
 
@@ -119,7 +131,7 @@ async def cancel_order(
     orders: OrdersContext,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def cancel() -> Answer:
+    async def cancel(_: idempotency.Lease | None) -> Answer:
         order = await service.cancel_order(orders, identity, order_id)
         return Answer(200, order_out(order).model_dump(mode="json"))
 
@@ -130,6 +142,8 @@ async def cancel_order(
         scope=f"cancel:{order_id}",
         request={},
         ttl=orders.settings.idempotency_ttl_seconds,
+        # One cancel and one call to products (bounded by its deadline).
+        lease=orders.settings.products_deadline_seconds + LEASE_MARGIN_SECONDS,
         action=cancel,
     )
     return _respond(answer)

@@ -37,7 +37,6 @@ def orders_resource(settings: OrdersSettings) -> Resource:
         # Every connection a burst of placements opens stays open for the next one.
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         async with create_http_client(
-            settings.products_url,
             timeout=timeout,
             limits=limits,
             transport=lean_transport(limits),
@@ -45,6 +44,8 @@ def orders_resource(settings: OrdersSettings) -> Resource:
             products = ProductsClient(
                 http,
                 settings.service_token,
+                urls=settings.products_instances,
+                eject_seconds=settings.products_eject_seconds,
                 attempts=settings.products_retry_attempts,
                 deadline=settings.products_deadline_seconds,
                 connect_timeout=settings.products_connect_timeout,

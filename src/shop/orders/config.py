@@ -1,4 +1,9 @@
+from __future__ import annotations
+
+from typing import Annotated
+
 from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from shop.kit.config import DatabaseSettings
 from shop.kit.email import EmailSettings
@@ -12,7 +17,14 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
 
     # The products service's internal reservation API, called directly (never through
     # the gateway, which does not route /internal), with the shared SERVICE_TOKEN.
+    # PRODUCTS_URLS lists every instance (comma-separated, as the gateway's); the client
+    # fails over between them. Without it, PRODUCTS_URL names the one instance (or the
+    # Service in front of them, as in Kubernetes).
+    products_urls: Annotated[list[str], NoDecode] = []
     products_url: str = "http://127.0.0.1:3002"
+    # An instance that refused a connection or failed an attempt is tried after the
+    # others for this long.
+    products_eject_seconds: float = Field(default=10.0, gt=0)
     service_token: SecretStr | None = None
     products_connect_timeout: float = Field(default=1.0, gt=0)
     products_read_timeout: float = Field(default=3.0, gt=0)
@@ -37,3 +49,16 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("products_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @property
+    def products_instances(self) -> list[str]:
+        """The products instances to call: PRODUCTS_URLS, else PRODUCTS_URL alone."""
+        urls = [url.rstrip("/") for url in self.products_urls] or [self.products_url]
+        return list(dict.fromkeys(urls))  # duplicates dropped, order kept

@@ -82,6 +82,16 @@ class IdempotencyKeyInProgressError(ShopError):
         return {"Retry-After": "1"}
 
 
+class OrderNotPlacedError(ShopError):
+    """The answer to a repeat of a placement whose request died, once its order was
+    cancelled without being placed (by the reconciler: the placement did not complete).
+    Final and remembered: this key's order will never be placed."""
+
+    status = 409
+    title = "Order not placed"
+    type_slug = "order-not-placed"
+
+
 class UserFilterForbiddenError(ShopError):
     status = 403
     title = "Forbidden"

@@ -15,6 +15,29 @@ runs; its answer (status and body) is stored and the key marked ``done``.
   request's key in progress.
 - Keys expire after ``idempotency_ttl_seconds`` (24 h); an expired key counts
   as absent, and the reconciler purges them.
+
+**Leases.** A request that dies (its process killed) leaves its key in
+progress. So the request holds the key under a *lease*: a token of its own
+and the time the lease ends (``lease_expires_at``; for a placement, the
+placement deadline plus a margin, past which the reconciler has cancelled
+an order still pending, so the request can no longer confirm anything).
+While the lease lasts, a repeat is a 409. A placement records the order it
+created on the key (``order_id``), in the transaction that records the
+pending order, and only while the key is still its own and has no order: so
+a key never has more than one order. After the lease ended, a repeat
+
+- of a key with an order answers from the order's final state (``settle``:
+  placed, the order as the first request would have answered it; cancelled,
+  the refusal; still pending, it is settled first), and stores that answer;
+- of a key without an order (the request died before recording one, or did
+  something that records none, e.g. a cancel) takes the key over with a
+  lease of its own and runs the request again. A request that outlived its
+  lease and finds its key taken over changes nothing and answers 409.
+
+Every write of a request to its key (the order, the answer, the deletion
+after a 5xx) names its lease token, so a request never writes over the
+request that took its key over; and a request past its lease never deletes
+its key, which is then answered from its order.
 """
 
 from __future__ import annotations
@@ -27,7 +50,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+import structlog
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,6 +60,8 @@ from shop.kit.errors import PROBLEM_TYPE_BASE, ShopError, problem_body
 from shop.kit.outages import outlasting
 from shop.orders.errors import IdempotencyKeyInProgressError, IdempotencyKeyReusedError
 from shop.orders.models import IdempotencyKey, IdempotencyState
+
+log = structlog.get_logger("shop.orders.idempotency")
 
 
 @dataclass(frozen=True)
@@ -62,10 +88,59 @@ def problem_answer(error: ShopError) -> Answer:
     return Answer(error.status, json.loads(json.dumps(body, default=str)))
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A request's hold on its key, which it names in every write to the key."""
+
+    user_id: uuid.UUID
+    key: str
+    token: uuid.UUID
+
+    def where(self) -> tuple[ColumnElement[bool], ...]:
+        return (
+            IdempotencyKey.user_id == self.user_id,
+            IdempotencyKey.key == self.key,
+            IdempotencyKey.lease_token == self.token,
+            IdempotencyKey.state == IdempotencyState.IN_PROGRESS,
+        )
+
+
+class LeaseLostError(Exception):
+    """Another request took the key over (this one outlived its lease): change nothing."""
+
+
+async def record_order(session: AsyncSession, lease: Lease | None, order_id: uuid.UUID) -> None:
+    """Binds the order to the key, in the transaction that records the order; raises
+    LeaseLostError (the transaction then rolls back) unless the key is still this
+    request's and has no order yet."""
+    if lease is None:
+        return
+    bound = await session.execute(
+        update(IdempotencyKey)
+        .where(*lease.where(), IdempotencyKey.order_id.is_(None))
+        .values(order_id=order_id)
+        .returning(IdempotencyKey.key)
+    )
+    if bound.scalar_one_or_none() is None:
+        raise LeaseLostError()
+
+
+@dataclass(frozen=True)
+class _Claim:
+    lease: Lease | None = None  # the key is ours to run the request under
+    stored: IdempotencyKey | None = None  # or: the key as another request left it
+    lapsed: bool = False  # whether that request's lease has ended
+
+
 async def _claim(
-    session: AsyncSession, user_id: uuid.UUID, key: str, scope: str, digest: str, ttl: float
-) -> IdempotencyKey | None:
-    """Inserts the key in progress; None if we did, else the key as stored."""
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    key: str,
+    scope: str,
+    digest: str,
+    ttl: float,
+    lease_seconds: float,
+) -> _Claim:
     await session.execute(
         delete(IdempotencyKey).where(
             IdempotencyKey.user_id == user_id,
@@ -73,6 +148,8 @@ async def _claim(
             IdempotencyKey.expires_at <= func.now(),
         )
     )
+    lease = Lease(user_id, key, uuid.uuid4())
+    lease_ends = func.now() + timedelta(seconds=lease_seconds)
     inserted = await session.execute(
         insert(IdempotencyKey)
         .values(
@@ -82,16 +159,38 @@ async def _claim(
             request_hash=digest,
             state=IdempotencyState.IN_PROGRESS,
             expires_at=func.now() + timedelta(seconds=ttl),
+            lease_token=lease.token,
+            lease_expires_at=lease_ends,
         )
         .on_conflict_do_nothing(index_elements=["user_id", "key"])
         .returning(IdempotencyKey.key)
     )
     if inserted.scalar_one_or_none() is not None:
-        return None
-    stored: IdempotencyKey | None = await session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-    )
-    return stored
+        return _Claim(lease=lease)
+    # Locked: of concurrent repeats after a lease ended, one takes the key over.
+    row = (
+        await session.execute(
+            select(IdempotencyKey, IdempotencyKey.lease_expires_at <= func.now())
+            .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:  # deleted meanwhile (a 5xx): the client may simply retry
+        raise IdempotencyKeyInProgressError()
+    stored, lapsed = row
+    if stored.request_hash != digest or stored.scope != scope:
+        raise IdempotencyKeyReusedError()
+    if stored.state == IdempotencyState.IN_PROGRESS and lapsed and stored.order_id is None:
+        # The request died before it did anything the key remembers: take it over.
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+            .values(lease_token=lease.token, lease_expires_at=lease_ends)
+        )
+        log.warning("idempotency key taken over after its lease ended", scope=scope)
+        return _Claim(lease=lease)
+    return _Claim(stored=stored, lapsed=bool(lapsed))
 
 
 async def run_once(
@@ -102,35 +201,75 @@ async def run_once(
     scope: str,
     request: Any,
     ttl: float,
-    action: Callable[[], Awaitable[Answer]],
+    lease: float,
+    action: Callable[[Lease | None], Awaitable[Answer]],
+    settle: Callable[[uuid.UUID], Awaitable[Answer]] | None = None,
 ) -> Answer:
-    """Runs ``action`` once per key; without a key, simply runs it."""
+    """Runs ``action`` once per key; without a key, simply runs it. ``lease`` is how
+    long the request holds the key; ``settle`` answers from the order a request whose
+    lease ended recorded on its key."""
     if key is None:
-        return await action()
+        return await action(None)
     digest = request_hash(scope, request)
     async with unit_of_work(sessionmaker) as session:
-        stored = await _claim(session, user_id, key, scope, digest, ttl)
-    if stored is not None:
-        if stored.request_hash != digest or stored.scope != scope:
-            raise IdempotencyKeyReusedError()
-        if stored.state == IdempotencyState.IN_PROGRESS or stored.response_status is None:
+        claim = await _claim(session, user_id, key, scope, digest, ttl, lease)
+    if claim.stored is not None:
+        stored = claim.stored
+        if stored.state == IdempotencyState.DONE and stored.response_status is not None:
+            return Answer(stored.response_status, stored.response_body or {})
+        if not claim.lapsed or stored.order_id is None or settle is None:
             raise IdempotencyKeyInProgressError()
-        return Answer(stored.response_status, stored.response_body or {})
+        return await _settled(sessionmaker, stored, settle)
 
-    where = (IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    assert claim.lease is not None
+    where = claim.lease.where()
     try:
         try:
-            answer = await action()
+            answer = await action(claim.lease)
         except ShopError as error:
             if error.status >= 500:
                 raise
             answer = problem_answer(error)
+    except LeaseLostError:
+        raise IdempotencyKeyInProgressError() from None
     except BaseException:
-        await outlasting(lambda: _forget(sessionmaker, where), "forget an idempotency key")
+        # Past its lease, the key is left to be answered from its order.
+        live = (*where, IdempotencyKey.lease_expires_at > func.now())
+        await outlasting(lambda: _forget(sessionmaker, live), "forget an idempotency key")
         raise
     # Ridden over a database restart: a key left in progress would answer every retry
-    # 409 until it expires, though the action is done.
+    # 409 until its lease ends, though the action is done.
     await outlasting(lambda: _store(sessionmaker, where, answer), "store an idempotent answer")
+    return answer
+
+
+async def _settled(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stored: IdempotencyKey,
+    settle: Callable[[uuid.UUID], Awaitable[Answer]],
+) -> Answer:
+    """The answer of a request that died after recording its order, from the order."""
+    assert stored.order_id is not None
+    try:
+        answer = await settle(stored.order_id)
+    except IdempotencyKeyInProgressError:
+        raise
+    except ShopError as error:
+        if error.status >= 500:
+            raise
+        answer = problem_answer(error)
+    where = (
+        IdempotencyKey.user_id == stored.user_id,
+        IdempotencyKey.key == stored.key,
+        IdempotencyKey.order_id == stored.order_id,
+        IdempotencyKey.state == IdempotencyState.IN_PROGRESS,
+    )
+    await outlasting(lambda: _store(sessionmaker, where, answer), "store an idempotent answer")
+    log.warning(
+        "idempotency key answered from its order after its lease ended",
+        order_id=str(stored.order_id),
+        status=answer.status,
+    )
     return answer
 
 

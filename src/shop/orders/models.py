@@ -149,6 +149,9 @@ class IdempotencyState(enum.StrEnum):
     DONE = "done"
 
 
+LEASE_DEFAULT = "now() + interval '5 minutes'"
+
+
 class IdempotencyKey(Base):
     """A client's Idempotency-Key: the request it came with and the answer it got."""
 
@@ -163,6 +166,14 @@ class IdempotencyKey(Base):
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # While in progress, the request that holds the key: its token, and when its lease
+    # ends (a request still running by then no longer can change anything; see
+    # shop.orders.idempotency). A placement records the order it created.
+    # (The server defaults fill rows written before the lease existed, or by a process
+    # of the previous release during an upgrade.)
+    lease_token: Mapped[uuid.UUID] = mapped_column(server_default=text("gen_random_uuid()"))
+    lease_expires_at: Mapped[datetime] = mapped_column(server_default=text(LEASE_DEFAULT))
+    order_id: Mapped[uuid.UUID | None]
 
 
 outbox = outbox_table(Base.metadata)

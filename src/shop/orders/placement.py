@@ -17,25 +17,37 @@
    c. No answer in time: 503. The order stays pending; once it is older than
       the placement deadline, the reconciler cancels it and gives back
       anything a late reservation holds.
+
+With an Idempotency-Key, step 1 also records the order on the key, in the same
+transaction (``idempotency.record_order``). If the request dies, a repeat after
+its lease answers from that order (``settle``): placed, the order (201, as the
+first request would have answered); cancelled, the refusal its history notes
+(an order the reconciler cancelled: 409 ``order-not-placed``); still pending
+past the placement deadline, it is cancelled first, as the reconciler would.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from enum import Enum
 from typing import Any
 
 import structlog
+from sqlalchemy import func, select
 
 from shop.kit.db import unit_of_work
+from shop.kit.errors import ShopError
 from shop.kit.identity import Identity
 from shop.kit.outages import outlasting
-from shop.orders import lifecycle, stock
-from shop.orders.context import Orders, actor_of
+from shop.orders import idempotency, lifecycle, stock
+from shop.orders.context import RECONCILER_ACTOR, Orders, actor_of
 from shop.orders.errors import (
     CatalogUnavailableError,
+    IdempotencyKeyInProgressError,
     InsufficientStockError,
     MixedCurrencyError,
+    OrderNotPlacedError,
     ProductsNotOrderableError,
     StockHoldLapsedError,
 )
@@ -50,6 +62,13 @@ from shop.orders.schemas import PlaceOrderIn
 
 log = structlog.get_logger("shop.orders.placement")
 
+# The history's notes of the cancellations that refuse a placement.
+NOT_ENOUGH_STOCK = "not enough stock"
+NOT_ORDERABLE = "some products cannot be ordered"
+HOLD_LAPSED = "the stock hold lapsed before it was committed"
+MIXED_CURRENCIES = "mixed currencies"
+NOT_COMPLETED = "placement did not complete"  # the reconciler's
+
 
 class Confirmation(Enum):
     CONFIRMED = "confirmed"
@@ -57,13 +76,19 @@ class Confirmation(Enum):
     MIXED_CURRENCIES = "mixed"
 
 
-async def place_order(orders: Orders, identity: Identity, body: PlaceOrderIn) -> Order:
-    """The confirmed order, with its lines and history; or a ShopError."""
+async def place_order(
+    orders: Orders,
+    identity: Identity,
+    body: PlaceOrderIn,
+    lease: idempotency.Lease | None = None,
+) -> Order:
+    """The confirmed order, with its lines and history; or a ShopError. Under an
+    Idempotency-Key's ``lease``, the order is recorded on the key."""
     if orders.products.breaker_open:  # fail fast, and leave no pending order behind
         raise CatalogUnavailableError()
     items = [(item.product_id, item.quantity) for item in body.items]
     actor = actor_of(identity)
-    order_id = await _record_pending(orders, identity, body, actor)
+    order_id = await _record_pending(orders, identity, body, actor, lease)
     try:
         reservation = await orders.products.reserve(order_id, items)
     except ProductsUnavailableError as exc:
@@ -99,7 +124,11 @@ async def _read(orders: Orders, order_id: uuid.UUID) -> Order | None:
 
 
 async def _record_pending(
-    orders: Orders, identity: Identity, body: PlaceOrderIn, actor: str
+    orders: Orders,
+    identity: Identity,
+    body: PlaceOrderIn,
+    actor: str,
+    lease: idempotency.Lease | None,
 ) -> uuid.UUID:
     order_id = uuid.uuid4()
     async with unit_of_work(orders.sessionmaker) as session:
@@ -119,7 +148,58 @@ async def _record_pending(
         )
         await repository.add(order)
         lifecycle.record(session, order, actor, "order received")
+        await idempotency.record_order(session, lease, order_id)
     return order_id
+
+
+async def settle(orders: Orders, order_id: uuid.UUID) -> Order:
+    """The placed order an Idempotency-Key's dead request recorded; or the refusal it
+    would have answered (a ShopError); 409 in progress while it may still be placed."""
+    deadline = timedelta(seconds=orders.settings.placement_deadline_seconds)
+    abandoned = False
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await OrderRepository(session).lock(order_id)
+        if order is None:
+            raise OrderNotPlacedError("The order of this request was not recorded.")
+        if order.status == OrderStatus.PENDING:
+            overdue = await session.scalar(
+                select(Order.created_at < func.now() - deadline).where(Order.id == order_id)
+            )
+            if not overdue:
+                raise IdempotencyKeyInProgressError()
+            # What the reconciler would do at its next round.
+            transition = lifecycle.transition
+            transition(session, order, OrderStatus.CANCELLED, RECONCILER_ACTOR, NOT_COMPLETED)
+            abandoned = True
+    if abandoned:
+        await stock.give_back(orders, order_id)  # else the reconciler gives it back
+    placed = await _read(orders, order_id)
+    assert placed is not None
+    if placed.placed:
+        return placed
+    raise _refusal_of(placed)
+
+
+def _refusal_of(order: Order) -> ShopError:
+    """What a placement refused with, from the note of its order's cancellation (the
+    short lines themselves are not kept)."""
+    notes = [event.note for event in order.events if event.status == OrderStatus.CANCELLED]
+    note = notes[-1] if notes else ""
+    if note == NOT_ENOUGH_STOCK:
+        return InsufficientStockError("Not enough stock for some items; nothing was reserved.")
+    if note == NOT_ORDERABLE:
+        return ProductsNotOrderableError("Some products do not exist or cannot be ordered.")
+    if note == HOLD_LAPSED:
+        return StockHoldLapsedError(
+            "The stock held for this order lapsed before the order was complete;"
+            " nothing was kept. Place the order again."
+        )
+    if note == MIXED_CURRENCIES:
+        return MixedCurrencyError("The products are priced in different currencies.")
+    return OrderNotPlacedError(
+        "The request with this Idempotency-Key was interrupted and its order was not"
+        " placed; nothing was kept. Place the order again with a new Idempotency-Key."
+    )
 
 
 async def _refused(
@@ -129,12 +209,12 @@ async def _refused(
     errors: list[dict[str, Any]] = refusal.errors
     error: Exception
     if refusal.type_slug == "insufficient-stock":
-        note = "not enough stock"
+        note = NOT_ENOUGH_STOCK
         error = InsufficientStockError(
             "Not enough stock for some items; nothing was reserved.", errors=errors
         )
     elif refusal.type_slug == "products-not-orderable":
-        note = "some products cannot be ordered"
+        note = NOT_ORDERABLE
         for entry in errors:  # products numbers our items as its reservation's lines
             if isinstance(entry.get("field"), str):
                 entry["field"] = entry["field"].replace("lines.", "items.", 1)
@@ -172,8 +252,7 @@ async def _commit(orders: Orders, order_id: uuid.UUID, actor: str) -> bool:
         async with unit_of_work(orders.sessionmaker) as session:
             order = await OrderRepository(session).lock(order_id)
             if order is not None and order.status == OrderStatus.PENDING:
-                note = "the stock hold lapsed before it was committed"
-                lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, note)
+                lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, HOLD_LAPSED)
         await stock.give_back(orders, order_id)
         log.warning("stock hold lapsed during placement", order_id=str(order_id))
         raise StockHoldLapsedError(
@@ -200,7 +279,7 @@ async def _confirm(
         order.stock_state = StockState.COMMITTED if committed else StockState.HELD
         currencies = {line.currency for line in reservation.lines}
         if len(currencies) != 1:
-            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, "mixed currencies")
+            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, MIXED_CURRENCIES)
             return Confirmation.MIXED_CURRENCIES
         lines = sorted(
             (

@@ -6,9 +6,25 @@ and jitter (tenacity), all of them within ``products_deadline_seconds``. Only
 failures are retried: no connection, a timeout, a 5xx. An answer about the
 reservation (409, 422, 404) is final.
 
-A circuit breaker (circuitbreaker) counts failed attempts: after
+Instances (``PRODUCTS_URLS``, or the one ``PRODUCTS_URL``): calls take turns
+over them. An instance that refuses the connection (or does not accept it in
+time) is skipped for the next one within the same attempt, at once: nothing
+was sent. An instance whose attempt failed after the request was sent (a
+timeout, a reset, a 5xx) fails the attempt, and the retry goes to another
+instance: the call is idempotent, so sending it twice is safe. Either way the
+instance is *ejected*, tried after the others, for ``products_eject_seconds``
+(never dropped: if all are ejected, all are still tried, the soonest back
+first).
+
+A circuit breaker (circuitbreaker) is about the products *service*, not one
+instance: it counts failed attempts, an attempt failing only when no instance
+gave an answer (all refused, or the one tried failed after the send). After
 ``products_breaker_failures`` in a row it opens, and calls fail at once for
 ``products_breaker_recovery_seconds``; then one call is let through to probe.
+A dead instance beside a live one therefore never opens it (its refusals are
+failed over within the attempt), and per-instance trouble is the ejection's
+business; the breaker answers the placement's question "is products usable
+at all?", which decides whether a pending order is worth recording.
 
 The caller's request ID is forwarded by the kit's HTTP client; the orders
 service proves itself with the shared ``X-Service-Token``.
@@ -86,12 +102,46 @@ class _FailedAttemptError(Exception):
     """One attempt failed in a way worth retrying; the breaker counts these."""
 
 
+class Instances:
+    """The products instances, in the order to try them: turns taken, ejected ones last."""
+
+    def __init__(self, urls: Sequence[str], eject_seconds: float = 10.0) -> None:
+        if not urls:
+            raise ValueError("at least one products URL is required")
+        self.urls = [url.rstrip("/") for url in urls]
+        self.eject_seconds = eject_seconds
+        self._ejected_until: dict[str, float] = {}
+        self._turn = 0
+
+    def order(self) -> list[str]:
+        now = time.monotonic()
+        start = self._turn % len(self.urls)
+        self._turn += 1
+        rotated = self.urls[start:] + self.urls[:start]
+        live = [url for url in rotated if self._ejected_until.get(url, 0.0) <= now]
+        ejected = [url for url in rotated if url not in live]
+        return live + sorted(ejected, key=lambda url: self._ejected_until[url])
+
+    def eject(self, url: str, reason: str) -> None:
+        if len(self.urls) > 1 and self._ejected_until.get(url, 0.0) <= time.monotonic():
+            log.warning("products instance ejected", url=url, reason=reason)
+        self._ejected_until[url] = time.monotonic() + self.eject_seconds
+
+    def restore(self, url: str) -> None:
+        self._ejected_until.pop(url, None)
+
+    def ejected(self, url: str) -> bool:
+        return self._ejected_until.get(url, 0.0) > time.monotonic()
+
+
 class ProductsClient:
     def __init__(
         self,
         http: httpx.AsyncClient,
         token: SecretStr | None,
         *,
+        urls: Sequence[str],
+        eject_seconds: float = 10.0,
         attempts: int = 3,
         deadline: float = 5.0,
         connect_timeout: float = 1.0,
@@ -101,6 +151,7 @@ class ProductsClient:
     ) -> None:
         self.http = http
         self.token = token
+        self.instances = Instances(urls, eject_seconds)
         self.attempts = attempts
         self.deadline = deadline
         self.connect_timeout = connect_timeout
@@ -153,24 +204,39 @@ class ProductsClient:
     async def _attempt(
         self, method: str, path: str, body: Any, headers: dict[str, str], give_up_at: float
     ) -> httpx.Response:
-        remaining = give_up_at - time.monotonic()
-        if remaining <= 0:
+        if give_up_at - time.monotonic() <= 0:
             raise ProductsUnavailableError("no time left for another attempt")
         if self.breaker.opened:
             raise BreakerOpenError("the products service is failing: not calling it for now")
-        connect = min(self.connect_timeout, remaining)
-        read = min(self.read_timeout, remaining)
-        timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
         with self.breaker:  # counts _FailedAttemptError; any answer closes it again
-            try:
-                response = await self.http.request(
-                    method, path, json=body, headers=headers, timeout=timeout
-                )
-            except httpx.HTTPError as exc:
-                raise _FailedAttemptError(type(exc).__name__) from exc
-            if response.status_code >= 500:
-                raise _FailedAttemptError(f"HTTP {response.status_code}")
-        return response
+            refused: list[str] = []
+            for url in self.instances.order():
+                remaining = give_up_at - time.monotonic()
+                if remaining <= 0:
+                    break
+                connect = min(self.connect_timeout, remaining)
+                read = min(self.read_timeout, remaining)
+                timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+                try:
+                    response = await self.http.request(
+                        method, url + path, json=body, headers=headers, timeout=timeout
+                    )
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    # Nothing was sent: another instance may have it at once.
+                    reason = type(exc).__name__
+                    self.instances.eject(url, reason)
+                    refused.append(f"{url}: {reason}")
+                    continue
+                except httpx.HTTPError as exc:
+                    # Perhaps sent: retried (elsewhere) by tenacity, as every call may be.
+                    self.instances.eject(url, type(exc).__name__)
+                    raise _FailedAttemptError(f"{url}: {type(exc).__name__}") from exc
+                if response.status_code >= 500:
+                    self.instances.eject(url, f"HTTP {response.status_code}")
+                    raise _FailedAttemptError(f"{url}: HTTP {response.status_code}")
+                self.instances.restore(url)
+                return response
+            raise _FailedAttemptError("no instance took the call (" + "; ".join(refused) + ")")
 
     def _outcome(self, response: httpx.Response) -> Reservation:
         try:
