@@ -7,6 +7,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from shop.gateway.bodylimits import RouteBodyLimitMiddleware
 from shop.gateway.config import GatewaySettings
@@ -123,13 +125,26 @@ def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
     return forward
 
 
-def proxy_router(upstreams: dict[str, Upstream]) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+class ProxyRoute(Route):
+    """A plain Starlette route: FastAPI's request handling (dependency solving, response
+    serialization) would only cost time on a request that is passed on as it is.
+    Like FastAPI's routes, it records itself in the scope, so the metrics name the
+    route by its template (bounded labels)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match != Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def proxy_routes(upstreams: dict[str, Upstream]) -> list[ProxyRoute]:
+    routes = []
     for prefix, service in ROUTES.items():
         forward = forward_to(upstreams[service])
-        router.add_api_route(prefix, forward, methods=PROXY_METHODS)
-        router.add_api_route(prefix + "/{path:path}", forward, methods=PROXY_METHODS)
-    return router
+        for path in (prefix, prefix + "/{path:path}"):
+            routes.append(ProxyRoute(path, forward, methods=PROXY_METHODS, include_in_schema=False))
+    return routes
 
 
 def docs_router() -> APIRouter:
@@ -169,7 +184,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         settings,
         title="Shop API",
         description="The public API of the shop, served by the gateway on behalf of every service.",
-        routers=[docs_router(), proxy_router(upstreams)],
+        routers=[docs_router()],
         resources=[
             redis_resource(settings.redis_url),
             identity_resource(settings),
@@ -196,5 +211,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
         ],
     )
+    # After every other route, as the routers were (no path of theirs is under a prefix).
+    app.router.routes.extend(proxy_routes(upstreams))
     app.state.upstreams = upstreams
     return app

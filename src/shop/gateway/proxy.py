@@ -1,4 +1,4 @@
-"""Reverse proxy to the services: streams bodies both ways over pooled connections.
+"""Reverse proxy to the services: streams request bodies and large answers, over pooled connections.
 
 An instance that cannot be reached is skipped for the next one (the request
 has not been sent yet, so this is safe for any method) and ejected for a
@@ -11,6 +11,12 @@ is then sent again, once, to another instance: a body was streamed to the first
 and is gone, and a POST or PATCH sent twice could do its work twice. A timeout is
 never retried: the instance may still be working on it, and a retry would double
 both the wait and the load on a service already too slow.
+
+A small answer (a ``Content-Length`` of at most :data:`BUFFERED_MAX_BYTES`, or a
+HEAD) is read whole and relayed as one plain response, which costs the gateway
+much less than a streamed one; larger and chunked answers (images, big pages)
+stream through. A small answer that breaks off before it is complete is a
+failure after the request was sent, like one that never began (see above).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import structlog
 from prometheus_client import Counter
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from shop.gateway.upstreams import Lease, Upstream
 from shop.kit.clients import Proxies, client_ip
@@ -55,6 +61,11 @@ NOT_FORWARDED_REQUEST = HOP_BY_HOP | {
     "x-request-id",
 }
 NOT_FORWARDED_RESPONSE = HOP_BY_HOP | {"date", "server", "x-request-id"}
+_NOT_FORWARDED_REQUEST_BYTES = frozenset(name.encode() for name in NOT_FORWARDED_REQUEST)
+_NOT_FORWARDED_RESPONSE_BYTES = frozenset(name.encode() for name in NOT_FORWARDED_RESPONSE)
+
+# Answers up to this size are read whole and relayed in one piece; larger ones stream.
+BUFFERED_MAX_BYTES = 256 * 1024
 
 # Idempotent methods (RFC 9110, section 9.2.2), retried when they carry no body.
 RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -66,23 +77,58 @@ class BadGatewayError(ShopError):
     type_slug = "bad-gateway"
 
 
-def connection_options(values: Iterable[str]) -> set[str]:
+def connection_options(values: Iterable[bytes]) -> set[bytes]:
     """The headers a Connection header names: hop-by-hop too (RFC 9110, section 7.6.1)."""
-    return {option.strip().lower() for value in values for option in value.split(",")}
+    return {option.strip().lower() for value in values for option in value.split(b",")}
 
 
 def forwarded_headers(request: Request, trusted_proxies: Proxies = ()) -> list[tuple[bytes, bytes]]:
-    dropped = NOT_FORWARDED_REQUEST | connection_options(request.headers.getlist("connection"))
-    headers = [(name, value) for name, value in request.headers.items() if name not in dropped]
+    # The raw pairs of the ASGI scope: names already lower case, values the bytes the
+    # client sent (httpx would refuse a str header value that is not ASCII).
+    raw: list[tuple[bytes, bytes]] = request.scope["headers"]
+    dropped = _NOT_FORWARDED_REQUEST_BYTES
+    options = [value for name, value in raw if name == b"connection"]
+    if options:
+        dropped = dropped | connection_options(options)
+    headers = [(name, value) for name, value in raw if name not in dropped]
     # One address: the client as far as trusted proxies vouch for it (by default, the peer).
-    headers.append(("x-forwarded-for", client_ip(request, trusted_proxies)))
-    headers.append(("x-forwarded-proto", request.url.scheme))
-    if host := request.headers.get("host"):
-        headers.append(("x-forwarded-host", host))
-    headers.append(("x-request-id", request.state.request_id))
-    # As the bytes the client sent (Starlette decoded them as Latin-1): httpx would
-    # refuse a str header value that is not ASCII.
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    headers.append((b"x-forwarded-for", client_ip(request, trusted_proxies).encode("latin-1")))
+    headers.append((b"x-forwarded-proto", request.scope.get("scheme", "http").encode("latin-1")))
+    for name, value in raw:
+        if name == b"host":
+            if value:
+                headers.append((b"x-forwarded-host", value))
+            break
+    headers.append((b"x-request-id", request.state.request_id.encode("latin-1")))
+    return headers
+
+
+def relayed_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers to relay, as raw pairs, so repeated ones (Set-Cookie)
+    survive."""
+    raw = response.headers.raw
+    dropped = _NOT_FORWARDED_RESPONSE_BYTES
+    options = [value for name, value in raw if name.lower() == b"connection"]
+    if options:
+        dropped = dropped | connection_options(options)
+    return [(name, value) for name, value in raw if name.lower() not in dropped]
+
+
+def buffered(response: httpx.Response, method: str) -> bool:
+    """Whether the answer is small enough to be read whole: it says how long it is
+    (or has no body at all: HEAD), and that is at most BUFFERED_MAX_BYTES."""
+    if method == "HEAD":
+        return True
+    length = response.headers.get("content-length")
+    return length is not None and length.isdigit() and int(length) <= BUFFERED_MAX_BYTES
+
+
+async def read_raw(response: httpx.Response) -> bytes:
+    """The body as sent (still compressed, if it was), and the connection back in the pool."""
+    try:
+        return b"".join([chunk async for chunk in response.aiter_raw()])
+    finally:
+        await response.aclose()
 
 
 async def relayed(response: httpx.Response, lease: Lease) -> AsyncIterator[bytes]:
@@ -112,12 +158,13 @@ class Proxy:
         self.trusted_proxies = trusted_proxies
         self.retries = retries
 
-    async def forward(self, request: Request, upstream: Upstream) -> StreamingResponse:
+    async def forward(self, request: Request, upstream: Upstream) -> Response:
+        scope = request.scope
         # The path as the client encoded it: decoded, "a%2Fb" would become two segments.
-        raw_path: bytes | None = request.scope.get("raw_path")
-        path_and_query = raw_path.decode("latin-1") if raw_path else request.url.path
-        if request.url.query:
-            path_and_query += "?" + request.url.query
+        raw_path: bytes | None = scope.get("raw_path")
+        path_and_query = raw_path.decode("latin-1") if raw_path else scope["path"]
+        if query := scope.get("query_string"):
+            path_and_query += "?" + query.decode("latin-1")
         headers = forwarded_headers(request, self.trusted_proxies)
         # Without a body from the client, streaming would still send the service a
         # (chunked, empty) one, even on a GET. "Content-Length: 0" (a PUT without a
@@ -132,10 +179,14 @@ class Proxy:
                 request.method, base_url + path_and_query, headers=headers, content=body
             )
             lease = upstream.lease(base_url)
-            answered = False
+            streaming = False  # the lease then lasts until the body is relayed
+            content: bytes | None = None
             try:
                 response = await self.client.send(outgoing, stream=True)
-                answered = True
+                if buffered(response, request.method):
+                    content = await read_raw(response)
+                else:
+                    streaming = True
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 upstream.eject(base_url)
                 log.warning(
@@ -178,24 +229,20 @@ class Proxy:
                 )
                 raise BadGatewayError(f"The {upstream.name} service failed to answer.") from exc
             finally:
-                if not answered:
+                if not streaming:
                     lease.release()
             upstream.restore(base_url)
+            if content is not None:
+                whole = Response(content, status_code=response.status_code)
+                whole.raw_headers = relayed_headers(response)
+                return whole
             streamed = StreamingResponse(
                 relayed(response, lease),
                 status_code=response.status_code,
                 # Also when the body is never iterated (the client went before it began).
                 background=BackgroundTask(close, response, lease),
             )
-            # Raw pairs, so repeated headers (Set-Cookie) survive.
-            dropped = NOT_FORWARDED_RESPONSE | connection_options(
-                response.headers.get_list("connection")
-            )
-            streamed.raw_headers = [
-                (name, value)
-                for name, value in response.headers.raw
-                if name.decode("latin-1").lower() not in dropped
-            ]
+            streamed.raw_headers = relayed_headers(response)
             return streamed
         if failure is not None:
             # The one retry found no other instance to go to.

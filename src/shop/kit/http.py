@@ -7,6 +7,9 @@ across services in the logs.
 
 from __future__ import annotations
 
+from http.cookiejar import Cookie, CookieJar
+from typing import Any
+
 import httpx
 import structlog
 
@@ -20,6 +23,19 @@ async def _forward_request_id(request: httpx.Request) -> None:
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     if request_id and "x-request-id" not in request.headers:
         request.headers["x-request-id"] = str(request_id)
+
+
+class NoCookies(CookieJar):
+    """A cookie jar that keeps nothing. A shared client would otherwise store the
+    cookies a service sets in answer to one caller (a session) and send them with
+    every later request, anyone's; it would also parse every answer's headers
+    looking for them. The gateway relays Set-Cookie to its client as it is."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return
 
 
 def create_http_client(
@@ -39,5 +55,6 @@ def create_http_client(
         event_hooks={"request": [_forward_request_id]},
         follow_redirects=False,
     )
+    client.cookies = NoCookies()
     instrument_http_client(client)
     return client
