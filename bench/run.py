@@ -16,6 +16,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import math
 import os
 import platform
 import random
@@ -33,15 +34,26 @@ from typing import Any
 import httpx
 
 from shop.cli.processes import port_is_free
+from shop.cli.scaling import scale_argument
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 SERVICES = ("gateway", "auth", "products", "orders")
 ADMIN_EMAIL = "bench-admin@example.com"
-ADMIN_PASSWORD = "the benchmark admin's long passphrase"
-CUSTOMER_PASSWORD = "a benchmark customer's long passphrase"
+ADMIN_PASSWORD = "the benchmark admin's long passphrase"  # noqa: S105 - a throwaway system
+CUSTOMER_PASSWORD = "a benchmark customer's long passphrase"  # noqa: S105
 SEARCH_QUERY = "wireles headphnes"  # two typos on purpose
 HOT_PRODUCT_STOCK = 1_000_000  # so the hot product never sells out during a run
+SCENARIOS = (
+    "ceiling",
+    "product_direct",
+    "product_gateway",
+    "listing",
+    "search",
+    "login",
+    "order_spread",
+    "order_hot",
+)
 # Rate limits and login throttling would turn a load test into a test of 429s: the
 # checks still run (and cost what they cost), with budgets no run can use up.
 UNLIMITED = "100000000/minute"
@@ -65,6 +77,10 @@ class System:
     env: dict[str, str]
     data_dir: Path
     log_path: Path
+    scale: dict[str, int] = field(default_factory=dict)
+    # Every instance by service, as the banner lists them: [(label, url)], e.g.
+    # products: [("products-1", "http://127.0.0.1:21000"), ("products-2", ...)].
+    instances: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def url(self, service: str = "gateway") -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -77,8 +93,10 @@ class System:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"shop up exited early:\n{self.log_tail()}")
-            if "The shop is up" in self.log_path.read_text(errors="replace"):
+            log = self.log_path.read_text(errors="replace")
+            if "The shop is up" in log:
                 httpx.get(self.url() + "/health/ready", timeout=5).raise_for_status()
+                self.instances = banner_instances(log)
                 return
             time.sleep(0.2)
         raise RuntimeError(f"the system was not ready in {timeout:.0f} s:\n{self.log_tail()}")
@@ -99,15 +117,49 @@ class System:
             self.process.kill()
             return self.process.wait(10)
 
+    def direct(self, service: str = "products") -> tuple[str, int]:
+        """The instance the direct scenarios hit (the first: the service's own port) and
+        how many instances the service has."""
+        own = self.url(service)
+        listed = self.instances.get(service) or [(service, own)]
+        label = next((label for label, url in listed if url == own), None)
+        if label is None:
+            raise RuntimeError(f"{own} is not among the {service} instances: {listed}")
+        return label, len(listed)
 
-def start_system(root: Path, bcrypt_rounds: int, timeout: float) -> System:
+
+BANNER_LINE = re.compile(r"^\s+(?P<service>[a-z]+)(?:-\d+)?\s+(?P<url>https?://\S+)\s*$")
+
+
+def banner_instances(log: str) -> dict[str, list[tuple[str, str]]]:
+    """The instances listed in `shop up`'s "The shop is up:" banner, by service."""
+    instances: dict[str, list[tuple[str, str]]] = {}
+    banner = log[log.rindex("The shop is up") :].splitlines()[1:]
+    for line in banner:
+        match = BANNER_LINE.match(line)
+        if match is None or match["service"] not in SERVICES:
+            continue
+        label = line.split()[0]
+        instances.setdefault(match["service"], []).append((label, match["url"]))
+    return instances
+
+
+def scale_flags(scale: dict[str, int]) -> list[str]:
+    return [f"--scale={name}={count}" for name, count in sorted(scale.items())]
+
+
+def start_system(
+    root: Path, bcrypt_rounds: int, timeout: float, scale: dict[str, int] | None = None
+) -> System:
     ports = {service: unused_port() for service in SERVICES}
     while len(set(ports.values())) < len(ports):
         ports = {service: unused_port() for service in SERVICES}
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.endswith(("_DATABASE_URL", "_URLS")) and key != "REDIS_URL"
+        # The system's own URLs only: no database, Redis or service URL from the caller's
+        # environment (PRODUCTS_URL would pin the orders service to one products instance).
+        if not key.endswith(("_URL", "_URLS"))
     }
     env |= {f"{service.upper()}_PORT": str(port) for service, port in ports.items()}
     data_dir = root / "data"
@@ -125,19 +177,24 @@ def start_system(root: Path, bcrypt_rounds: int, timeout: float) -> System:
     }
     log_path = root / "shop-up.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shop", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+        process = subprocess.Popen(  # noqa: S603 - our own command line
+            [sys.executable, "-m", "shop", "up", *scale_flags(scale or {})],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-    system = System(process, ports, env, data_dir, log_path)
+    system = System(process, ports, env, data_dir, log_path, dict(scale or {}))
     system.wait_ready(timeout)
     return system
 
 
-def seed(system: System, products: int) -> str:
+def seed(system: System, products: int, *, images: bool = True) -> tuple[str, float]:
+    """Runs `shop seed-demo`: (its summary line, seconds it took)."""
     env = system.env | system.runtime_env()
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "shop", "seed-demo", "--products", str(products)],
+    command = [sys.executable, "-m", "shop", "seed-demo", "--products", str(products)]
+    done = subprocess.run(  # noqa: S603
+        command if images else [*command, "--no-images"],
         env=env,
         capture_output=True,
         text=True,
@@ -146,9 +203,10 @@ def seed(system: System, products: int) -> str:
     )
     if done.returncode != 0:
         raise RuntimeError(f"shop seed-demo failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    seconds = time.monotonic() - started
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    print(f"  {summary} ({time.monotonic() - started:.0f} s)")
-    return summary
+    print(f"  {summary} ({seconds:.0f} s)")
+    return summary, round(seconds, 1)
 
 
 # --- fixtures over HTTP ------------------------------------------------------------
@@ -254,7 +312,7 @@ def run_wrk(scenario: Scenario, connections: int, duration: int) -> dict[str, An
     if scenario.args:
         command += ["--", *scenario.args]
     env = os.environ | {"BENCH_LUA_DIR": str(BENCH_DIR)}
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603
         command, env=env, capture_output=True, text=True, timeout=duration + 60, check=False
     )
     match = re.search(r"^BENCH_JSON (.*)$", done.stdout, re.MULTILINE)
@@ -319,9 +377,14 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Benchmark {meta['stamp']}",
         "",
-        f"{meta['products']} products seeded; {meta['duration_s']} s per run; "
+        f"{meta['products']} products seeded"
+        f"{'' if meta.get('images', True) else ' without pictures (--no-images)'}"
+        f"{'' if meta.get('seed_s') is None else ' in ' + format(meta['seed_s'], '.0f') + ' s'}; "
+        f"{meta['duration_s']} s per run; "
         f"{meta['cpus']} CPUs ({meta['machine']}); wrk threads = min(connections, CPUs); "
         f"bcrypt rounds {meta['bcrypt_rounds']}; {meta['customers']} customers.",
+        "",
+        topology(meta),
         "",
         "rps x ceil: requests/s as a fraction of the ceiling (GET /health/live on products) "
         "at the same connection count; p50/p99 x ceil: latency as a multiple of the "
@@ -349,7 +412,17 @@ def markdown(report: dict[str, Any]) -> str:
             )
     gateway = {s["name"]: s for s in report["scenarios"]}
     if "product_direct" in gateway and "product_gateway" in gateway:
-        lines += ["", "Gateway cost, product reads (gateway rps / direct rps):"]
+        direct_label, instances = meta.get("direct", {}).get("label"), meta.get("instances", {})
+        over = len(instances.get("products", [])) or 1
+        lines += [
+            "",
+            "Gateway cost, product reads (gateway rps / direct rps)"
+            + (
+                f", the gateway over {over} products instances, direct to {direct_label} only:"
+                if over > 1
+                else ":"
+            ),
+        ]
         for direct, through in zip(
             gateway["product_direct"]["runs"], gateway["product_gateway"]["runs"], strict=True
         ):
@@ -358,6 +431,248 @@ def markdown(report: dict[str, Any]) -> str:
     if meta.get("notes"):
         lines += ["", *(f"- {note}" for note in meta["notes"])]
     return "\n".join(lines) + "\n"
+
+
+def topology(meta: dict[str, Any]) -> str:
+    """One line: the `shop up` command line, the instances, and which one "direct" means."""
+    scale = meta.get("scale") or {}
+    command = " ".join(["shop up", *scale_flags(scale)]).replace("--scale=", "--scale ")
+    instances = meta.get("instances") or {}
+    counts = ", ".join(f"{name} x{len(instances.get(name, [])) or 1}" for name in SERVICES)
+    direct = meta.get("direct") or {}
+    line = f"`{command}`: {counts}."
+    if direct:
+        line += f" The ceiling and the direct product reads hit {direct['label']} ({direct['url']})"
+        line += (
+            f", one of the {direct['of']} products instances; the gateway balances over all "
+            f"{direct['of']}."
+            if direct["of"] > 1
+            else "."
+        )
+    return line
+
+
+def size_label(products: int) -> str:
+    return f"{products // 1000}k" if products >= 1000 and products % 1000 == 0 else f"{products:,}"
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """Fixed-point with `digits` significant digits: 0.220, 0.0100, 0.000841."""
+    if value <= 0:
+        return "0"
+    return f"{value:.{max(digits, digits - 1 - math.floor(math.log10(value)))}f}"
+
+
+def run_labels(reports: list[dict[str, Any]]) -> list[str]:
+    """Column labels: the catalog size, and the scale when the runs' scales differ."""
+    sizes = [size_label(report["meta"]["products"]) for report in reports]
+    scales = [
+        " ".join(f"{name} x{n}" for name, n in sorted((report["meta"].get("scale") or {}).items()))
+        for report in reports
+    ]
+    if len(set(scales)) == 1:
+        return sizes
+    if len(set(sizes)) == 1:
+        return [scale or "no --scale" for scale in scales]
+    return [f"{size} {scale}".strip() for size, scale in zip(sizes, scales, strict=True)]
+
+
+def scaling_summary(
+    reports: list[dict[str, Any]], names: list[str], kind: str = "sizes"
+) -> dict[str, Any]:
+    """The figures the table of several runs shows, by scenario, connections and run
+    (`kind`: "sizes", one run per catalog size, or "compare", any result files)."""
+    first = reports[0]["meta"]
+    summary: dict[str, Any] = {
+        "meta": {
+            "kind": kind,
+            "stamp": first["stamp"],
+            "labels": run_labels(reports),
+            "sizes": [report["meta"]["products"] for report in reports],
+            "files": names,
+            "seed": [report["meta"]["seed"] for report in reports],
+            "seed_s": [report["meta"].get("seed_s") for report in reports],
+            "scales": [report["meta"].get("scale") or {} for report in reports],
+            "durations_s": [report["meta"]["duration_s"] for report in reports],
+            "stamps": [report["meta"]["stamp"] for report in reports],
+            "images": first.get("images", True),
+            **{
+                key: first.get(key)
+                for key in (
+                    "duration_s",
+                    "connections",
+                    "customers",
+                    "bcrypt_rounds",
+                    "cpus",
+                    "machine",
+                    "wrk",
+                )
+            },
+        },
+        "scenarios": [],
+    }
+    # The ratios again, unrounded: login and orders are thousandths of the ceiling.
+    ceilings = [
+        {row["connections"]: row for row in report["scenarios"][0]["runs"]} for report in reports
+    ]
+    for scenario in reports[0]["scenarios"]:
+        rows = []
+        for row in scenario["runs"]:
+            figures: list[dict[str, Any] | None] = []
+            for report, ceiling in zip(reports, ceilings, strict=True):
+                same = next(
+                    (
+                        other
+                        for s in report["scenarios"]
+                        if s["name"] == scenario["name"]
+                        for other in s["runs"]
+                        if other["connections"] == row["connections"]
+                    ),
+                    None,
+                )
+                if same is None:
+                    figures.append(None)
+                    continue
+                base = ceiling.get(row["connections"]) or {}
+                figures.append(
+                    {
+                        key: same.get(key)
+                        for key in ("requests", "rps", "p99_ms", "non_2xx_3xx", "socket_errors")
+                    }
+                    | {
+                        "rps_vs_ceiling": round(same["rps"] / base["rps"], 6)
+                        if base.get("rps")
+                        else None,
+                        "p99_x_ceiling": round(same["p99_ms"] / base["p99_ms"], 3)
+                        if base.get("p99_ms") and same.get("requests")
+                        else None,
+                    }
+                )
+            rows.append({"connections": row["connections"], "runs": figures})
+        title = scenario["title"]
+        if scenario["name"] == "order_spread":  # its title counts the first run's products
+            title = "place order, products in stock at random, via gateway"
+        summary["scenarios"].append({"name": scenario["name"], "title": title, "runs": rows})
+    return summary
+
+
+def scaling_markdown(summary: dict[str, Any]) -> str:
+    """The table of several runs: per scenario and connection count, rps and p99 as ratios
+    to the same run's ceiling, and the last run's ratio over the first's."""
+    meta = summary["meta"]
+    labels = meta["labels"]
+    first, last = labels[0], labels[-1]
+    if meta["kind"] == "sizes":
+        seeding = "; ".join(
+            f"{label}: {seconds:.0f} s" if seconds is not None else f"{label}: ?"
+            for label, seconds in zip(labels, meta["seed_s"], strict=True)
+        )
+        command = " ".join(["shop up", *scale_flags(meta["scales"][0])])
+        pictures = "" if meta.get("images", True) else ", without pictures (--no-images)"
+        intro = [
+            f"# Benchmark {meta['stamp']}: catalog sizes {', '.join(labels)}",
+            "",
+            f"One fresh `{command.replace('--scale=', '--scale ')}` per catalog size, one "
+            f"after the other; {meta['duration_s']} s per run; {meta['cpus']} CPUs "
+            f"({meta['machine']}); bcrypt rounds {meta['bcrypt_rounds']}; "
+            f"{meta['customers']} customers.",
+            "",
+            "Each size's full table: "
+            + ", ".join(
+                f"[{label}]({name}.md)" for label, name in zip(labels, meta["files"], strict=True)
+            )
+            + f". Seeding (`shop seed-demo`{pictures}): {seeding}.",
+        ]
+        what = "the catalog size costs nothing"
+    else:
+        intro = [
+            f"# Benchmark comparison: {', '.join(labels)}",
+            "",
+            "Compared runs (each ratio is to the ceiling measured in its own run):",
+            "",
+            *(
+                f"- {label}: [{Path(name).name}]({name}) ({stamp}, {size:,} products, "
+                f"`{' '.join(['shop up', *scale_flags(scale)]).replace('--scale=', '--scale ')}`"
+                f", {duration} s per run)"
+                for label, name, stamp, size, scale, duration in zip(
+                    labels,
+                    meta["files"],
+                    meta["stamps"],
+                    meta["sizes"],
+                    meta["scales"],
+                    meta["durations_s"],
+                    strict=True,
+                )
+            ),
+        ]
+        what = "no difference"
+    lines = [
+        *intro,
+        "",
+        "rps x ceil: requests/s as a fraction of the ceiling measured in the same run at the "
+        "same connection count (higher is better). p99 x ceil: p99 latency as a multiple of "
+        "the ceiling's (lower is better). The ceiling rows give its absolute req/s and p99 ms "
+        "instead: the ceiling does not depend on the catalog, so their spread is the "
+        f"run-to-run noise. {last}/{first}: the {last} figure divided by the {first} one "
+        f"(1.00: {what}; rps below 1 or p99 above 1: {last} is slower). "
+        "! marks a run with errors (see its own table).",
+        "",
+    ]
+    header = ["scenario", "conns"]
+    for label in labels:
+        header += [f"{label} rps x ceil", f"{label} p99 x ceil"]
+    header += [f"rps {last}/{first}", f"p99 {last}/{first}"]
+    lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.2f}" if a and b else "-"
+
+    for scenario in summary["scenarios"]:
+        ceiling = scenario["name"] == "ceiling"
+        rps_key, p99_key = ("rps", "p99_ms") if ceiling else ("rps_vs_ceiling", "p99_x_ceiling")
+        title = "ceiling (absolute req/s, p99 ms)" if ceiling else scenario["title"]
+        for row in scenario["runs"]:
+            cells = [title, str(row["connections"])]
+            for figures in row["runs"]:
+                if figures is None:
+                    cells += ["-", "-"]
+                    continue
+                flag = " !" if figures["non_2xx_3xx"] or figures["socket_errors"] else ""
+                rps, p99 = figures[rps_key], figures[p99_key]
+                if not figures.get("requests", 1):
+                    cells += [f"no request{flag}", "-"]
+                elif ceiling:
+                    cells += [f"{rps:,.0f}{flag}", f"{p99:.2f}{flag}"]
+                else:
+                    cells += [
+                        "-" if rps is None else f"{significant(rps)}{flag}",
+                        "-" if p99 is None else f"{p99:.1f}{flag}",
+                    ]
+            head, tail = row["runs"][0] or {}, row["runs"][-1] or {}
+            cells += [
+                ratio(tail.get(rps_key), head.get(rps_key)),
+                ratio(tail.get(p99_key), head.get(p99_key)),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(files: list[Path], out: Path) -> int:
+    """`--compare A.json B.json ...`: the table of several runs from their result files."""
+    reports = [json.loads(path.read_text()) for path in files]
+    if any("scenarios" not in report or "products" not in report["meta"] for report in reports):
+        print("--compare takes the result files of single runs, not -sizes.json", file=sys.stderr)
+        return 2
+    names = [os.path.relpath(path.resolve(), out.resolve()) for path in files]
+    summary = scaling_summary(reports, [str(Path(n).with_suffix(".md")) for n in names], "compare")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stamp}-compare.json").write_text(json.dumps(summary, indent=1) + "\n")
+    table = scaling_markdown(summary)
+    (out / f"{stamp}-compare.md").write_text(table)
+    print(table)
+    print(f"wrote {out / (stamp + '-compare.md')} and {stamp}-compare.json")
+    return 0
 
 
 def plot(report: dict[str, Any], path: Path) -> bool:
@@ -393,6 +708,7 @@ def plot(report: dict[str, Any], path: Path) -> bool:
     meta = report["meta"]
     figure.suptitle(
         f"shop benchmark {meta['stamp']}: {meta['products']} products, {meta['cpus']} CPUs"
+        + "".join(f", {name} x{count}" for name, count in sorted(meta.get("scale", {}).items()))
     )
     figure.tight_layout(rect=(0, 0.12, 1, 0.95))
     figure.savefig(path, dpi=100)
@@ -403,13 +719,47 @@ def plot(report: dict[str, Any], path: Path) -> bool:
 # --- main ----------------------------------------------------------------------------------
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated whole numbers") from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--products", type=int, default=10_000, help="demo catalog size")
+    catalog = parser.add_mutually_exclusive_group()
+    catalog.add_argument(
+        "--products", type=int, default=10_000, help="demo catalog size (default 10000)"
+    )
+    catalog.add_argument(
+        "--sizes",
+        type=_counts,
+        default=[],
+        metavar="N,N,...",
+        help="several catalog sizes, e.g. 1000,10000,100000: one fresh system and one result "
+        "set per size, and a table of how the figures scale",
+    )
+    parser.add_argument(
+        "--scale",
+        type=scale_argument,
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
+        help="passed to `shop up --scale` (auth, products or orders; repeatable, or "
+        "comma-separated). The ceiling and direct reads still hit the first instance",
+    )
+    parser.add_argument(
+        "--no-images",
+        dest="images",
+        action="store_false",
+        help="seed without pictures (`shop seed-demo --no-images`): much faster seeding; "
+        "product responses then carry no image",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument(
         "--connections",
-        type=lambda text: [int(part) for part in text.split(",") if part.strip()],
+        type=_counts,
         default=[1, 8, 32],
         help="comma-separated connection counts (default 1,8,32)",
     )
@@ -421,30 +771,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--only", default="", help="comma-separated scenario names to run (the ceiling always runs)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the results go")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        metavar="RESULT.json",
+        help="run nothing: put the given result files side by side in one table, e.g. a "
+        "--scale products=2 run beside a run without it (written to --out)",
+    )
     parser.add_argument("--startup-timeout", type=float, default=180.0)
     args = parser.parse_args(argv)
-    if any(c < 1 or c > 1024 for c in args.connections):
+    args.scale = {name: count for counts in args.scale for name, count in counts.items()}
+    args.sizes = args.sizes or [args.products]
+    if not args.connections or any(c < 1 or c > 1024 for c in args.connections):
         parser.error("connections must be between 1 and 1024")
+    if any(not 1 <= size <= 100_000 for size in args.sizes):
+        parser.error("catalog sizes must be between 1 and 100000 (shop seed-demo's limit)")
+    if len(set(args.sizes)) != len(args.sizes):
+        parser.error("--sizes: each size once")
     if not 1 <= args.duration <= 600:
         parser.error("duration must be between 1 and 600 seconds")
+    if args.only:
+        unknown = {name.strip() for name in args.only.split(",")} - set(SCENARIOS)
+        if unknown:
+            parser.error(f"--only: unknown scenarios {sorted(unknown)}; known: {SCENARIOS}")
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed: sudo apt-get install -y wrk", file=sys.stderr)
-        return 2
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
+def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> dict[str, Any]:
+    """One fresh system, seeded with `products` products, every scenario: writes
+    <out>/<name>.json, .md and .png and returns the report."""
     root = Path(tempfile.mkdtemp(prefix="shop-bench-"))
     system: System | None = None
     failed = True
     try:
-        print(f"starting shop up in {root} ...")
-        system = start_system(root, args.bcrypt_rounds, args.startup_timeout)
-        print(f"  up: {system.ports}")
-        print(f"seeding {args.products} products ...")
-        seed_summary = seed(system, args.products)
+        print(f"starting {' '.join(['shop up', *scale_flags(args.scale)])} in {root} ...")
+        system = start_system(root, args.bcrypt_rounds, args.startup_timeout, args.scale)
+        direct_label, instances = system.direct("products")
+        print(f"  up: {system.instances}")
+        print(f"seeding {products} products{'' if args.images else ' (no pictures)'} ...")
+        seed_summary, seed_seconds = seed(system, products, images=args.images)
 
         api = system.url() + "/api/v1"
         admin = {"authorization": f"Bearer {login(api, ADMIN_EMAIL, ADMIN_PASSWORD)}"}
@@ -473,19 +839,21 @@ def main(argv: list[str] | None = None) -> int:
         (files / "credentials.txt").write_text(
             "".join(f"{address}\t{CUSTOMER_PASSWORD}\n" for address, _ in customers)
         )
-        gateway, products = system.url(), system.url("products")
+        gateway, direct = system.url(), system.url("products")
+        # With several products instances, name the one the direct scenarios hit.
+        which = "products" if instances == 1 else f"{direct_label} of {instances}"
         query = SEARCH_QUERY.replace(" ", "%20")
         scenarios = [
             Scenario(
                 "ceiling",
-                "ceiling: GET /health/live (products)",
-                products + "/health/live",
+                f"ceiling: GET /health/live ({which})",
+                direct + "/health/live",
                 "report.lua",
             ),
             Scenario(
                 "product_direct",
-                "GET product by id, direct",
-                products,
+                "GET product by id, direct" + ("" if instances == 1 else f" ({which})"),
+                direct,
                 "get_random.lua",
                 [str(files / "ids.txt"), "/api/v1/products/"],
             ),
@@ -532,7 +900,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ]
         if args.only:
-            wanted = {"ceiling", *(name.strip() for name in args.only.split(","))}
+            wanted = {"ceiling", *(part.strip() for part in args.only.split(","))}
             scenarios = [s for s in scenarios if s.name in wanted]
 
         results: list[dict[str, Any]] = []
@@ -565,13 +933,21 @@ def main(argv: list[str] | None = None) -> int:
         ]
         machine = f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
         wrk = shutil.which("wrk") or "wrk"
-        version = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)
+        version = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)  # noqa: S603
         wrk_version = (version.stdout.splitlines() or [""])[0]
         report = {
             "meta": {
                 "stamp": stamp,
-                "products": args.products,
+                "products": products,
                 "seed": seed_summary,
+                "seed_s": seed_seconds,
+                "images": args.images,
+                "scale": args.scale,
+                "instances": {
+                    service: [label for label, _ in listed]
+                    for service, listed in system.instances.items()
+                },
+                "direct": {"label": direct_label, "url": direct, "of": instances},
                 "duration_s": args.duration,
                 "connections": args.connections,
                 "customers": args.customers,
@@ -586,19 +962,19 @@ def main(argv: list[str] | None = None) -> int:
             "scenarios": results,
         }
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"{stamp}.json").write_text(to_json(report))
+        (args.out / f"{name}.json").write_text(to_json(report))
         table = markdown(report)
-        (args.out / f"{stamp}.md").write_text(table)
+        (args.out / f"{name}.md").write_text(table)
         print()
         print(table)
-        png = args.out / f"{stamp}.png"
+        png = args.out / f"{name}.png"
         if plot(report, png):
             print(f"wrote {png}")
         else:
             print("matplotlib is not installed: no PNG (uv pip install matplotlib)")
-        print(f"wrote {args.out / (stamp + '.json')} and {args.out / (stamp + '.md')}")
+        print(f"wrote {args.out / (name + '.json')} and {args.out / (name + '.md')}")
         failed = False
-        return 0
+        return report
     finally:
         if system is not None:
             code = system.stop()
@@ -606,6 +982,42 @@ def main(argv: list[str] | None = None) -> int:
             if failed:
                 print(f"--- last lines of shop up's log ---\n{system.log_tail()}", file=sys.stderr)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.compare:
+        return compare(args.compare, args.out)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: sudo apt-get install -y wrk", file=sys.stderr)
+        return 2
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    several = len(args.sizes) > 1
+    reports: list[dict[str, Any]] = []
+    names: list[str] = []
+    code = 0
+    for products in args.sizes:
+        name = f"{stamp}-{products}products" if several else stamp
+        if several:
+            print(f"=== catalog size {products} ({len(reports) + 1} of {len(args.sizes)}) ===")
+        try:
+            reports.append(run_size(args, products, stamp, name))
+        except Exception as exc:  # the sizes done so far still get their table
+            if not several:
+                raise
+            print(f"catalog size {products} failed: {exc}", file=sys.stderr)
+            code = 1
+            break
+        names.append(name)
+    if several and len(reports) > 1:
+        summary = scaling_summary(reports, names, "sizes")
+        (args.out / f"{stamp}-sizes.json").write_text(json.dumps(summary, indent=1) + "\n")
+        table = scaling_markdown(summary)
+        (args.out / f"{stamp}-sizes.md").write_text(table)
+        print()
+        print(table)
+        print(f"wrote {args.out / (stamp + '-sizes.md')} and {stamp}-sizes.json")
+    return code
 
 
 if __name__ == "__main__":

@@ -167,6 +167,31 @@ async def test_a_picture_missing_after_an_interruption_is_added(
     assert await db.fetchval("SELECT count(*) FROM products") == 5
 
 
+async def test_no_images_skips_the_pictures_and_a_later_run_adds_them(
+    databases: Databases, redis_url: str, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    data_dir = tmp_path / "data"
+    demo = demo_catalog(4)
+
+    result = seed_demo(databases, redis_url, data_dir, "--products", "4", "--no-images")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"Created {len(demo.categories)} categories, 4 products, 0 images; skipped 0"
+        " categories, 0 products and 0 images that were already there; no pictures drawn"
+        " (--no-images)."
+    )
+    assert await db.fetchval("SELECT count(*) FROM products") == 4
+    assert await db.fetchval("SELECT count(*) FROM product_images") == 0
+    assert not (data_dir / "media").exists() or files(data_dir) == []
+
+    later = seed_demo(databases, redis_url, data_dir, "--products", "4")
+
+    assert later.returncode == 0, later.stderr
+    assert "Created 0 categories, 0 products, 4 images" in later.stdout
+    assert await db.fetchval("SELECT count(*) FROM product_images") == 4
+
+
 @pytest.mark.parametrize("count", ["lots", "-5", "100001"])
 def test_refuses_a_bad_product_count(
     databases: Databases, redis_url: str, tmp_path: Path, count: str

@@ -4,7 +4,8 @@ shop up [--scale SERVICE=N]   the whole system in the foreground
 shop serve SERVICE [--reload] one service (containers, scaling out)
 shop migrate [SERVICE ...]    apply migrations
 shop makemigrations SERVICE MESSAGE   autogenerate a migration (developers)
-shop seed-demo [--products N] load the demo catalog (deterministic, idempotent)
+shop seed-demo [--products N] [--no-images]
+                              load the demo catalog (deterministic, idempotent)
 shop search reindex           rebuild the Elasticsearch index, then swap its alias
 """
 
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed-demo", help="load the demo catalog (idempotent)")
     seed.add_argument(
         "--products", type=_product_count, default=1200, metavar="N", help="default: 1200"
+    )
+    seed.add_argument(
+        "--no-images",
+        dest="images",
+        action="store_false",
+        help="draw no pictures (much faster for large catalogs; a later run adds them)",
     )
 
     make = commands.add_parser("makemigrations", help="autogenerate a migration from the models")
@@ -120,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "seed-demo":
         from shop.cli.seed import seed_demo
 
-        print(seed_demo(settings, args.products).summary())
+        print(seed_demo(settings, args.products, images=args.images).summary())
         return 0
     if args.command == "makemigrations":
         from shop.cli.services import SERVICES

@@ -11,8 +11,10 @@ product for the search index, and the read cache's invalidation in Redis.
 Idempotent: categories that exist (by slug) and products that exist (by SKU)
 are skipped, and a demo product gets its picture only if it has none, so a
 second run creates nothing and changes nothing, and a run that was
-interrupted is completed by the next one. A demo product whose slug some
-other product already has is not created (and is counted as such).
+interrupted is completed by the next one. ``--no-images`` skips the pictures
+(for the benchmark's large catalogs); a later run without it adds them. A demo
+product whose slug some other product already has is not created (and is
+counted as such).
 
 It starts only what it needs: the products database (the embedded
 PostgreSQL when ``PRODUCTS_DATABASE_URL`` is unset, as ``shop migrate``
@@ -67,6 +69,7 @@ class SeedResult:
     images_created: int
     images_skipped: int
     slug_conflicts: int = 0
+    images_drawn: bool = True  # False with --no-images: pictures were not looked at
 
     def summary(self) -> str:
         line = (
@@ -77,6 +80,8 @@ class SeedResult:
         )
         if self.slug_conflicts:
             line += f"; {self.slug_conflicts} products not created: their slug is taken"
+        if not self.images_drawn:
+            line += "; no pictures drawn (--no-images)"
         return line + "."
 
 
@@ -202,7 +207,7 @@ def _since(started: float) -> float:
     return round(time.monotonic() - started, 1)
 
 
-async def _seed(settings: ProductsSettings, demo: DemoCatalog) -> SeedResult:
+async def _seed(settings: ProductsSettings, demo: DemoCatalog, images: bool) -> SeedResult:
     engine = create_engine(settings)
     redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     try:
@@ -217,9 +222,11 @@ async def _seed(settings: ProductsSettings, demo: DemoCatalog) -> SeedResult:
             categories, categories_created = await seeder.categories(demo)
             created, skipped, conflicts = await seeder.products(demo, categories)
             log.info("demo products loaded", created=created, seconds=_since(started))
-            started = time.monotonic()
-            images_created, images_skipped = await seeder.images(demo)
-            log.info("demo images stored", created=images_created, seconds=_since(started))
+            images_created = images_skipped = 0
+            if images:
+                started = time.monotonic()
+                images_created, images_skipped = await seeder.images(demo)
+                log.info("demo images stored", created=images_created, seconds=_since(started))
     finally:
         await redis.aclose()
         await engine.dispose()
@@ -231,18 +238,20 @@ async def _seed(settings: ProductsSettings, demo: DemoCatalog) -> SeedResult:
         images_created=images_created,
         images_skipped=images_skipped,
         slug_conflicts=conflicts,
+        images_drawn=images,
     )
 
 
-def seed_demo(cli: CliSettings, products: int) -> SeedResult:
+def seed_demo(cli: CliSettings, products: int, *, images: bool = True) -> SeedResult:
     """Migrates the products database, then loads the first ``products`` products of the
-    demo catalog (and all its categories) into it."""
+    demo catalog (and all its categories) into it, and their pictures unless ``images``
+    is false (``--no-images``: drawing them is most of the time a large catalog takes)."""
     demo = demo_catalog(products)
     with data_layer(cli, need_redis=True, services=["products"]) as env:
         migrate(env, ["products"])
         settings = ProductsSettings(
             PRODUCTS_DATABASE_URL=env["PRODUCTS_DATABASE_URL"], redis_url=env["REDIS_URL"]
         )
-        result = asyncio.run(_seed(settings, demo))
+        result = asyncio.run(_seed(settings, demo, images))
     log.info("demo catalog seeded", **vars(result))
     return result
