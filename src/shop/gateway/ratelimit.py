@@ -1,4 +1,4 @@
-"""Rate limits at the edge, counted in Redis by one Lua script (budgets in `limits` notation).
+"""Rate limits at the edge, counted in Redis by the `limits` library.
 
 Every proxied request counts against its client IP (X-Forwarded-For believed only
 from trusted proxies) and, when the gateway verified a bearer token, against the
@@ -8,9 +8,7 @@ not proxied, so never limited.
 
 Fixed windows: one atomic increment per key and request, a window starting at
 its first hit. A client may burst up to twice its budget across a window's end;
-the price of counting in O(1). One Lua script counts a request against all its
-keys and reads their windows back: one Redis round trip per request, whether it
-counts against the address alone or against the address and the user.
+the price of counting in O(1).
 
 When Redis fails, limits fail open: the request is served, a warning logged and
 ``gateway_rate_limit_errors_total`` counted. (Session checks of tokens need the
@@ -28,6 +26,8 @@ from dataclasses import dataclass
 import structlog
 from fastapi import FastAPI
 from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from starlette.requests import Request
@@ -77,25 +77,6 @@ class RateLimitedError(ShopError):
         return headers | {"Retry-After": str(max(1, int(headers["RateLimit-Reset"])))}
 
 
-# KEYS: the counters; ARGV[1]: the window in milliseconds. Each counter is
-# incremented, and a new one (or one that lost its expiry) gets the window; the
-# answer is each counter's count and remaining milliseconds, in KEYS order.
-HIT_SCRIPT = """
-local out = {}
-for _, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  local ttl = redis.call('PTTL', key)
-  if count == 1 or ttl < 0 then
-    redis.call('PEXPIRE', key, ARGV[1])
-    ttl = tonumber(ARGV[1])
-  end
-  out[#out + 1] = count
-  out[#out + 1] = ttl
-end
-return out
-"""
-
-
 class RateLimiter:
     def __init__(
         self,
@@ -106,8 +87,15 @@ class RateLimiter:
         trusted_proxies: Proxies,
         errors: Counter,
     ) -> None:
-        # The app's own client: its connection pool and timeouts, and closed with it.
-        self.script = redis.register_script(HIT_SCRIPT)
+        # The app's own connection pool: its timeouts, and closed with it.
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            key_prefix="gateway-rate",
+            wrap_exceptions=True,
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+        )
+        self.limiter = FixedWindowRateLimiter(storage)
         self.default = parse(default)
         self.auth = parse(auth)
         self.trusted_proxies = trusted_proxies
@@ -118,43 +106,40 @@ class RateLimiter:
             return "auth", self.auth
         return "default", self.default
 
-    async def _hit(self, path: str, counted: list[tuple[str, str]]) -> list[Verdict]:
-        """Counts one request against each ``(kind, value)``, in one round trip."""
+    async def _hit(self, path: str, kind: str, value: str) -> Verdict | None:
         name, limit = self.group(path)
-        window_ms = limit.get_expiry() * 1000
-        keys = [
-            f"gateway-rate:{name}:{kind}:{value}:{limit.amount}/{window_ms}"
-            for kind, value in counted
-        ]
         try:
-            replies = await self.script(keys=keys, args=[window_ms])
-            now = time.time()
-            return [
-                Verdict(
-                    limit,
-                    allowed=int(count) <= limit.amount,
-                    remaining=max(0, limit.amount - int(count)),
-                    reset_at=now + int(ttl_ms) / 1000,
-                )
-                for count, ttl_ms in zip(replies[::2], replies[1::2], strict=True)
-            ]
+            allowed = await self.limiter.hit(limit, name, kind, value)
+            stats = await self.limiter.get_window_stats(limit, name, kind, value)
         except Exception as exc:  # Redis down or confused: serve rather than refuse.
             self.errors.inc()
             log.warning("rate limit not checked, request let through", error=repr(exc))
-            return []
+            return None
+        return Verdict(limit, allowed, stats.remaining, stats.reset_time)
+
+    async def _count(self, request: Request, kind: str, value: str) -> Verdict | None:
+        verdict = await self._hit(request.url.path, kind, value)
+        if verdict is not None and not verdict.allowed:
+            raise RateLimitedError(verdict)
+        return verdict
+
+    async def check_client(self, request: Request) -> Verdict | None:
+        """Counts the request against its client IP; raises :class:`RateLimitedError`
+        when over budget. ``None`` when it could not be counted."""
+        return await self._count(request, "ip", client_ip(request, self.trusted_proxies))
+
+    async def check_user(self, request: Request, user_id: str) -> Verdict | None:
+        """Counts the request against a signed-in user, as :meth:`check_client` does."""
+        return await self._count(request, "user", user_id)
 
     async def check(self, request: Request, user_id: str | None = None) -> Verdict | None:
         """Counts the request against its client IP and, given a verified ``user_id``,
         against that user; raises :class:`RateLimitedError` when either is over budget.
         The tightest verdict (for the RateLimit-* headers), ``None`` when the request
         could not be counted."""
-        counted = [("ip", client_ip(request, self.trusted_proxies))]
+        verdicts = [await self.check_client(request)]
         if user_id is not None:
-            counted.append(("user", user_id))
-        verdicts = await self._hit(request.url.path, counted)
-        for verdict in verdicts:
-            if not verdict.allowed:
-                raise RateLimitedError(verdict)
+            verdicts.append(await self.check_user(request, user_id))
         return tightest(*verdicts)
 
 
