@@ -238,28 +238,19 @@ async def _commit(orders: Orders, order_id: uuid.UUID, actor: str) -> bool:
     """Whether products took the reserved units off the shelf. False when it could not
     say (the order is then confirmed with its units held, and the reconciler commits
     them); a hold that lapsed cancels the pending order and refuses it."""
-    try:
-        await orders.products.commit(order_id)
-    except ProductsUnavailableError as exc:
-        log.warning(
-            "commit failed; the reconciler retries", order_id=str(order_id), reason=str(exc)
-        )
-        return False
-    except ProductsRefusedError as exc:
-        if exc.type_slug not in stock.HOLD_LOST:
-            log.error("commit refused", order_id=str(order_id), type=exc.type_slug)
-            return False
-        async with unit_of_work(orders.sessionmaker) as session:
-            order = await OrderRepository(session).lock(order_id)
-            if order is not None and order.status == OrderStatus.PENDING:
-                lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, HOLD_LAPSED)
-        await stock.give_back(orders, order_id)
-        log.warning("stock hold lapsed during placement", order_id=str(order_id))
-        raise StockHoldLapsedError(
-            "The stock held for this order lapsed before the order was complete;"
-            " nothing was kept. Place the order again."
-        ) from None
-    return True
+    answer = await stock.commit_hold(orders, order_id)
+    if answer is not stock.CommitAnswer.HOLD_LOST:
+        return answer is stock.CommitAnswer.COMMITTED
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await OrderRepository(session).lock(order_id)
+        if order is not None and order.status == OrderStatus.PENDING:
+            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, HOLD_LAPSED)
+    await stock.give_back(orders, order_id)
+    log.warning("stock hold lapsed during placement", order_id=str(order_id))
+    raise StockHoldLapsedError(
+        "The stock held for this order lapsed before the order was complete;"
+        " nothing was kept. Place the order again."
+    )
 
 
 async def _confirm(

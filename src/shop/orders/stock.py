@@ -9,6 +9,7 @@ step is still to do, and the reconciler does it at its next round.
 from __future__ import annotations
 
 import uuid
+from enum import Enum
 
 import structlog
 
@@ -45,22 +46,38 @@ async def give_back(orders: Orders, order_id: uuid.UUID) -> bool:
     return True
 
 
-async def commit(orders: Orders, order_id: uuid.UUID) -> bool:
-    """A confirmed order's held units leave the shelf."""
+class CommitAnswer(Enum):
+    """What the products service answered to committing an order's held units."""
+
+    COMMITTED = "committed"
+    UNKNOWN = "unknown"  # unreachable, or refused for another reason: try again later
+    HOLD_LOST = "hold-lost"  # released or expired: the units are not kept for it
+
+
+async def commit_hold(orders: Orders, order_id: uuid.UUID) -> CommitAnswer:
+    """Asks products to commit the order's held units; records nothing."""
     try:
         await orders.products.commit(order_id)
     except ProductsUnavailableError as exc:
         log.warning(
             "commit failed; the reconciler retries", order_id=str(order_id), reason=str(exc)
         )
-        return False
+        return CommitAnswer.UNKNOWN
     except ProductsRefusedError as exc:
-        if exc.type_slug not in HOLD_LOST:
-            log.error(
-                "commit refused", order_id=str(order_id), status=exc.status, type=exc.type_slug
-            )
-            return False
-        await _hold_lost(orders, order_id, exc.type_slug)
+        if exc.type_slug in HOLD_LOST:
+            log.warning("stock hold lost", order_id=str(order_id), type=exc.type_slug)
+            return CommitAnswer.HOLD_LOST
+        log.error("commit refused", order_id=str(order_id), status=exc.status, type=exc.type_slug)
+        return CommitAnswer.UNKNOWN
+    return CommitAnswer.COMMITTED
+
+
+async def commit(orders: Orders, order_id: uuid.UUID) -> bool:
+    """A confirmed order's held units leave the shelf."""
+    answer = await commit_hold(orders, order_id)
+    if answer is CommitAnswer.HOLD_LOST:
+        await _hold_lost(orders, order_id)
+    if answer is not CommitAnswer.COMMITTED:
         return False
     async with unit_of_work(orders.sessionmaker) as session:
         await OrderRepository(session).set_stock_state(
@@ -69,7 +86,7 @@ async def commit(orders: Orders, order_id: uuid.UUID) -> bool:
     return True
 
 
-async def _hold_lost(orders: Orders, order_id: uuid.UUID, reason: str) -> None:
+async def _hold_lost(orders: Orders, order_id: uuid.UUID) -> None:
     """The products service no longer holds a confirmed order's units (it could not be
     reached before the hold expired): the order cannot be fulfilled and is cancelled."""
     async with unit_of_work(orders.sessionmaker) as session:
@@ -83,4 +100,4 @@ async def _hold_lost(orders: Orders, order_id: uuid.UUID, reason: str) -> None:
             RECONCILER_ACTOR,
             "the stock hold lapsed before it was committed",
         )
-    log.error("stock hold lost: order cancelled", order_id=str(order_id), reason=reason)
+    log.error("stock hold lost: order cancelled", order_id=str(order_id))
