@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -417,22 +418,27 @@ async def test_run_forever_survives_database_errors(
     assert failures[0]["level"] == "error"
 
 
-async def test_the_resource_runs_the_worker_for_the_apps_lifetime(
-    sessionmaker: async_sessionmaker[AsyncSession], outbox_url: str
-) -> None:
+def _probe_app(outbox_url: str, recorder: Recorder) -> FastAPI:
+    """A service app whose outbox worker hands ``note`` messages to ``recorder``."""
     settings = DatabaseSettings(
         service_name="outbox-probe", database_url=outbox_url, log_format="json"
     )
-    recorder = Recorder()
 
     def worker(app: Any) -> OutboxWorker:
         return OutboxWorker(app.state.sessionmaker, OUTBOX, {"note": recorder}, poll_interval=0.02)
 
-    app = create_service_app(
+    return create_service_app(
         settings,
         title="Outbox probe",
         resources=[database_resource(settings), outbox_worker_resource(worker)],
     )
+
+
+async def test_the_resource_runs_the_worker_for_the_apps_lifetime(
+    sessionmaker: async_sessionmaker[AsyncSession], outbox_url: str
+) -> None:
+    recorder = Recorder()
+    app = _probe_app(outbox_url, recorder)
     async with asyncio.timeout(10), app_client(app) as client:  # shutdown must not hang
         task: asyncio.Task[None] = app.state.outbox_task
         ready = await client.get("/health/ready")
@@ -457,19 +463,8 @@ async def test_the_resource_runs_the_worker_for_the_apps_lifetime(
 async def test_the_backlog_is_on_metrics(
     sessionmaker: async_sessionmaker[AsyncSession], outbox_url: str
 ) -> None:
-    settings = DatabaseSettings(
-        service_name="outbox-probe", database_url=outbox_url, log_format="json"
-    )
     recorder = Recorder()
-
-    def worker(app: Any) -> OutboxWorker:
-        return OutboxWorker(app.state.sessionmaker, OUTBOX, {"note": recorder}, poll_interval=0.02)
-
-    app = create_service_app(
-        settings,
-        title="Outbox probe",
-        resources=[database_resource(settings), outbox_worker_resource(worker)],
-    )
+    app = _probe_app(outbox_url, recorder)
     async with asyncio.timeout(10), app_client(app) as client:
         await add(sessionmaker, "note", {"n": 1})
         await eventually(lambda: recorder.payloads == [{"n": 1}])
