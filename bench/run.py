@@ -287,6 +287,73 @@ def pick_category(system: System) -> str:
     return max(counts, key=lambda slug: counts[slug])
 
 
+# --- CPU per request ------------------------------------------------------------------
+
+# Requests/s moves with whatever else the shared machine runs; the CPU time each process
+# spends per request does not, so that is what tells a change's worth apart from noise.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used) of a live process; None once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # the name, in parentheses, may hold spaces
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _component(pid: int) -> str:
+    """What a process of the system is: a service's name, postgres, redis or other."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "other"
+    words = [part.decode(errors="replace") for part in argv if part]
+    if "serve" in words and words.index("serve") + 1 < len(words):
+        return words[words.index("serve") + 1]
+    first = Path(words[0]).name if words else ""
+    if first.startswith("postgres") or (words and "postgres:" in words[0]):
+        return "postgres"
+    if "redis" in first:
+        return "redis"
+    return "other"
+
+
+def cpu_by_component(root: int) -> dict[str, float]:
+    """CPU seconds used so far by the live processes under ``root``, by component.
+    PostgreSQL's backends live as long as their pooled connections, so a run's
+    difference of two samples is what the run cost."""
+    parents: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    totals: dict[str, float] = {}
+    pending = list(children.get(root, []))
+    while pending:
+        pid = pending.pop()
+        pending += children.get(pid, [])
+        label = _component(pid)
+        totals[label] = totals.get(label, 0.0) + parents[pid][1]
+    return totals
+
+
+def cpu_per_request(
+    before: dict[str, float], after: dict[str, float], requests: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per request by component, between two samples."""
+    if not requests:
+        return {}
+    spent = {
+        label: (after.get(label, 0.0) - before.get(label, 0.0)) * 1000 / requests for label in after
+    }
+    return {label: round(ms, 3) for label, ms in sorted(spent.items()) if ms > 0}
+
+
 # --- wrk -----------------------------------------------------------------------------
 
 
@@ -415,6 +482,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {fmt(row.get('p99_x_ceiling'), '.1f')} "
                 f"| {row['non_2xx_3xx']}/{row['socket_errors']} |"
             )
+    lines += cpu_markdown(report)
     gateway = {s["name"]: s for s in report["scenarios"]}
     if "product_direct" in gateway and "product_gateway" in gateway:
         direct_label, instances = meta.get("direct", {}).get("label"), meta.get("instances", {})
@@ -436,6 +504,36 @@ def markdown(report: dict[str, Any]) -> str:
     if meta.get("notes"):
         lines += ["", *(f"- {note}" for note in meta["notes"])]
     return "\n".join(lines) + "\n"
+
+
+CPU_COLUMNS = ("gateway", "auth", "products", "orders", "postgres", "redis", "other")
+
+
+def cpu_markdown(report: dict[str, Any]) -> list[str]:
+    """CPU milliseconds per request by process, at each scenario's most connections."""
+    rows = []
+    for scenario in report["scenarios"]:
+        measured = [row for row in scenario["runs"] if row.get("cpu_ms")]
+        if not measured:
+            continue
+        row = max(measured, key=lambda run: run["connections"])
+        cpu = row["cpu_ms"]
+        cells = " | ".join(format(cpu.get(label, 0.0), ".2f") for label in CPU_COLUMNS)
+        rows.append(
+            f"| {scenario['title']} | {row['connections']} | {cells} | {sum(cpu.values()):.2f} |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "CPU per request (ms, all instances of a service together; wrk's own not counted), "
+        "at the most connections: what each request costs, steadier than req/s on a "
+        "shared machine.",
+        "",
+        "| scenario | conns | " + " | ".join(CPU_COLUMNS) + " | total |",
+        "|---|---:|" + "---:|" * (len(CPU_COLUMNS) + 1),
+        *rows,
+    ]
 
 
 def topology(meta: dict[str, Any]) -> str:
@@ -927,7 +1025,10 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
         for scenario in scenarios:
             runs = []
             for connections in args.connections:
+                before = cpu_by_component(system.process.pid)
                 row = run_wrk(scenario, connections, args.duration)
+                after = cpu_by_component(system.process.pid)
+                row["cpu_ms"] = cpu_per_request(before, after, row["requests"])
                 print(
                     f"  {scenario.name:<16} c={connections:<4} {row['rps']:>9.1f} req/s"
                     f"  p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:8.2f} ms"

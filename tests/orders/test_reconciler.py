@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
-from shop.orders.products_client import ProductsUnavailableError, Reservation
+from shop.orders.products_client import ProductsClient, Reservation
 from shop.orders.reconciler import Reconciler
 from tests.orders.conftest import EnvFactory
 from tests.orders.support import SERVICE_TOKEN, OrdersEnv
@@ -65,17 +66,26 @@ async def test_a_release_before_the_reserve_leaves_a_tombstone(
         assert await env.books.levels(product) == (5, 0)
 
 
-async def test_a_commit_that_failed_after_confirmation_is_finished(env: OrdersEnv) -> None:
+def hold_only(products: ProductsClient) -> None:
+    """Products answers reserves with a hold only (as a products instance that does not
+    take units at once would): placed orders are confirmed with their units held."""
+    reserve = products.reserve
+
+    async def hold(
+        order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
+    ) -> Reservation:
+        return await reserve(order_id, items)
+
+    products.reserve = hold  # type: ignore[method-assign]
+
+
+async def test_units_only_held_at_confirmation_are_committed_later(env: OrdersEnv) -> None:
     product = await env.books.product(5)
     ada = await env.tokens.user()
     products = env.app.state.orders.products
-
-    async def unreachable(order_id: uuid.UUID) -> Reservation:
-        raise ProductsUnavailableError("timed out")
-
-    products.commit = unreachable
+    hold_only(products)
     order = await env.placed(ada, (product, 2))
-    del products.commit
+    del products.reserve
     assert order["status"] == "confirmed"  # the customer's order stands
     assert (await env.order_row(order["id"]))["stock_state"] == "held"
     assert await env.books.levels(product) == (5, 2)
@@ -102,13 +112,9 @@ async def test_a_hold_that_lapsed_before_its_commit_cancels_the_order(env: Order
     product = await env.books.product(5)
     ada = await env.tokens.user()
     products = env.app.state.orders.products
-
-    async def unreachable(order_id: uuid.UUID) -> Reservation:
-        raise ProductsUnavailableError("timed out")
-
-    products.commit = unreachable
+    hold_only(products)
     order = await env.placed(ada, (product, 2))
-    del products.commit
+    del products.reserve
     await env.books.age(uuid.UUID(order["id"]))  # products' sweeper may release it now
 
     done = await env.reconcile()

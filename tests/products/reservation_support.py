@@ -203,9 +203,15 @@ class ReservationsEnv:
     settings: ProductsSettings
 
     async def reserve(
-        self, order_id: uuid.UUID, *lines: tuple[uuid.UUID, int], headers: Any = SERVICE
+        self,
+        order_id: uuid.UUID,
+        *lines: tuple[uuid.UUID, int],
+        headers: Any = SERVICE,
+        commit: bool | None = None,
     ) -> httpx.Response:
-        body = {"lines": [{"product_id": str(p), "quantity": q} for p, q in lines]}
+        body: dict[str, Any] = {"lines": [{"product_id": str(p), "quantity": q} for p, q in lines]}
+        if commit is not None:
+            body["commit"] = commit
         return await self.client.put(f"{API}/{order_id}", json=body, headers=headers)
 
     async def commit(self, order_id: uuid.UUID) -> httpx.Response:

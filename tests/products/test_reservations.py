@@ -328,6 +328,58 @@ async def test_commit_takes_the_units_off_the_shelf_once(env: ReservationsEnv) -
     assert (await env.get(order_id)).json()["status"] == "committed"
 
 
+async def test_reserve_and_commit_at_once_takes_the_units_in_one_step(
+    env: ReservationsEnv,
+) -> None:
+    product = await env.books.product(10, price=900)
+    other = await env.books.product(4)
+    order_id = uuid.uuid4()
+
+    taken = await env.reserve(order_id, (product, 3), (other, 4), commit=True)
+
+    assert taken.status_code == 201, taken.text
+    body = taken.json()
+    assert body["status"] == "committed"
+    assert {(line["product_id"], line["quantity"]) for line in body["lines"]} == {
+        (str(product), 3),
+        (str(other), 4),
+    }
+    assert await env.books.levels(product) == (7, 0)
+    assert await env.books.levels(other) == (0, 0)
+    rows = await env.books.ledger(order_id=order_id)
+    assert sorted((m.product_id, m.reason, m.on_hand_delta, m.reserved_delta) for m in rows) == (
+        sorted([(product, StockReason.COMMIT, -3, 0), (other, StockReason.COMMIT, -4, 0)])
+    )
+    # A repeat (the answer was lost) takes nothing again and answers the same.
+    again = await env.reserve(order_id, (product, 3), (other, 4), commit=True)
+    assert (again.status_code, again.json()) == (200, body)
+    assert await env.books.levels(product) == (7, 0)
+    assert (await env.commit(order_id)).json() == body
+    problem(await env.release(order_id), 409, "reservation-committed")
+    # Short stock takes nothing, as a hold would.
+    short = problem(await env.reserve(uuid.uuid4(), (product, 8), commit=True), 409)
+    assert short["errors"] == [{"product_id": str(product), "requested": 8, "available": 7}]
+    assert await env.books.levels(product) == (7, 0)
+    await env.books.assert_balanced(product, other)
+
+
+async def test_reserve_and_commit_on_a_hold_commits_it_unless_it_lapsed(
+    env: ReservationsEnv,
+) -> None:
+    product = await env.books.product(6)
+    held, lapsed = uuid.uuid4(), uuid.uuid4()
+    assert (await env.reserve(held, (product, 2))).json()["status"] == "held"
+    assert (await env.reserve(lapsed, (product, 1))).status_code == 201
+    await env.books.age(lapsed)
+
+    committed = await env.reserve(held, (product, 2), commit=True)
+    assert (committed.status_code, committed.json()["status"]) == (200, "committed")
+    problem(await env.reserve(lapsed, (product, 1), commit=True), 409, "reservation-expired")
+
+    assert await env.books.levels(product) == (4, 1)  # the lapsed one is the sweeper's
+    await env.books.assert_balanced(product)
+
+
 async def test_release_gives_the_units_back_once(env: ReservationsEnv) -> None:
     product = await env.books.product(6)
     order_id = uuid.uuid4()

@@ -4,51 +4,54 @@ front of the real products service, as in tests/orders)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-import pytest
-
-from shop.orders.products_client import Reservation
-from tests.orders.support import OrdersEnv
+from shop.orders.products_client import ProductsUnavailableError, Reservation
+from tests.orders.conftest import EnvFactory
 from tests.products.reservation_support import problem
 
 
-@pytest.mark.parametrize("lapse", ["expired", "released"])
-async def test_a_hold_that_lapses_mid_placement_refuses_the_order_and_sends_nothing(
-    env: OrdersEnv, lapse: str
+async def test_units_taken_whose_answer_was_lost_are_given_back_and_nothing_is_sent(
+    make_env: EnvFactory, products_url: str
 ) -> None:
-    """The reserve succeeds, then the hold expires (or the sweeper releases it) before the
-    commit: the order is refused with a 409, never confirmed, and no email is queued."""
-    product = await env.books.product(5)
-    ada = await env.tokens.user()
-    products = env.app.state.orders.products
-    reserve = products.reserve
+    """Products takes the units off the shelf, but its answer never arrives: the client
+    gets a 503 and no email is queued; the reconciler cancels the pending order and puts
+    the units back; the same Idempotency-Key then places the order once."""
+    async with make_env(products_url, placement_deadline_seconds=0) as env:
+        product = await env.books.product(5)
+        ada = await env.tokens.user()
+        products = env.app.state.orders.products
+        reserve = products.reserve
 
-    async def reserve_then_lapse(
-        order_id: uuid.UUID, items: list[tuple[uuid.UUID, int]]
-    ) -> Reservation:
-        reservation: Reservation = await reserve(order_id, items)
-        await env.books.age(order_id)
-        if lapse == "released":
-            await products.restock(order_id)  # as the sweeper would
-        return reservation
+        async def answer_lost(
+            order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
+        ) -> Reservation:
+            await reserve(order_id, items, commit=commit)
+            raise ProductsUnavailableError("read timed out")
 
-    products.reserve = reserve_then_lapse
-    try:
-        response = await env.place(ada, (product, 2), key="lapsing")
-    finally:
-        del products.reserve
+        products.reserve = answer_lost
+        try:
+            problem(await env.place(ada, (product, 2), key="lost"), 503)
+        finally:
+            del products.reserve
 
-    problem(response, 409, "stock-hold-lapsed")
-    [row] = await env.db.fetch("SELECT * FROM orders")
-    assert (row["status"], row["placed"], row["stock_state"]) == ("cancelled", False, "released")
-    assert await env.db.fetchval("SELECT count(*) FROM outbox") == 0
-    assert await env.books.levels(product) == (5, 0)
-    assert (await env.client.get("/api/v1/orders", headers=ada.headers)).json()["items"] == []
-    await env.assert_books_agree(product)
-    # A refusal is remembered with its key; a new key places the order.
-    problem(await env.place(ada, (product, 2), key="lapsing"), 409, "stock-hold-lapsed")
-    placed = await env.place(ada, (product, 2), key="again")
-    assert placed.status_code == 201, placed.text
-    assert placed.json()["status"] == "confirmed"
-    assert (await env.order_row(placed.json()["id"]))["stock_state"] == "committed"
-    assert await env.books.levels(product) == (3, 0)
+        [row] = await env.db.fetch("SELECT * FROM orders")
+        assert (row["status"], row["placed"]) == ("pending", False)
+        assert await env.books.levels(product) == (3, 0)  # taken, for an order not placed
+        assert await env.db.fetchval("SELECT count(*) FROM outbox") == 0
+
+        done = await env.reconcile()
+
+        assert (done.cancelled, done.given_back) == (1, 1)
+        assert await env.books.levels(product) == (5, 0)
+        [row] = await env.db.fetch("SELECT * FROM orders")
+        assert (row["status"], row["placed"], row["stock_state"]) == ("cancelled", False, "released")
+        assert (await env.client.get("/api/v1/orders", headers=ada.headers)).json()["items"] == []
+        await env.assert_books_agree(product)
+        # The 503 was not remembered with the key: the retry places the order, once.
+        placed = await env.place(ada, (product, 2), key="lost")
+        assert placed.status_code == 201, placed.text
+        assert (await env.place(ada, (product, 2), key="lost")).json() == placed.json()
+        assert (await env.order_row(placed.json()["id"]))["stock_state"] == "committed"
+        assert await env.books.levels(product) == (3, 0)
+        assert await env.db.fetchval("SELECT count(*) FROM outbox") == 1

@@ -70,7 +70,7 @@ async def outlasting(step: Callable[[], Awaitable[T]], what: str, within: float 
     retrying = AsyncRetrying(
         retry=retry_if_exception(unreachable),
         stop=stop_after_delay(within),
-        wait=wait_exponential_jitter(initial=0.1, max=2.0),
+        wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
         before_sleep=lambda state: log.warning(
             "outage; trying again",
             step=what,

@@ -14,6 +14,7 @@ second sees the first's result and is refused.
 
 from __future__ import annotations
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.orders.errors import IllegalTransitionError
@@ -34,7 +35,11 @@ def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
 
 def record(session: AsyncSession, order: Order, actor: str, note: str = "") -> None:
     """Appends the order's current status to its history (also its first entry)."""
-    session.add(OrderEvent(order_id=order.id, status=order.status, actor=actor, note=note[:500]))
+    event = OrderEvent(order_id=order.id, status=order.status, actor=actor, note=note[:500])
+    if "events" in inspect(order).unloaded:
+        session.add(event)
+    else:  # the history is loaded: it shows the new entry too
+        order.events.append(event)
 
 
 def transition(

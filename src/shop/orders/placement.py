@@ -2,21 +2,22 @@
 
 1. The order is recorded ``pending`` (not ``placed``) with what was asked, and
    committed: from now on the reconciler knows of it.
-2. Products reserves every line, keyed by the order's id (no transaction is
-   open meanwhile; retries are safe).
-3. a. Reserved: products commits the reservation (the units leave the
-      shelf). Then, in one transaction, if the order is still pending, its
-      lines take the reservation's prices, names and SKUs, it becomes
-      ``confirmed`` and ``placed`` with its stock ``committed``, and the
-      confirmation email is queued. If products could not be reached for the
-      commit, the order is confirmed with its stock ``held`` and the
-      reconciler commits it later. If the hold lapsed before the commit, the
-      order is cancelled, never placed, and nothing is sent (409).
+2. Products reserves every line and takes the units off the shelf at once, in
+   one call and one transaction of its own, keyed by the order's id (no
+   transaction is open here meanwhile; retries are safe).
+3. a. Taken: in one transaction, if the order is still pending, its lines take
+      the reservation's prices, names and SKUs, it becomes ``confirmed`` and
+      ``placed`` with its stock ``committed``, and the confirmation email is
+      queued; the answer is built from that transaction's rows. (Were the
+      units only held, the order would be confirmed with its stock ``held``
+      and the reconciler would commit them.) Taking the units before
+      confirming means the customer is never told of an order whose stock is
+      then lost.
    b. Refused (not enough stock, products not orderable): the order is
       cancelled, never placed, and the client gets products' reasons.
    c. No answer in time: 503. The order stays pending; once it is older than
       the placement deadline, the reconciler cancels it and gives back
-      anything a late reservation holds.
+      anything a late reservation took.
 
 With an Idempotency-Key, step 1 also records the order on the key, in the same
 transaction (``idempotency.record_order``). If the request dies, a repeat after
@@ -35,11 +36,11 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.kit.db import unit_of_work
 from shop.kit.errors import ShopError
 from shop.kit.identity import Identity
-from shop.kit.outages import outlasting
 from shop.orders import idempotency, lifecycle, stock
 from shop.orders.context import RECONCILER_ACTOR, Orders, actor_of
 from shop.orders.errors import (
@@ -90,7 +91,7 @@ async def place_order(
     actor = actor_of(identity)
     order_id = await _record_pending(orders, identity, body, actor, lease)
     try:
-        reservation = await orders.products.reserve(order_id, items)
+        reservation = await orders.products.reserve(order_id, items, commit=True)
     except ProductsUnavailableError as exc:
         log.warning("placement left pending", order_id=str(order_id), reason=str(exc))
         raise CatalogUnavailableError() from exc
@@ -100,20 +101,12 @@ async def place_order(
     if {(line.product_id, line.quantity) for line in reservation.lines} != set(items):
         log.error("the reservation does not match the order", order_id=str(order_id))
         raise CatalogUnavailableError()
-    # The units leave the shelf before the order is confirmed (and its email queued), so
-    # that a hold that lapsed meanwhile refuses the order instead of cancelling it after
-    # the customer was told it is confirmed. Mixed currencies are refused below.
-    one_currency = len({line.currency for line in reservation.lines}) == 1
-    committed = one_currency and await _commit(orders, order_id, actor)
-    outcome = await _confirm(orders, order_id, reservation, items, actor, committed=committed)
+    outcome, order = await _confirm(orders, order_id, reservation, items, actor)
     if outcome is not Confirmation.CONFIRMED:
         await stock.give_back(orders, order_id)
         if outcome is Confirmation.MIXED_CURRENCIES:
             raise MixedCurrencyError("The products are priced in different currencies.")
         raise CatalogUnavailableError("The order could not be placed in time. Try again.")
-    # The order is placed now: a database outage must not turn it into a 5xx, which the
-    # client would retry (with its key) into a second order.
-    order = await outlasting(lambda: _read(orders, order_id), "read the placed order")
     assert order is not None
     return order
 
@@ -208,7 +201,13 @@ async def _refused(
     """The error to answer a refused reservation with; cancels the order if it is final."""
     errors: list[dict[str, Any]] = refusal.errors
     error: Exception
-    if refusal.type_slug == "insufficient-stock":
+    if refusal.type_slug == "reservation-expired":  # a hold of an earlier attempt lapsed
+        note = HOLD_LAPSED
+        error = StockHoldLapsedError(
+            "The stock held for this order lapsed before the order was complete;"
+            " nothing was kept. Place the order again."
+        )
+    elif refusal.type_slug == "insufficient-stock":
         note = NOT_ENOUGH_STOCK
         error = InsufficientStockError(
             "Not enough stock for some items; nothing was reserved.", errors=errors
@@ -234,44 +233,26 @@ async def _refused(
     return error
 
 
-async def _commit(orders: Orders, order_id: uuid.UUID, actor: str) -> bool:
-    """Whether products took the reserved units off the shelf. False when it could not
-    say (the order is then confirmed with its units held, and the reconciler commits
-    them); a hold that lapsed cancels the pending order and refuses it."""
-    answer = await stock.commit_hold(orders, order_id)
-    if answer is not stock.CommitAnswer.HOLD_LOST:
-        return answer is stock.CommitAnswer.COMMITTED
-    async with unit_of_work(orders.sessionmaker) as session:
-        order = await OrderRepository(session).lock(order_id)
-        if order is not None and order.status == OrderStatus.PENDING:
-            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, HOLD_LAPSED)
-    await stock.give_back(orders, order_id)
-    log.warning("stock hold lapsed during placement", order_id=str(order_id))
-    raise StockHoldLapsedError(
-        "The stock held for this order lapsed before the order was complete;"
-        " nothing was kept. Place the order again."
-    )
-
-
 async def _confirm(
     orders: Orders,
     order_id: uuid.UUID,
     reservation: Reservation,
     items: list[tuple[uuid.UUID, int]],
     actor: str,
-    *,
-    committed: bool = False,
-) -> Confirmation:
+) -> tuple[Confirmation, Order | None]:
+    """Confirms the pending order from its reservation; the confirmed order comes with
+    its lines and history loaded, as this transaction wrote them."""
     position = {product_id: index for index, (product_id, _) in enumerate(items)}
     async with unit_of_work(orders.sessionmaker) as session:
-        order = await OrderRepository(session).lock(order_id)
+        order = await OrderRepository(session).lock(order_id, with_history=True)
         if order is None or order.status != OrderStatus.PENDING:
-            return Confirmation.GONE
+            return Confirmation.GONE, None
+        committed = reservation.status == "committed"
         order.stock_state = StockState.COMMITTED if committed else StockState.HELD
         currencies = {line.currency for line in reservation.lines}
         if len(currencies) != 1:
             lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, MIXED_CURRENCIES)
-            return Confirmation.MIXED_CURRENCIES
+            return Confirmation.MIXED_CURRENCIES, None
         lines = sorted(
             (
                 OrderLine(
@@ -295,6 +276,7 @@ async def _confirm(
         order.placed = True
         lifecycle.transition(session, order, OrderStatus.CONFIRMED, actor, "stock reserved")
         await session.flush()
+        set_committed_value(order, "lines", lines)
         await orders.emails.confirmed(session, order, lines)
     log.info("order confirmed", order_id=str(order_id), number=order.number)
-    return Confirmation.CONFIRMED
+    return Confirmation.CONFIRMED, order

@@ -168,10 +168,15 @@ class ProductsClient:
         return bool(self.breaker.opened)
 
     async def reserve(
-        self, order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]]
+        self, order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
     ) -> Reservation:
+        """Holds the items for the order; with ``commit``, takes them off the shelf at once
+        (the answer is then ``committed``)."""
         lines = [{"product_id": str(p), "quantity": q} for p, q in items]
-        return await self._call("PUT", f"{PREFIX}/{order_id}", {"lines": lines})
+        body: dict[str, Any] = {"lines": lines}
+        if commit:
+            body["commit"] = True
+        return await self._call("PUT", f"{PREFIX}/{order_id}", body)
 
     async def commit(self, order_id: uuid.UUID) -> Reservation:
         return await self._call("POST", f"{PREFIX}/{order_id}/commit")

@@ -30,14 +30,17 @@ class OrderRepository:
         await self.session.flush()
         return order
 
-    async def lock(self, order_id: uuid.UUID) -> Order | None:
-        """The order, its row locked until the transaction ends, read fresh."""
+    async def lock(self, order_id: uuid.UUID, *, with_history: bool = False) -> Order | None:
+        """The order, its row locked until the transaction ends, read fresh; with its
+        history loaded if asked (transitions then add to it)."""
         query = (
             select(Order)
             .where(Order.id == order_id)
-            .with_for_update()
+            .with_for_update(of=Order)
             .execution_options(populate_existing=True)
         )
+        if with_history:
+            query = query.options(selectinload(Order.events))
         order: Order | None = await self.session.scalar(query)
         return order
 

@@ -70,7 +70,8 @@ def _out(view: ReservationView) -> ReservationOut:
 @router.put(
     "/{order_id}",
     status_code=201,
-    summary="Reserve an order's lines, all or nothing; a repeat replays the first answer",
+    summary="Reserve an order's lines, all or nothing (and commit them at once if asked);"
+    " a repeat replays the first answer",
     responses={
         200: {"model": ReservationOut, "description": "A repeat: the stored reservation"},
         **_responses(
@@ -99,6 +100,7 @@ async def reserve(
         actor=caller.actor,
         cache=_cache(request),
         notify_search=_notify_search(request),
+        commit_now=body.commit,
     )
     response.status_code = 201 if outcome.created else 200
     return _out(outcome.reservation)

@@ -38,6 +38,12 @@ class ReserveIn(BaseModel):
         Field(min_length=1, max_length=MAX_LINES),
         AfterValidator(_distinct_products),
     ]
+    commit: bool = Field(
+        default=False,
+        description="Take the units off the shelf at once (the reservation is answered "
+        "`committed`), as a reserve followed by a commit would, in one step. A repeat "
+        "of a reservation still held commits it.",
+    )
 
 
 class ReservationLineOut(BaseModel):

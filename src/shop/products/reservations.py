@@ -151,6 +151,7 @@ async def reserve(
     cache: CatalogCache | None = None,
     *,
     notify_search: bool = True,
+    commit_now: bool = False,
 ) -> ReserveOutcome:
     """Holds every line's quantity for ``order_id``, or nothing.
 
@@ -159,21 +160,25 @@ async def reserve(
     of stock: :class:`InsufficientStockError` (409) listing every short line. The
     error leaves the reservation's key behind in the session; the caller's rollback
     removes it with everything else.
+
+    ``commit_now``: the units leave the shelf at once (``on_hand`` drops), as a
+    reserve followed by :func:`commit` would leave them, in one transaction. A
+    replay of a reservation still held commits it then.
     """
     requested = _requested(lines)
+    status = ReservationStatus.COMMITTED if commit_now else ReservationStatus.HELD
     new_key = await session.execute(
         insert(Reservation)
-        .values(
-            order_id=order_id,
-            status=ReservationStatus.HELD,
-            expires_at=func.now() + ttl,
-        )
+        .values(order_id=order_id, status=status, expires_at=func.now() + ttl)
         .on_conflict_do_nothing(index_elements=[Reservation.order_id])
         .returning(Reservation.expires_at)
     )
     expires_at = new_key.scalar_one_or_none()
     if expires_at is None:
-        return ReserveOutcome(await _replay(session, order_id, requested), created=False)
+        replayed = await _replay(session, order_id, requested)
+        if commit_now and replayed.status == ReservationStatus.HELD:
+            replayed = await commit(session, order_id, actor, cache, notify_search=notify_search)
+        return ReserveOutcome(replayed, created=False)
 
     product_ids = sorted(requested)
     products = {
@@ -218,10 +223,16 @@ async def reserve(
     reserved_lines = []
     for product_id in product_ids:
         quantity, product = requested[product_id], products[product_id]
-        stock[product_id].reserved += quantity
-        session.add(
-            _movement(product_id, order_id, actor, StockReason.RESERVATION, reserved=quantity)
-        )
+        if commit_now:
+            stock[product_id].on_hand -= quantity
+            movement = _movement(product_id, order_id, actor, StockReason.COMMIT, on_hand=-quantity)
+            movement.note = "reserved and committed at once"
+        else:
+            stock[product_id].reserved += quantity
+            movement = _movement(
+                product_id, order_id, actor, StockReason.RESERVATION, reserved=quantity
+            )
+        session.add(movement)
         line = ReservationLine(
             order_id=order_id,
             product_id=product_id,
@@ -236,8 +247,8 @@ async def reserve(
     await session.flush()
     await _stock_changed(session, cache, product_ids, notify_search)
     # What was just written, in product order as _view reads it: no need to read it back.
-    view = _view_of(order_id, ReservationStatus.HELD, expires_at, reserved_lines)
-    log.info("stock reserved", order_id=str(order_id), lines=len(product_ids))
+    view = _view_of(order_id, status, expires_at, reserved_lines)
+    log.info("stock reserved", order_id=str(order_id), lines=len(product_ids), status=status)
     return ReserveOutcome(view, created=True)
 
 
