@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -12,6 +14,7 @@ from redis.asyncio import Redis
 
 from shop.cli.processes import free_port
 from shop.gateway.config import GatewaySettings
+from shop.gateway.ratelimit import WindowEnds
 from tests.gateway.services import (
     assert_problem,
     gateway_client,
@@ -72,6 +75,45 @@ async def test_over_the_limit_is_429_with_retry_after_and_ratelimit_headers(
     # Health, metrics and docs are never limited.
     assert [r.status_code for r in unlimited] == [200] * 3
     assert all("ratelimit-limit" not in r.headers for r in unlimited)
+
+
+async def test_gateway_instances_share_one_window_and_its_end(
+    services: dict[str, str], limits_redis: str
+) -> None:
+    """Two gateways on one Redis count into the same window; the second learns when the
+    window the first opened ends from Redis, and counts on from there."""
+    settings = gateway_settings(services, redis_url=limits_redis, rate_limit_default="4/minute")
+    async with gateway_client(settings) as first, gateway_client(settings) as second:
+        opened = await first.get("/api/v1/products")
+        await asyncio.sleep(1.1)
+        joined = [await second.get("/api/v1/products") for _ in range(3)]
+        refused = await first.get("/api/v1/products")
+
+    assert opened.headers["ratelimit-remaining"] == "3"
+    assert [r.headers["ratelimit-remaining"] for r in joined] == ["2", "1", "0"]
+    # The window is a second older for the second gateway than for the first.
+    assert int(opened.headers["ratelimit-reset"]) == 60
+    resets = {int(r.headers["ratelimit-reset"]) for r in joined}
+    assert len(resets) == 1
+    assert 55 <= resets.pop() <= 59
+    assert_problem(refused, 429)
+
+
+def test_window_ends_stay_bounded_dropping_ended_windows_first() -> None:
+    ends = WindowEnds(capacity=4)
+    now = time.time()
+    ends.opened("ended", now - 1)
+    for n in range(3):
+        ends.opened(f"live{n}", now + 60)
+    assert ends.get("ended", now) is None  # a window that ended is not reported
+
+    ends.opened("new", now + 60)  # full: the ended window makes room
+
+    assert [ends.get(f"live{n}", now) for n in range(3)] == [now + 60] * 3
+    assert ends.get("new", now) == now + 60
+    ends.opened("one more", now + 60)  # full of live windows: the oldest half go
+    assert ends.get("live0", now) is None
+    assert ends.get("one more", now) == now + 60
 
 
 async def test_clients_behind_a_trusted_proxy_are_counted_apart(

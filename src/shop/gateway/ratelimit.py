@@ -8,7 +8,11 @@ not proxied, so never limited.
 
 Fixed windows: one atomic increment per key and request, a window starting at
 its first hit. A client may burst up to twice its budget across a window's end;
-the price of counting in O(1).
+the price of counting in O(1). The increment (the `limits` storage's) answers
+the count, so RateLimit-Remaining costs nothing more; when the window ends
+(RateLimit-Reset) is remembered per key in the process: learnt from the first
+hit of a window, or asked of Redis once per window and key when another
+gateway instance opened it. One Redis round trip per key and request, not three.
 
 When Redis fails, limits fail open: the request is served, a warning logged and
 ``gateway_rate_limit_errors_total`` counted. (Session checks of tokens need the
@@ -27,7 +31,6 @@ import structlog
 from fastapi import FastAPI
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
-from limits.aio.strategies import FixedWindowRateLimiter
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from starlette.requests import Request
@@ -95,11 +98,12 @@ class RateLimiter:
             wrap_exceptions=True,
             connection_pool=redis.connection_pool,  # type: ignore[arg-type]
         )
-        self.limiter = FixedWindowRateLimiter(storage)
+        self.storage = storage
         self.default = parse(default)
         self.auth = parse(auth)
         self.trusted_proxies = trusted_proxies
         self.errors = errors
+        self.window_ends = WindowEnds()
 
     def group(self, path: str) -> tuple[str, RateLimitItem]:
         if path == AUTH_PREFIX or path.startswith(AUTH_PREFIX + "/"):
@@ -108,14 +112,20 @@ class RateLimiter:
 
     async def _hit(self, path: str, kind: str, value: str) -> Verdict | None:
         name, limit = self.group(path)
+        key = limit.key_for(name, kind, value)
         try:
-            allowed = await self.limiter.hit(limit, name, kind, value)
-            stats = await self.limiter.get_window_stats(limit, name, kind, value)
+            # What FixedWindowRateLimiter.hit does, keeping the count it drops.
+            count = await self.storage.incr(key, limit.get_expiry())
+            now = time.time()
+            reset_at = self.window_ends.get(key, now) if count > 1 else None
+            if reset_at is None:  # this hit opened the window, or another process did
+                end = now + limit.get_expiry() if count == 1 else await self.storage.get_expiry(key)
+                reset_at = self.window_ends.opened(key, end)
         except Exception as exc:  # Redis down or confused: serve rather than refuse.
             self.errors.inc()
             log.warning("rate limit not checked, request let through", error=repr(exc))
             return None
-        return Verdict(limit, allowed, stats.remaining, stats.reset_time)
+        return Verdict(limit, count <= limit.amount, max(0, limit.amount - count), reset_at)
 
     async def _count(self, request: Request, kind: str, value: str) -> Verdict | None:
         verdict = await self._hit(request.url.path, kind, value)
@@ -141,6 +151,28 @@ class RateLimiter:
         if user_id is not None:
             verdicts.append(await self.check_user(request, user_id))
         return tightest(*verdicts)
+
+
+class WindowEnds:
+    """When each key's current window ends (epoch seconds), as far as this process
+    knows; at most ``capacity`` keys, the ended windows dropped first."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._ends: dict[str, float] = {}
+
+    def get(self, key: str, now: float) -> float | None:
+        end = self._ends.get(key)
+        return end if end is not None and end > now else None
+
+    def opened(self, key: str, end: float) -> float:
+        if len(self._ends) >= self.capacity and key not in self._ends:
+            now = time.time()
+            self._ends = {k: v for k, v in self._ends.items() if v > now}
+            if len(self._ends) >= self.capacity:  # all live: forget the oldest half
+                self._ends = dict(list(self._ends.items())[self.capacity // 2 :])
+        self._ends[key] = end
+        return end
 
 
 def tightest(*verdicts: Verdict | None) -> Verdict | None:
