@@ -9,15 +9,17 @@ import pytest
 
 from shop.cli.config import CliSettings
 from shop.cli.scaling import instance_ports, scale_argument
+from shop.cli.serve import shared_socket
 from shop.cli.supervisor import _children
 
 
 def test_one_or_several_services_per_flag() -> None:
     assert scale_argument("products=2") == {"products": 2}
     assert scale_argument("products=3, auth=2") == {"products": 3, "auth": 2}
+    assert scale_argument("gateway=2") == {"gateway": 2}
 
 
-@pytest.mark.parametrize("value", ["gateway=2", "nope=2", "products", "products=0", "products=x"])
+@pytest.mark.parametrize("value", ["nope=2", "products", "products=0", "products=x", "auth=17"])
 def test_what_is_refused(value: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         scale_argument(value)
@@ -39,6 +41,36 @@ def test_extra_instances_take_free_ports_above_the_services_own() -> None:
     # In order, each above the last, none taken (24104 is; others may be, by chance).
     assert len(extra) == 3
     assert 24104 < extra[0] < extra[1] < extra[2]
+
+
+def test_the_gateways_instances_share_its_port_and_listen_with_reuse_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SERVICE_TOKEN", "a-token")
+    settings = CliSettings(
+        gateway_port=24100, auth_port=24101, products_port=24102, orders_port=24103
+    )
+    ports = instance_ports(settings, {"gateway": 3, "products": 2})
+    assert ports["gateway"] == [24100] * 3
+    assert len(set(ports["products"])) == 2
+    children = _children(settings, {}, ports)
+    gateways = [c for c in children if c.spec.name == "gateway"]
+    assert [(c.label, c.port) for c in gateways] == [
+        ("gateway-1", 24100),
+        ("gateway-2", 24100),
+        ("gateway-3", 24100),
+    ]
+    assert all(c.env["REUSE_PORT"] == "true" for c in gateways)
+    assert all("REUSE_PORT" not in c.env for c in children if c.spec.name != "gateway")
+
+
+def test_shared_sockets_listen_on_one_port_together_and_plain_ones_do_not() -> None:
+    first = shared_socket("127.0.0.1", 0)
+    port = first.getsockname()[1]
+    with first, shared_socket("127.0.0.1", port) as second:
+        assert second.getsockname()[1] == port
+        with socket.socket() as plain, pytest.raises(OSError, match="in use"):
+            plain.bind(("127.0.0.1", port))
 
 
 def test_the_gateway_gets_every_instance_and_each_instance_its_port(

@@ -146,3 +146,46 @@ def test_killing_one_of_two_products_instances_under_load_fails_no_get(tmp_path:
         assert "SERVICE CRASHED; RESTARTING" in system.log()
     finally:
         system.stop()
+
+
+def listening_on(process: psutil.Process, port: int) -> bool:
+    return any(
+        c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        for c in process.net_connections(kind="tcp")
+    )
+
+
+def test_two_gateways_share_the_public_port_and_one_survives_the_others_death(
+    tmp_path: Path,
+) -> None:
+    system = start_system(
+        tmp_path / "data",
+        tmp_path / "shop-up.log",
+        extra_env={"RATE_LIMIT_DEFAULT": "1000000/minute"},
+        up_args=["--scale", "gateway=2"],
+    )
+    try:
+        port = system.ports["gateway"]
+        gateways = [
+            p for p in system.descendants() if "serve" in p.cmdline() and "gateway" in p.cmdline()
+        ]
+        assert len(gateways) == 2
+        assert all(listening_on(gateway, port) for gateway in gateways)
+
+        def fresh_connections(count: int) -> list[int]:
+            statuses = []
+            for _ in range(count):  # a new connection each: the kernel picks a gateway
+                with httpx.Client(base_url=system.url(), timeout=10) as client:
+                    statuses.append(client.get("/api/v1/categories").status_code)
+            return statuses
+
+        assert fresh_connections(40) == [200] * 40
+        gateways[0].kill()
+        gateways[0].wait(10)
+        assert fresh_connections(40) == [200] * 40  # the survivor takes every connection
+        deadline = time.monotonic() + 30
+        while "SERVICE CRASHED; RESTARTING" not in system.log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "SERVICE CRASHED; RESTARTING" in system.log()
+    finally:
+        system.stop()

@@ -45,7 +45,11 @@ async def test_units_taken_whose_answer_was_lost_are_given_back_and_nothing_is_s
         assert (done.cancelled, done.given_back) == (1, 1)
         assert await env.books.levels(product) == (5, 0)
         [row] = await env.db.fetch("SELECT * FROM orders")
-        assert (row["status"], row["placed"], row["stock_state"]) == ("cancelled", False, "released")
+        assert (row["status"], row["placed"], row["stock_state"]) == (
+            "cancelled",
+            False,
+            "released",
+        )
         assert (await env.client.get("/api/v1/orders", headers=ada.headers)).json()["items"] == []
         await env.assert_books_agree(product)
         # The 503 was not remembered with the key: the retry places the order, once.

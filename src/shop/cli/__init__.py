@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SERVICE=N",
-        help="run N instances of auth, products or orders (repeatable, or comma-separated)",
+        help="run N instances of a service (repeatable, or comma-separated); the gateway's"
+        " share its port",
     )
 
     serve = commands.add_parser("serve", help="run one service")

@@ -9,9 +9,12 @@ from shop.cli.config import CliSettings
 from shop.cli.processes import port_is_free
 from shop.cli.services import SERVICES
 
-# The gateway is the one public address: one instance, on GATEWAY_PORT.
-SCALABLE = tuple(name for name in SERVICES if name != "gateway")
+SCALABLE = tuple(SERVICES)
 MAX_INSTANCES = 16
+# The gateway is the one public address: its instances all listen on GATEWAY_PORT
+# (SO_REUSEPORT; the kernel spreads the connections over them). The other services'
+# instances each have a port of their own, which the gateway balances over.
+SHARED_PORT = ("gateway",)
 
 
 def scale_argument(value: str) -> dict[str, int]:
@@ -34,10 +37,16 @@ def scale_argument(value: str) -> dict[str, int]:
 def instance_ports(settings: CliSettings, scale: Mapping[str, int]) -> dict[str, list[int]]:
     """Every instance's port, by service. The first instance of each keeps the
     service's own port (``PRODUCTS_PORT`` ...); the others take the next free ports
-    above the highest of those, so a scaled system does not move the default ones."""
-    ports = {name: [settings.port_of(name)] for name in SERVICES}
+    above the highest of those, so a scaled system does not move the default ones.
+    The gateway's instances all share its port."""
+    ports = {
+        name: [settings.port_of(name)] * (scale.get(name, 1) if name in SHARED_PORT else 1)
+        for name in SERVICES
+    }
     candidate = max(settings.port_of(name) for name in SERVICES)
     for name in SERVICES:
+        if name in SHARED_PORT:
+            continue
         for _ in range(scale.get(name, 1) - 1):
             candidate += 1
             while not port_is_free(settings.bind_host, candidate):

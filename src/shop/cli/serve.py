@@ -9,6 +9,8 @@ resources close and the process exits.
 from __future__ import annotations
 
 import importlib
+import socket
+import sys
 from types import FrameType
 from typing import Any
 
@@ -52,9 +54,36 @@ def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
 
 def run_app(app: FastAPI) -> int:
     """Serves ``app`` until it is told to stop, then drains it (see above)."""
-    server = DrainingServer(uvicorn.Config(app, **uvicorn_options(app.state.settings)), app)
-    server.run()
+    settings: ServiceSettings = app.state.settings
+    server = DrainingServer(uvicorn.Config(app, **uvicorn_options(settings)), app)
+    if not settings.reuse_port:
+        server.run()
+    else:
+        try:
+            listening = shared_socket(settings.bind_host, settings.port)
+        except OSError as exc:
+            print(f"cannot listen on {settings.bind_host}:{settings.port}: {exc}", file=sys.stderr)
+            return STARTUP_FAILURE
+        with listening:
+            server.run(sockets=[listening])
     return 0 if server.started else STARTUP_FAILURE
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` that other processes may listen on too
+    (SO_REUSEPORT: the kernel spreads new connections over them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+        listening.set_inheritable(True)
+    except OSError:
+        listening.close()
+        raise
+    return listening
 
 
 def serve(name: str, *, reload: bool = False) -> int:

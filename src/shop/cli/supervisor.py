@@ -91,6 +91,8 @@ def _children(
     for spec in SERVICES.values():
         for number, port in enumerate(ports[spec.name], start=1):
             env = {**base, f"{spec.env_prefix}_PORT": str(port)}
+            if ports[spec.name].count(port) > 1:  # instances sharing one port
+                env["REUSE_PORT"] = "true"
             if spec.name == "orders" and own_products_url:
                 del env["PRODUCTS_URLS"]
             label = spec.name if len(ports[spec.name]) == 1 else f"{spec.name}-{number}"
@@ -132,7 +134,7 @@ def _write_runtime_env(path: Path, env: dict[str, str]) -> None:
 
 
 def up(settings: CliSettings, scale: Mapping[str, int] | None = None) -> int:
-    """``scale``: instances per service (default one each; never the gateway)."""
+    """``scale``: instances per service (default one each)."""
     stopping = threading.Event()
 
     def request_stop(signum: int, _: FrameType | None) -> None:

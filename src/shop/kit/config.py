@@ -52,6 +52,10 @@ class ServiceSettings(BaseSettings):
     # On SIGTERM, requests in flight get this long to finish before they are cancelled.
     # Keep it under the orchestrator's kill deadline (Kubernetes: 30 s, minus preStop).
     shutdown_grace_seconds: int = Field(default=15, ge=1)
+    # Listen with SO_REUSEPORT, so that several processes of the service share its port
+    # (`shop up --scale gateway=2` sets it). Off by default: a second system started by
+    # mistake then fails on the busy port instead of silently sharing it.
+    reuse_port: bool = False
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
