@@ -122,3 +122,36 @@ async def test_a_wrong_token_is_not_retried(
     with pytest.raises(ProductsUnavailableError, match="SERVICE_TOKEN"):
         await client.commit(uuid.uuid4())
     assert len(stand_in.seen) == 1
+
+
+async def test_calls_take_turns_over_the_instances(script: tuple[Script, str]) -> None:
+    first, first_url = script
+    second = Script()
+    for stand_in in (first, second):
+        stand_in.answers = [(0, 200, _reservation(uuid.uuid4()))]
+    with served(second.app()) as second_url:
+        async with create_http_client() as http:
+            client = ProductsClient(http, SecretStr("t"), urls=[first_url, second_url])
+            for _ in range(4):
+                await client.commit(uuid.uuid4())
+    assert (len(first.seen), len(second.seen)) == (2, 2)
+
+
+async def test_a_dead_instance_is_ejected_once_and_the_live_one_takes_the_calls(
+    script: tuple[Script, str], dead_url: str
+) -> None:
+    stand_in, live = script
+    stand_in.answers = [(0, 200, _reservation(uuid.uuid4()))]
+    async with create_http_client() as http:
+        client = ProductsClient(
+            http, SecretStr("t"), urls=[dead_url, live], eject_seconds=600, breaker_failures=1
+        )
+        with structlog.testing.capture_logs() as logs:
+            for _ in range(4):
+                await client.commit(uuid.uuid4())
+    assert len(stand_in.seen) == 4
+    assert not client.breaker_open  # a refusal failed over is no failed attempt
+    assert client.instances.ejected() == [dead_url]
+    assert client.instances.order() == [live, dead_url]
+    ejections = [e for e in logs if e["event"] == "products instance ejected"]
+    assert [(e["url"], e["reason"]) for e in ejections] == [(dead_url, "ConnectError")]

@@ -1,9 +1,9 @@
 """Active health checks: every instance's ``/health/ready``, asked on a fixed interval.
 
 An instance that fails ``UPSTREAM_UNHEALTHY_AFTER`` checks in a row is ejected
-until one passes (see :class:`~shop.gateway.upstreams.Upstream`). So an instance
-that hangs, or stays up but is not ready, is taken out without clients paying
-for it, and a restarted one is taken back as soon as it is ready.
+until one passes (see :mod:`shop.kit.instances`). So an instance that hangs, or
+stays up but is not ready, is taken out without clients paying for it, and a
+restarted one is taken back as soon as it is ready.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from shop.kit.instances import Instances
 from shop.kit.service_auth import service_headers
 
 PREFIX = "/internal/v1/reservations"
@@ -102,38 +103,6 @@ class _FailedAttemptError(Exception):
     """One attempt failed in a way worth retrying; the breaker counts these."""
 
 
-class Instances:
-    """The products instances, in the order to try them: turns taken, ejected ones last."""
-
-    def __init__(self, urls: Sequence[str], eject_seconds: float = 10.0) -> None:
-        if not urls:
-            raise ValueError("at least one products URL is required")
-        self.urls = [url.rstrip("/") for url in urls]
-        self.eject_seconds = eject_seconds
-        self._ejected_until: dict[str, float] = {}
-        self._turn = 0
-
-    def order(self) -> list[str]:
-        now = time.monotonic()
-        start = self._turn % len(self.urls)
-        self._turn += 1
-        rotated = self.urls[start:] + self.urls[:start]
-        live = [url for url in rotated if self._ejected_until.get(url, 0.0) <= now]
-        ejected = [url for url in rotated if url not in live]
-        return live + sorted(ejected, key=lambda url: self._ejected_until[url])
-
-    def eject(self, url: str, reason: str) -> None:
-        if len(self.urls) > 1 and self._ejected_until.get(url, 0.0) <= time.monotonic():
-            log.warning("products instance ejected", url=url, reason=reason)
-        self._ejected_until[url] = time.monotonic() + self.eject_seconds
-
-    def restore(self, url: str) -> None:
-        self._ejected_until.pop(url, None)
-
-    def ejected(self, url: str) -> bool:
-        return self._ejected_until.get(url, 0.0) > time.monotonic()
-
-
 class ProductsClient:
     def __init__(
         self,
@@ -151,7 +120,7 @@ class ProductsClient:
     ) -> None:
         self.http = http
         self.token = token
-        self.instances = Instances(urls, eject_seconds)
+        self.instances = Instances(urls, eject_seconds=eject_seconds)
         self.attempts = attempts
         self.deadline = deadline
         self.connect_timeout = connect_timeout
@@ -229,19 +198,25 @@ class ProductsClient:
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     # Nothing was sent: another instance may have it at once.
                     reason = type(exc).__name__
-                    self.instances.eject(url, reason)
+                    self._eject(url, reason)
                     refused.append(f"{url}: {reason}")
                     continue
                 except httpx.HTTPError as exc:
                     # Perhaps sent: retried (elsewhere) by tenacity, as every call may be.
-                    self.instances.eject(url, type(exc).__name__)
+                    self._eject(url, type(exc).__name__)
                     raise _FailedAttemptError(f"{url}: {type(exc).__name__}") from exc
                 if response.status_code >= 500:
-                    self.instances.eject(url, f"HTTP {response.status_code}")
+                    self._eject(url, f"HTTP {response.status_code}")
                     raise _FailedAttemptError(f"{url}: HTTP {response.status_code}")
                 self.instances.restore(url)
                 return response
             raise _FailedAttemptError("no instance took the call (" + "; ".join(refused) + ")")
+
+    def _eject(self, url: str, reason: str) -> None:
+        """Tried after the others for a while (round robin and soonest back first:
+        :mod:`shop.kit.instances`); logged as it leaves the turns, if there are others."""
+        if self.instances.eject(url) and len(self.instances.urls) > 1:
+            log.warning("products instance ejected", url=url, reason=reason)
 
     def _outcome(self, response: httpx.Response) -> Reservation:
         try:
