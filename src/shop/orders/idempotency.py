@@ -141,29 +141,37 @@ async def _claim(
     ttl: float,
     lease_seconds: float,
 ) -> _Claim:
-    await session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.expires_at <= func.now(),
-        )
-    )
     lease = Lease(user_id, key, uuid.uuid4())
     lease_ends = func.now() + timedelta(seconds=lease_seconds)
+    fresh = insert(IdempotencyKey).values(
+        user_id=user_id,
+        key=key,
+        scope=scope,
+        request_hash=digest,
+        state=IdempotencyState.IN_PROGRESS,
+        expires_at=func.now() + timedelta(seconds=ttl),
+        lease_token=lease.token,
+        lease_expires_at=lease_ends,
+    )
+    # A new key, or one that expired (it counts as absent: it starts afresh); a live
+    # key is left as it is, and nothing is returned.
     inserted = await session.execute(
-        insert(IdempotencyKey)
-        .values(
-            user_id=user_id,
-            key=key,
-            scope=scope,
-            request_hash=digest,
-            state=IdempotencyState.IN_PROGRESS,
-            expires_at=func.now() + timedelta(seconds=ttl),
-            lease_token=lease.token,
-            lease_expires_at=lease_ends,
-        )
-        .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        .returning(IdempotencyKey.key)
+        fresh.on_conflict_do_update(
+            index_elements=["user_id", "key"],
+            set_={
+                "scope": fresh.excluded.scope,
+                "request_hash": fresh.excluded.request_hash,
+                "state": fresh.excluded.state,
+                "response_status": None,
+                "response_body": None,
+                "created_at": func.now(),
+                "expires_at": fresh.excluded.expires_at,
+                "lease_token": fresh.excluded.lease_token,
+                "lease_expires_at": fresh.excluded.lease_expires_at,
+                "order_id": None,
+            },
+            where=IdempotencyKey.expires_at <= func.now(),
+        ).returning(IdempotencyKey.key)
     )
     if inserted.scalar_one_or_none() is not None:
         return _Claim(lease=lease)
