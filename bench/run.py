@@ -52,6 +52,7 @@ SCENARIOS = (
     "search",
     "login",
     "order_spread",
+    "order_keyed",
     "order_hot",
 )
 # Rate limits and login throttling would turn a load test into a test of 429s: the
@@ -321,36 +322,37 @@ def _component(pid: int) -> str:
     return "other"
 
 
-def cpu_by_component(root: int) -> dict[str, float]:
-    """CPU seconds used so far by the live processes under ``root``, by component.
-    PostgreSQL's backends live as long as their pooled connections, so a run's
-    difference of two samples is what the run cost."""
-    parents: dict[int, tuple[int, float]] = {}
+def cpu_by_process(root: int) -> dict[int, tuple[str, float]]:
+    """The live processes under ``root``: pid -> (component, CPU seconds used so far)."""
+    stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
-            parents[int(entry.name)] = stat
+            stats[int(entry.name)] = stat
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in parents.items():
+    for pid, (ppid, _) in stats.items():
         children.setdefault(ppid, []).append(pid)
-    totals: dict[str, float] = {}
+    found: dict[int, tuple[str, float]] = {}
     pending = list(children.get(root, []))
     while pending:
         pid = pending.pop()
         pending += children.get(pid, [])
-        label = _component(pid)
-        totals[label] = totals.get(label, 0.0) + parents[pid][1]
-    return totals
+        found[pid] = (_component(pid), stats[pid][1])
+    return found
 
 
 def cpu_per_request(
-    before: dict[str, float], after: dict[str, float], requests: int
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], requests: int
 ) -> dict[str, float]:
-    """Milliseconds of CPU per request by component, between two samples."""
+    """Milliseconds of CPU per request by component, between two samples: per process,
+    so that one that ended meanwhile (a PostgreSQL backend whose pooled connection was
+    replaced) takes its earlier total with it instead of making the sum negative. What a
+    process spent in the run before it ended is not seen."""
     if not requests:
         return {}
-    spent = {
-        label: (after.get(label, 0.0) - before.get(label, 0.0)) * 1000 / requests for label in after
-    }
+    spent: dict[str, float] = {}
+    for pid, (label, seconds) in after.items():
+        earlier = before.get(pid, (label, 0.0))[1]
+        spent[label] = spent.get(label, 0.0) + (seconds - earlier) * 1000 / requests
     return {label: round(ms, 3) for label, ms in sorted(spent.items()) if ms > 0}
 
 
@@ -1002,6 +1004,13 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
                 [str(files / "tokens.txt"), str(files / "in_stock.txt")],
             ),
             Scenario(
+                "order_keyed",
+                "place order with an Idempotency-Key, spread, via gateway",
+                gateway,
+                "order.lua",
+                [str(files / "tokens.txt"), str(files / "in_stock.txt"), "keyed"],
+            ),
+            Scenario(
                 "order_hot",
                 "place order, one hot product, via gateway",
                 gateway,
@@ -1025,9 +1034,9 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
         for scenario in scenarios:
             runs = []
             for connections in args.connections:
-                before = cpu_by_component(system.process.pid)
+                before = cpu_by_process(system.process.pid)
                 row = run_wrk(scenario, connections, args.duration)
-                after = cpu_by_component(system.process.pid)
+                after = cpu_by_process(system.process.pid)
                 row["cpu_ms"] = cpu_per_request(before, after, row["requests"])
                 print(
                     f"  {scenario.name:<16} c={connections:<4} {row['rps']:>9.1f} req/s"
