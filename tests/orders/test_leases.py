@@ -8,6 +8,7 @@ products service."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -99,17 +100,43 @@ async def test_a_request_that_outlived_its_lease_records_no_second_order(
     assert await env.books.levels(product) == (9, 0)
 
 
+async def test_a_placement_stores_its_answer_with_the_confirmation(env: OrdersEnv) -> None:
+    product = await env.books.product(10)
+    ada = await env.tokens.user()
+    body = _body((product, 3))
+    lease = await _claimed(env, ada, "confirmed", body)
+    order = await placement.place_order(env.app.state.orders, _identity(ada), body, lease)
+    # The process may die now: the key already holds the answer, committed with the order.
+    key = await _key(env)
+    assert (key["state"], key["order_id"], key["response_status"]) == ("done", order.id, 201)
+    assert lease.answered
+
+    again = await env.place(ada, (product, 3), key="confirmed")
+
+    assert (again.status_code, again.json()) == (201, json.loads(key["response_body"]))
+    assert again.json()["id"] == str(order.id)
+    assert again.json()["status"] == "confirmed"
+    assert [entry["status"] for entry in again.json()["history"]] == ["pending", "confirmed"]
+    assert await env.order_count() == 1
+
+
 async def test_a_key_whose_request_died_after_confirming_answers_with_the_order(
     env: OrdersEnv,
 ) -> None:
+    """A key left in progress with a placed order (as a release that stored answers
+    after the confirmation left it when its process died in between)."""
     product = await env.books.product(10)
     ada = await env.tokens.user()
     body = _body((product, 3))
     lease = await _claimed(env, ada, "died-late", body)
-    order = await placement.place_order(env.app.state.orders, _identity(ada), body, lease)
-    # ... and the process died before storing the answer.
+    order = await placement.place_order(env.app.state.orders, _identity(ada), body, None)
+    await env.db.execute("UPDATE idempotency_keys SET order_id = $1", order.id)
     key = await _key(env)
-    assert (key["state"], key["order_id"]) == ("in_progress", order.id)
+    assert (key["state"], key["order_id"], key["lease_token"]) == (
+        "in_progress",
+        order.id,
+        lease.token,
+    )
     problem(await env.place(ada, (product, 3), key="died-late"), 409, "idempotency-key-in-progress")
 
     await _lease_ends(env)

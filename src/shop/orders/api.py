@@ -73,12 +73,10 @@ async def place_order(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def place(lease: idempotency.Lease | None) -> Answer:
-        order = await placement.place_order(orders, identity, body, lease)
-        return Answer(201, order_out(order).model_dump(mode="json"))
+        return placement.placed_answer(await placement.place_order(orders, identity, body, lease))
 
     async def settle(order_id: uuid.UUID) -> Answer:
-        order = await placement.settle(orders, order_id)
-        return Answer(201, order_out(order).model_dump(mode="json"))
+        return placement.placed_answer(await placement.settle(orders, order_id))
 
     settings = orders.settings
     answer = await idempotency.run_once(

@@ -4,7 +4,10 @@ A key belongs to a user and is remembered with the scope (``place``,
 ``cancel:<order id>``) and a SHA-256 of the canonical request. The first
 request inserts it ``in_progress`` in a transaction of its own (``INSERT ...
 ON CONFLICT DO NOTHING``, so of concurrent repeats exactly one wins), then
-runs; its answer (status and body) is stored and the key marked ``done``.
+runs; its answer (status and body) is stored and the key marked ``done``: in
+the transaction of the change the answer reports when the action does so
+(``record_answer``: a placement, with the order's confirmation), else in one
+of its own after it.
 
 - A repeat with the same request gets the stored answer.
 - A repeat with another request (or scope) is a 422.
@@ -46,7 +49,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -55,7 +58,7 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shop.kit.db import unit_of_work
+from shop.kit.db import after_commit, unit_of_work
 from shop.kit.errors import PROBLEM_TYPE_BASE, ShopError, problem_body
 from shop.kit.outages import outlasting
 from shop.orders.errors import IdempotencyKeyInProgressError, IdempotencyKeyReusedError
@@ -88,13 +91,16 @@ def problem_answer(error: ShopError) -> Answer:
     return Answer(error.status, json.loads(json.dumps(body, default=str)))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Lease:
     """A request's hold on its key, which it names in every write to the key."""
 
     user_id: uuid.UUID
     key: str
     token: uuid.UUID
+    # Set once the request's answer is committed with the change it reports
+    # (record_answer): run_once then has nothing left to store.
+    answered: bool = field(default=False, compare=False)
 
     def where(self) -> tuple[ColumnElement[bool], ...]:
         return (
@@ -123,6 +129,26 @@ async def record_order(session: AsyncSession, lease: Lease | None, order_id: uui
     )
     if bound.scalar_one_or_none() is None:
         raise LeaseLostError()
+
+
+async def record_answer(session: AsyncSession, lease: Lease | None, answer: Answer) -> None:
+    """Stores the answer in the transaction of the change it reports, so that the key is
+    done exactly when the change is committed (one transaction fewer than after it). No
+    effect unless the key is still this request's."""
+    if lease is None:
+        return
+    stored = await session.execute(
+        update(IdempotencyKey)
+        .where(*lease.where())
+        .values(_done(answer))
+        .returning(IdempotencyKey.key)
+    )
+    if stored.scalar_one_or_none() is not None:
+
+        async def answered() -> None:
+            lease.answered = True
+
+        after_commit(session, answered)
 
 
 @dataclass(frozen=True)
@@ -245,6 +271,8 @@ async def run_once(
         live = (*where, IdempotencyKey.lease_expires_at > func.now())
         await outlasting(lambda: _forget(sessionmaker, live), "forget an idempotency key")
         raise
+    if claim.lease.answered:  # stored with the action's change
+        return answer
     # Ridden over a database restart: a key left in progress would answer every retry
     # 409 until its lease ends, though the action is done.
     await outlasting(lambda: _store(sessionmaker, where, answer), "store an idempotent answer")
@@ -290,15 +318,16 @@ async def _store(
     sessionmaker: async_sessionmaker[AsyncSession], where: Any, answer: Answer
 ) -> None:
     async with unit_of_work(sessionmaker) as session:
-        await session.execute(
-            update(IdempotencyKey)
-            .where(*where)
-            .values(
-                state=IdempotencyState.DONE,
-                response_status=answer.status,
-                response_body=answer.body,
-            )
-        )
+        await session.execute(update(IdempotencyKey).where(*where).values(_done(answer)))
+
+
+def _done(answer: Answer) -> dict[str, Any]:
+    """The values of a key that holds its answer."""
+    return {
+        "state": IdempotencyState.DONE,
+        "response_status": answer.status,
+        "response_body": answer.body,
+    }
 
 
 async def purge_expired(session: AsyncSession, limit: int = 1000) -> int:

@@ -53,6 +53,7 @@ from shop.orders.errors import (
     StockHoldLapsedError,
 )
 from shop.orders.models import Order, OrderLine, OrderStatus, StockState
+from shop.orders.presenters import order_out
 from shop.orders.products_client import (
     ProductsRefusedError,
     ProductsUnavailableError,
@@ -101,7 +102,7 @@ async def place_order(
     if {(line.product_id, line.quantity) for line in reservation.lines} != set(items):
         log.error("the reservation does not match the order", order_id=str(order_id))
         raise CatalogUnavailableError()
-    outcome, order = await _confirm(orders, order_id, reservation, items, actor)
+    outcome, order = await _confirm(orders, order_id, reservation, items, actor, lease)
     if outcome is not Confirmation.CONFIRMED:
         await stock.give_back(orders, order_id)
         if outcome is Confirmation.MIXED_CURRENCIES:
@@ -109,6 +110,11 @@ async def place_order(
         raise CatalogUnavailableError("The order could not be placed in time. Try again.")
     assert order is not None
     return order
+
+
+def placed_answer(order: Order) -> idempotency.Answer:
+    """What a placement answers: 201 and the order."""
+    return idempotency.Answer(201, order_out(order).model_dump(mode="json"))
 
 
 async def _read(orders: Orders, order_id: uuid.UUID) -> Order | None:
@@ -239,9 +245,11 @@ async def _confirm(
     reservation: Reservation,
     items: list[tuple[uuid.UUID, int]],
     actor: str,
+    lease: idempotency.Lease | None,
 ) -> tuple[Confirmation, Order | None]:
     """Confirms the pending order from its reservation; the confirmed order comes with
-    its lines and history loaded, as this transaction wrote them."""
+    its lines and history loaded, as this transaction wrote them. Under a lease, the
+    answer (the order, 201) is stored on the key in the same transaction."""
     position = {product_id: index for index, (product_id, _) in enumerate(items)}
     async with unit_of_work(orders.sessionmaker) as session:
         order = await OrderRepository(session).lock(order_id, with_history=True)
@@ -278,5 +286,7 @@ async def _confirm(
         await session.flush()
         set_committed_value(order, "lines", lines)
         await orders.emails.confirmed(session, order, lines)
+        if lease is not None:
+            await idempotency.record_answer(session, lease, placed_answer(order))
     log.info("order confirmed", order_id=str(order_id), number=order.number)
     return Confirmation.CONFIRMED, order
