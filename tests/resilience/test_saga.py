@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from shop.orders.products_client import ProductsUnavailableError, Reservation
 from tests.orders.conftest import EnvFactory
+from tests.orders.support import OrdersEnv
 from tests.products.reservation_support import problem
 
 
@@ -59,3 +60,39 @@ async def test_units_taken_whose_answer_was_lost_are_given_back_and_nothing_is_s
         assert (await env.order_row(placed.json()["id"]))["stock_state"] == "committed"
         assert await env.books.levels(product) == (3, 0)
         assert await env.db.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_an_earlier_attempts_lapsed_hold_refuses_the_order_and_sends_nothing(
+    env: OrdersEnv,
+) -> None:
+    """An earlier attempt of the reserve call held the units (as a products instance
+    that only holds would) and the hold lapsed: the placement's reserve-and-commit is
+    refused, the order is cancelled and refused with a 409, and the reconciler puts the
+    held units back."""
+    product = await env.books.product(5)
+    ada = await env.tokens.user()
+    products = env.app.state.orders.products
+    reserve = products.reserve
+
+    async def after_a_lapsed_hold(
+        order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
+    ) -> Reservation:
+        await reserve(order_id, items)  # the earlier attempt: a hold only
+        await env.books.age(order_id)
+        return await reserve(order_id, items, commit=commit)
+
+    products.reserve = after_a_lapsed_hold
+    try:
+        problem(await env.place(ada, (product, 2), key="lapsed"), 409, "stock-hold-lapsed")
+    finally:
+        del products.reserve
+
+    [row] = await env.db.fetch("SELECT * FROM orders")
+    assert (row["status"], row["placed"]) == ("cancelled", False)
+    assert await env.db.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await env.books.levels(product) == (5, 2)  # the lapsed hold, until given back
+    assert (await env.reconcile()).given_back == 1
+    assert await env.books.levels(product) == (5, 0)
+    await env.assert_books_agree(product)
+    # The refusal is remembered with its key.
+    problem(await env.place(ada, (product, 2), key="lapsed"), 409, "stock-hold-lapsed")

@@ -37,6 +37,14 @@ class StockHoldLapsedError(ShopError):
     title = "Stock hold lapsed"
     type_slug = "stock-hold-lapsed"
 
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(
+            detail
+            or "The stock held for this order lapsed before the order was complete;"
+            " nothing was kept. Place the order again.",
+            **extra,
+        )
+
 
 class InsufficientStockError(ShopError):
     status = 409

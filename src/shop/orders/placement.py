@@ -189,10 +189,7 @@ def _refusal_of(order: Order) -> ShopError:
     if note == NOT_ORDERABLE:
         return ProductsNotOrderableError("Some products do not exist or cannot be ordered.")
     if note == HOLD_LAPSED:
-        return StockHoldLapsedError(
-            "The stock held for this order lapsed before the order was complete;"
-            " nothing was kept. Place the order again."
-        )
+        return StockHoldLapsedError()
     if note == MIXED_CURRENCIES:
         return MixedCurrencyError("The products are priced in different currencies.")
     return OrderNotPlacedError(
@@ -209,10 +206,7 @@ async def _refused(
     error: Exception
     if refusal.type_slug == "reservation-expired":  # a hold of an earlier attempt lapsed
         note = HOLD_LAPSED
-        error = StockHoldLapsedError(
-            "The stock held for this order lapsed before the order was complete;"
-            " nothing was kept. Place the order again."
-        )
+        error = StockHoldLapsedError()
     elif refusal.type_slug == "insufficient-stock":
         note = NOT_ENOUGH_STOCK
         error = InsufficientStockError(
