@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
+
+import pytest
+import sqlalchemy.exc
 
 from shop.orders.products_client import ProductsUnavailableError, Reservation
+from shop.orders.repository import OrderRepository
 from tests.orders.conftest import EnvFactory
 from tests.orders.support import OrdersEnv
 from tests.products.reservation_support import problem
@@ -96,3 +101,32 @@ async def test_an_earlier_attempts_lapsed_hold_refuses_the_order_and_sends_nothi
     await env.assert_books_agree(product)
     # The refusal is remembered with its key.
     problem(await env.place(ada, (product, 2), key="lapsed"), 409, "stock-hold-lapsed")
+
+
+async def test_a_cancel_cut_off_by_an_outage_after_it_committed_still_answers_200(
+    env: OrdersEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel commits, products takes the units back, then PostgreSQL is unreachable
+    for the step that records it: the client gets 200 (a 503 would be retried into a 409,
+    already cancelled), and the reconciler records the give-back later."""
+    product = await env.books.product(5)
+    ada = await env.tokens.user()
+    order = await env.placed(ada, (product, 2))
+    recorded = OrderRepository.set_stock_state
+    outage = sqlalchemy.exc.OperationalError("UPDATE orders", None, OSError("refused"))
+
+    async def unreachable_once(self: OrderRepository, *args: Any, **kwargs: Any) -> bool:
+        monkeypatch.setattr(OrderRepository, "set_stock_state", recorded)
+        raise outage
+
+    monkeypatch.setattr(OrderRepository, "set_stock_state", unreachable_once)
+
+    cancelled = await env.cancel(ada, order["id"])
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await env.order_row(order["id"]))["stock_state"] == "committed"  # not recorded
+    assert await env.books.levels(product) == (5, 0)  # but the units are back
+    assert (await env.reconcile()).given_back == 1
+    assert (await env.order_row(order["id"]))["stock_state"] == "released"
+    await env.assert_books_agree(product)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
+from shop.kit.outages import outlasting, unreachable
 from shop.kit.pagination import decode_cursor, encode_cursor
 from shop.orders import lifecycle, stock
 from shop.orders.context import Orders, actor_of
@@ -27,6 +29,8 @@ from shop.orders.errors import OrderNotFoundError, StockNotCommittedError, UserF
 from shop.orders.models import Order, OrderStatus, StockState
 from shop.orders.repository import OrderRepository
 from shop.orders.schemas import StatusChangeIn
+
+log = structlog.get_logger("shop.orders.service")
 
 
 def _visible(order: Order | None, identity: Identity) -> Order:
@@ -69,15 +73,26 @@ async def list_orders(
 
 async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) -> Order:
     """Pending or confirmed → cancelled; then the stock goes back (or the reconciler
-    gives it back, if products cannot be reached now)."""
+    gives it back, if products or the database cannot be reached now)."""
     async with unit_of_work(orders.sessionmaker) as session:
         order = _visible(await OrderRepository(session).lock(order_id), identity)
         by_customer = order.user_id == identity.user_id
         note = "cancelled by the customer" if by_customer else "cancelled by an admin"
         lifecycle.transition(session, order, OrderStatus.CANCELLED, actor_of(identity), note)
         give_back = order.stock_state != StockState.RELEASED
+    # The order is cancelled now: an outage must not turn that into a 5xx, which a client
+    # retrying without an Idempotency-Key would see become a 409 (already cancelled).
     if give_back:
-        await stock.give_back(orders, order_id)
+        try:
+            await stock.give_back(orders, order_id)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            log.warning("giving stock back left to the reconciler", order_id=str(order_id))
+    return await outlasting(lambda: _read(orders, identity, order_id), "read a cancelled order")
+
+
+async def _read(orders: Orders, identity: Identity, order_id: uuid.UUID) -> Order:
     async with unit_of_work(orders.sessionmaker) as session:
         return _visible(await OrderRepository(session).full(order_id), identity)
 
