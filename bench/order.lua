@@ -33,3 +33,7 @@ function request()
   end
   return wrk.format("POST", "/api/v1/orders", headers, body)
 end
+
+function response(status, headers, body)
+  count_failure(status, body)
+end

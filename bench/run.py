@@ -405,6 +405,8 @@ def run_wrk(scenario: Scenario, connections: int, duration: int) -> dict[str, An
         "p99_ms": raw["latency_us"]["p99"] / 1000,
         "max_ms": raw["latency_us"]["max"] / 1000,
         "non_2xx_3xx": errors["status"],
+        # By status and problem type, for the scenarios that count them (orders).
+        "failures": raw.get("failures") or {},
         "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
         "socket_error_detail": {k: v for k, v in errors.items() if k != "status"},
     }
@@ -435,7 +437,11 @@ def to_json(report: dict[str, Any]) -> str:
     for scenario in report["scenarios"]:
         rows = []
         for row in scenario["runs"]:
-            row = {k: v for k, v in row.items() if k != "socket_error_detail" or any(v.values())}
+            row = {
+                k: v
+                for k, v in row.items()
+                if (k != "socket_error_detail" or any(v.values())) and (k != "failures" or v)
+            }
             rows.append(f"@@{len(placeholder)}@@")
             placeholder.append(json.dumps(row, separators=(",", ":")))
         compact["scenarios"].append({**scenario, "runs": rows})
@@ -503,6 +509,15 @@ def markdown(report: dict[str, Any]) -> str:
         ):
             ratio = through["rps"] / direct["rps"] if direct["rps"] else float("nan")
             lines.append(f"- {direct['connections']} connections: {ratio:.2f}")
+    explained = [
+        f"- {scenario['title']}, {row['connections']} connections: "
+        + ", ".join(f"{count} x {name}" for name, count in sorted(row["failures"].items()))
+        for scenario in report["scenarios"]
+        for row in scenario["runs"]
+        if row.get("failures")
+    ]
+    if explained:
+        lines += ["", "Errors by status and problem type (order scenarios):", *explained]
     if meta.get("notes"):
         lines += ["", *(f"- {note}" for note in meta["notes"])]
     return "\n".join(lines) + "\n"
