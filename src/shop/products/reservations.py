@@ -25,6 +25,12 @@ as first answered, whatever changed in the catalog since) if it asks for the
 same lines; different lines are a 409 (``reservation-mismatch``): an order's
 lines are fixed, so they can only mean a caller's bug.
 
+At once. ``reserve(..., commit_now=True)`` (``commit: true`` in the API) takes
+the units off the shelf in the reserve's own transaction: the reservation is
+written ``committed`` and ``on_hand`` drops, as a reserve and a commit would
+leave them, with one ``commit`` ledger row per line. The orders service places
+orders so: one call, and no hold that could lapse before its commit.
+
 Release before reserve. Releasing an order id that has no reservation records
 a *tombstone*: a released reservation without lines. The orders service's
 reconciler may cancel an order whose reserve call is still on its way; when
