@@ -16,15 +16,15 @@ from tests.support import served
 
 def test_the_least_loaded_instance_goes_first_and_equals_take_turns() -> None:
     upstream = Upstream("products", ["http://a", "http://b", "http://c"])
-    assert [upstream.instances()[0] for _ in range(3)] == ["http://a", "http://b", "http://c"]
+    assert [upstream.order()[0] for _ in range(3)] == ["http://a", "http://b", "http://c"]
 
     busy = [upstream.lease("http://a"), upstream.lease("http://a"), upstream.lease("http://b")]
-    assert upstream.instances() == ["http://c", "http://b", "http://a"]
+    assert upstream.order() == ["http://c", "http://b", "http://a"]
     busy[0].release()
     busy[0].release()  # a second release of the same lease changes nothing
     assert upstream.outstanding("http://a") == 1
     # a and b now have one each: c first, then a and b in turn.
-    orders = [upstream.instances() for _ in range(2)]
+    orders = [upstream.order() for _ in range(2)]
     assert [order[0] for order in orders] == ["http://c"] * 2
     assert {tuple(order[1:]) for order in orders} == {
         ("http://a", "http://b"),
@@ -36,7 +36,7 @@ def test_ejected_instances_come_after_every_available_one_however_loaded() -> No
     upstream = Upstream("products", ["http://a", "http://b"], eject_seconds=60)
     upstream.eject("http://a")
     leases = [upstream.lease("http://b") for _ in range(5)]
-    assert upstream.instances() == ["http://b", "http://a"]
+    assert upstream.order() == ["http://b", "http://a"]
     for lease in leases:
         lease.release()
 

@@ -23,8 +23,8 @@ async def served_by(gateway: httpx.AsyncClient, times: int) -> list[str]:
 def test_ejected_instances_are_tried_last() -> None:
     upstream = Upstream("products", ["http://a", "http://b", "http://c"], eject_seconds=60)
     upstream.eject("http://a")
-    assert [upstream.instances()[0] for _ in range(4)] == ["http://b", "http://c"] * 2
-    assert upstream.instances()[-1] == "http://a"
+    assert [upstream.order()[0] for _ in range(4)] == ["http://b", "http://c"] * 2
+    assert upstream.order()[-1] == "http://a"
     upstream.restore("http://a")
     assert upstream.ejected() == []
 
@@ -33,7 +33,7 @@ def test_ejected_instances_are_tried_soonest_back_first() -> None:
     upstream = Upstream("products", ["http://a", "http://b", "http://c"], eject_seconds=60)
     upstream.eject("http://c")
     upstream.eject("http://a")  # back after c
-    assert [upstream.instances() for _ in range(3)] == [["http://b", "http://c", "http://a"]] * 3
+    assert [upstream.order() for _ in range(3)] == [["http://b", "http://c", "http://a"]] * 3
 
 
 async def test_a_dead_instance_is_ejected_and_comes_back_after_its_cool_down(

@@ -19,7 +19,7 @@ def test_failed_checks_in_a_row_eject_until_one_passes() -> None:
     assert upstream.check_failed("http://a") is True
     assert upstream.check_failed("http://a") is False  # already out: reported once
     assert upstream.ejected() == ["http://a"]
-    assert upstream.instances()[-1] == "http://a"
+    assert upstream.order()[-1] == "http://a"
     assert upstream.check_passed("http://a") is True
     assert upstream.ejected() == []
 

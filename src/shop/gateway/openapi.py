@@ -84,7 +84,7 @@ class MergedOpenAPI:
         self._lock = asyncio.Lock()
 
     async def _fetch(self, upstream: Upstream) -> dict[str, Any] | None:
-        for base_url in upstream.instances():
+        for base_url in upstream.order():
             try:
                 response = await self.client.get(base_url + "/openapi.json", timeout=3.0)
                 response.raise_for_status()

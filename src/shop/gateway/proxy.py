@@ -174,7 +174,7 @@ class Proxy:
         body = request.stream() if has_body else None
         may_retry = request.method in RETRIED_METHODS and not has_body
         failure: httpx.TransportError | None = None  # after the request was sent
-        for base_url in upstream.instances():
+        for base_url in upstream.order():
             outgoing = self.client.build_request(
                 request.method, base_url + path_and_query, headers=headers, content=body
             )

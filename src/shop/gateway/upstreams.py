@@ -47,7 +47,3 @@ class Upstream(Instances):
             unhealthy_after=unhealthy_after,
         )
         self.name = name
-
-    def instances(self) -> list[str]:
-        """The URLs in the order to try them: :meth:`Instances.order`."""
-        return self.order()
