@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import DateTime, MetaData, event, text
@@ -108,6 +108,19 @@ def database_resource(settings: DatabaseSettings) -> Resource:
 
 
 AfterCommit = Callable[[], Awaitable[None]]
+T = TypeVar("T")
+
+
+def transaction_state(session: AsyncSession, key: str, new: Callable[[], T]) -> T:
+    """What the session's current transaction has kept under ``key`` (what it changed,
+    what it announced): made with ``new()`` the first time in each transaction, so a
+    session that commits and goes on starts afresh."""
+    transaction = session.sync_session.get_transaction()
+    kept: tuple[Any, T] | None = session.info.get(key)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, new())
+        session.info[key] = kept
+    return kept[1]
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:

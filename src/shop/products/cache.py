@@ -30,14 +30,13 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop.kit.db import after_commit
+from shop.kit.db import after_commit, transaction_state
 
 GENERATION_KEY = "products:cache:generation"
 # Bumped by every stock change; listing entries remember the value they were loaded at.
@@ -108,18 +107,8 @@ Pin = Callable[[uuid.UUID], Awaitable[None]]
 class _Changes:
     """What one transaction changed, for its after-commit invalidation."""
 
-    transaction: Any
     products: set[uuid.UUID] = field(default_factory=set)
     scheduled: bool = False
-
-
-def _changes(session: AsyncSession) -> _Changes:
-    transaction = session.sync_session.get_transaction()
-    changes: _Changes | None = session.info.get("cache_stock_changes")
-    if changes is None or changes.transaction is not transaction:
-        changes = _Changes(transaction)
-        session.info["cache_stock_changes"] = changes
-    return changes
 
 
 class CatalogCache:
@@ -234,7 +223,7 @@ class CatalogCache:
         """Every stock change calls this: once the transaction commits, the reads of
         these products are fresh at once, listings within the staleness window. One
         Redis call per transaction, however many changes it made."""
-        changes = _changes(session)
+        changes = transaction_state(session, "cache_stock_changes", _Changes)
         changes.products.update(product_ids)
         if not changes.scheduled and changes.products:
             changes.scheduled = True

@@ -12,36 +12,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop.kit.db import transaction_state
 from shop.products.models import outbox
 from shop.products.search import PRODUCT_CHANGED
-
-
-@dataclass
-class _Enqueued:
-    transaction: Any
-    products: set[uuid.UUID] = field(default_factory=set)
-
-
-def _enqueued(session: AsyncSession) -> _Enqueued:
-    transaction = session.sync_session.get_transaction()
-    enqueued: _Enqueued | None = session.info.get("product_changed_enqueued")
-    if enqueued is None or enqueued.transaction is not transaction:
-        enqueued = _Enqueued(transaction)
-        session.info["product_changed_enqueued"] = enqueued
-    return enqueued
 
 
 async def product_changed(session: AsyncSession, product_ids: Iterable[uuid.UUID]) -> None:
     """Puts ``product.changed {"id"}`` in the outbox for each of ``product_ids`` that
     this transaction has not announced yet (one INSERT for all of them)."""
-    enqueued = _enqueued(session)
-    new = sorted(set(product_ids) - enqueued.products)
+    enqueued: set[uuid.UUID] = transaction_state(session, "product_changed_enqueued", set)
+    new = sorted(set(product_ids) - enqueued)
     if not new:
         return
     await session.execute(
@@ -49,4 +33,4 @@ async def product_changed(session: AsyncSession, product_ids: Iterable[uuid.UUID
             [{"topic": PRODUCT_CHANGED, "payload": {"id": str(product_id)}} for product_id in new]
         )
     )
-    enqueued.products.update(new)
+    enqueued.update(new)
