@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import socketserver
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -63,3 +65,31 @@ def served(
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[str]:
+    """A socket server bound to a loopback port, serving in a thread of its own (not an
+    ASGI app: one that speaks raw TCP or plain http.server). Yields its base URL; shuts
+    it down on exit."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host!s}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def read_request_head(connection: socket.socket) -> bytes | None:
+    """The bytes of an HTTP request on a raw connection up to the end of its headers
+    (and whatever came with them); None if the peer closed before that."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        received += chunk
+    return received

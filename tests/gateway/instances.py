@@ -18,7 +18,7 @@ from shop.gateway.app import create_app
 from shop.gateway.config import GatewaySettings
 from shop.gateway.upstreams import Upstream
 from tests.gateway.services import ANY_METHOD
-from tests.support import served
+from tests.support import read_request_head, served, serving
 
 
 @dataclass
@@ -55,12 +55,9 @@ def switchable_app(name: str, switches: Switches) -> FastAPI:
 
 class _HangUp(socketserver.BaseRequestHandler):
     def handle(self) -> None:
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = self.request.recv(65536)
-            if not chunk:
-                return
-            received += chunk
+        received = read_request_head(self.request)
+        if received is None:
+            return
         server: HangUpServer = self.server  # type: ignore[assignment]
         with server.lock:
             server.requests.append(received.split(b"\r\n", 1)[0].decode())
@@ -85,14 +82,8 @@ class HangUpServer(socketserver.ThreadingTCPServer):
 def hang_up_server() -> Iterator[HangUpServer]:
     """An instance that accepts connections, reads each request and hangs up."""
     server = HangUpServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @asynccontextmanager

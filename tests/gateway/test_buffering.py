@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 
 from shop.gateway.proxy import BUFFERED_MAX_BYTES
 from tests.gateway.services import assert_problem, gateway_client, gateway_settings, health_routes
-from tests.support import served
+from tests.support import read_request_head, served, serving
 
 FIRST = b"first chunk;"
 
@@ -115,12 +115,8 @@ class _CutShort(socketserver.BaseRequestHandler):
     """Promises 100 bytes, sends 5 and hangs up."""
 
     def handle(self) -> None:
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = self.request.recv(65536)
-            if not chunk:
-                return
-            received += chunk
+        if read_request_head(self.request) is None:
+            return
         self.request.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort")
 
 
@@ -128,13 +124,8 @@ class _CutShort(socketserver.BaseRequestHandler):
 def cut_short_server() -> Iterator[str]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _CutShort)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url
 
 
 async def test_a_small_answer_cut_short_is_a_502_problem(services: dict[str, str]) -> None:
