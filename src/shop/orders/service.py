@@ -15,12 +15,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
-from shop.kit.outages import outlasting, unreachable
+from shop.kit.outages import outlasting
 from shop.kit.pagination import decode_cursor, encode_cursor
 from shop.orders import lifecycle, stock
 from shop.orders.context import Orders, actor_of
@@ -29,8 +28,6 @@ from shop.orders.errors import OrderNotFoundError, StockNotCommittedError, UserF
 from shop.orders.models import Order, OrderStatus, StockState
 from shop.orders.repository import OrderRepository
 from shop.orders.schemas import StatusChangeIn
-
-log = structlog.get_logger("shop.orders.service")
 
 
 def _visible(order: Order | None, identity: Identity) -> Order:
@@ -81,14 +78,10 @@ async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) 
         lifecycle.transition(session, order, OrderStatus.CANCELLED, actor_of(identity), note)
         give_back = order.stock_state != StockState.RELEASED
     # The order is cancelled now: an outage must not turn that into a 5xx, which a client
-    # retrying without an Idempotency-Key would see become a 409 (already cancelled).
+    # retrying without an Idempotency-Key would see become a 409 (already cancelled). What
+    # giving the stock back cannot finish now, the reconciler does.
     if give_back:
-        try:
-            await stock.give_back(orders, order_id)
-        except Exception as exc:
-            if not unreachable(exc):
-                raise
-            log.warning("giving stock back left to the reconciler", order_id=str(order_id))
+        await stock.give_back(orders, order_id)
     return await outlasting(lambda: _read(orders, identity, order_id), "read a cancelled order")
 
 

@@ -14,6 +14,7 @@ from enum import Enum
 import structlog
 
 from shop.kit.db import unit_of_work
+from shop.kit.outages import unreachable
 from shop.orders import lifecycle
 from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.models import Order, OrderStatus, StockState
@@ -28,20 +29,24 @@ log = structlog.get_logger("shop.orders.stock")
 
 async def give_back(orders: Orders, order_id: uuid.UUID) -> bool:
     """A cancelled order's units go back on the shelf, held or committed (a tombstone if
-    products never saw the order, so a reserve still on its way is refused)."""
+    products never saw the order, so a reserve still on its way is refused). False when
+    products or the database could not be reached: the reconciler finishes it."""
     try:
         await orders.products.restock(order_id)
-    except (ProductsUnavailableError, ProductsRefusedError) as exc:
+        async with unit_of_work(orders.sessionmaker) as session:
+            await OrderRepository(session).set_stock_state(
+                order_id, StockState.RELEASED, when=Order.status == OrderStatus.CANCELLED
+            )
+    except Exception as exc:
+        from_products = isinstance(exc, ProductsUnavailableError | ProductsRefusedError)
+        if not (from_products or unreachable(exc)):  # a bug, not an outage: raise
+            raise
         log.warning(
             "giving stock back failed; the reconciler retries",
             order_id=str(order_id),
             reason=str(exc),
         )
         return False
-    async with unit_of_work(orders.sessionmaker) as session:
-        await OrderRepository(session).set_stock_state(
-            order_id, StockState.RELEASED, when=Order.status == OrderStatus.CANCELLED
-        )
     log.info("stock given back", order_id=str(order_id))
     return True
 
