@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 import redis.asyncio
 
+from shop.cli.demo import demo_catalog
 from shop.products.cache import GENERATION_KEY
-from shop.products.demo import demo_catalog
 from tests.products.conftest import plain_url, truncate
 from tests.support import Databases
 

@@ -45,7 +45,13 @@ class Script:
 
 
 def _reservation(order_id: uuid.UUID) -> dict[str, Any]:
-    return {"order_id": str(order_id), "status": "held", "lines": []}
+    """An answer as the contract (shop.kit.contracts.reservations) has it."""
+    return {
+        "order_id": str(order_id),
+        "status": "held",
+        "expires_at": "2026-12-01T12:00:00+00:00",
+        "lines": [],
+    }
 
 
 @pytest.fixture

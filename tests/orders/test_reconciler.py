@@ -6,7 +6,8 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
-from shop.orders.products_client import ProductsClient, Reservation
+from shop.kit.contracts.reservations import ReservationOut
+from shop.orders.products_client import ProductsClient
 from shop.orders.reconciler import Reconciler
 from tests.orders.conftest import EnvFactory
 from tests.orders.support import SERVICE_TOKEN, OrdersEnv
@@ -73,7 +74,7 @@ def hold_only(products: ProductsClient) -> None:
 
     async def hold(
         order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
-    ) -> Reservation:
+    ) -> ReservationOut:
         return await reserve(order_id, items)
 
     products.reserve = hold  # type: ignore[method-assign]

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shop.products import api_images
+from shop.products import image_service
 from tests.products.conftest import Signer, plain_url
 from tests.products.images_support import (
     API,
@@ -311,10 +311,10 @@ async def test_an_image_is_deleted_only_through_its_own_product(
 async def test_an_upload_whose_transaction_fails_leaves_no_files(
     shop: ImagesFixture, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken_enqueue(*_: Any, **__: Any) -> None:
+    async def broken_announce(*_: Any, **__: Any) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(api_images, "enqueue", broken_enqueue)
+    monkeypatch.setattr(image_service, "announce", broken_announce)
     response = await shop.upload(png_with_metadata(), "a.png")
     problem(response, 500)
     assert shop.stored_files() == []
@@ -326,10 +326,10 @@ async def test_a_delete_that_rolls_back_keeps_its_files(
 ) -> None:
     image = (await shop.upload(png_with_metadata(), "a.png")).json()
 
-    async def broken_enqueue(*_: Any, **__: Any) -> None:
+    async def broken_announce(*_: Any, **__: Any) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(api_images, "enqueue", broken_enqueue)
+    monkeypatch.setattr(image_service, "announce", broken_announce)
     problem(await shop.delete(image["id"]), 500)
     assert len(shop.stored_files()) == 2
     assert await db.fetchval("SELECT count(*) FROM product_images") == 1

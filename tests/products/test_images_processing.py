@@ -10,15 +10,8 @@ from PIL import ExifTags, Image, ImageFile
 
 from shop.kit.errors import PayloadTooLargeError
 from shop.products import images
-from shop.products.images import (
-    ImageDimensionsError,
-    ImageLimits,
-    UnreadableImageError,
-    UnsupportedImageError,
-    process_image,
-    process_upload,
-    read_limited,
-)
+from shop.products.errors import ImageDimensionsError, UnreadableImageError, UnsupportedImageError
+from shop.products.images import ImageLimits, process_image, process_upload, read_limited
 from tests.products.images_support import (
     BLUE,
     RED,

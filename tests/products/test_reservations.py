@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from shop.gateway.upstreams import ROUTES
 from shop.kit.service_auth import SERVICE_TOKEN_HEADER, service_headers
 from shop.products.cache import GENERATION_KEY, STOCK_GENERATION_KEY, STOCK_STAMP_PREFIX
+from shop.products.errors import ReservationReleasedError
 from shop.products.models import Inventory, Product, ProductStatus, StockReason
-from shop.products.reservations import ReservationReleasedError, release, reserve
+from shop.products.reservations import release, reserve
 from tests.kit.identity_support import JwksServer, SigningKey, live_token
 from tests.products.reservation_support import (
     API,

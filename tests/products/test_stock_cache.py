@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from shop.products.cache import GENERATION_KEY, STOCK_STAMP_PREFIX, CatalogCache
 from shop.products.config import ProductsSettings
+from shop.products.errors import InsufficientStockError
 from shop.products.reservations import (
-    InsufficientStockError,
     commit,
     release,
     reserve,

@@ -232,12 +232,12 @@ async def test_upload_and_delete_through_the_api_on_s3(
 async def test_a_failed_upload_leaves_no_objects_on_s3(
     shop_on_s3: ImagesFixture, moto_url: str, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shop.products import api_images
+    from shop.products import image_service
 
-    async def broken_enqueue(*_: Any, **__: Any) -> None:
+    async def broken_announce(*_: Any, **__: Any) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(api_images, "enqueue", broken_enqueue)
+    monkeypatch.setattr(image_service, "announce", broken_announce)
     response = await shop_on_s3.upload(png_with_metadata(), "a.png")
     assert response.status_code == 500
     assert object_keys(moto_url, bucket) == []

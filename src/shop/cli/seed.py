@@ -1,6 +1,6 @@
 """`shop seed-demo [--products N]`: load the demo catalog into the products database.
 
-The catalog is :func:`shop.products.demo.demo_catalog` (deterministic: the same
+The catalog is :func:`shop.cli.demo.demo_catalog` (deterministic: the same
 catalog every time). It goes in through the products service's own use cases,
 ``create_category`` and ``create_product`` over a :class:`Catalog`, and its
 pictures through the upload path (:func:`process_upload`, then
@@ -41,12 +41,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from shop.cli.config import CliSettings
+from shop.cli.demo import DemoCatalog, DemoProduct, demo_catalog, demo_image
 from shop.cli.system import data_layer, migrate
-from shop.kit.db import create_engine, create_sessionmaker, run_after_commit, unit_of_work
-from shop.products.api_images import store_product_image
+from shop.kit.db import create_engine, create_sessionmaker, unit_of_work
 from shop.products.cache import CatalogCache
 from shop.products.config import ProductsSettings
-from shop.products.demo import DemoCatalog, DemoProduct, demo_catalog, demo_image
+from shop.products.image_service import store_product_image
 from shop.products.images import ImageLimits, process_upload
 from shop.products.models import Category, Product, ProductImage
 from shop.products.schemas import CategoryIn, ProductIn
@@ -102,8 +102,8 @@ class _Seeder:
     media: MediaStorage
     settings: ProductsSettings
 
-    def catalog(self, session: AsyncSession) -> Catalog:
-        return Catalog(session, self.cache, self.settings.currency, actor=ACTOR)
+    def catalog(self) -> Catalog:
+        return Catalog(self.cache, self.settings.currency, actor=ACTOR)
 
     async def categories(self, demo: DemoCatalog) -> tuple[dict[str, uuid.UUID], int]:
         """Ids of the demo categories by slug, and how many were created."""
@@ -119,7 +119,8 @@ class _Seeder:
                     continue
                 parent = ids[category.parent_slug] if category.parent_slug else None
                 made = await create_category(
-                    self.catalog(session),
+                    session,
+                    self.catalog(),
                     CategoryIn(name=category.name, slug=category.slug, parent_id=parent),
                 )
                 ids[category.slug] = made.id
@@ -148,9 +149,10 @@ class _Seeder:
         conflicts = sum(1 for p in demo.products if p.sku not in skus and p.slug in slugs)
         for batch in _batches(new, PRODUCTS_PER_TRANSACTION):
             async with unit_of_work(self.sessions) as session:
-                catalog = self.catalog(session)
+                catalog = self.catalog()
                 for product in batch:
                     await create_product(
+                        session,
                         catalog,
                         ProductIn(
                             sku=product.sku,
@@ -190,9 +192,7 @@ class _Seeder:
                 sku, product_id = queue.get_nowait()
                 data = await asyncio.to_thread(demo_image, by_sku[sku])
                 image = await process_upload(data, limits)  # as an upload is checked
-                async with self.sessions() as session:
-                    await store_product_image(session, self.media, self.cache, product_id, image)
-                    await run_after_commit(session)
+                await store_product_image(self.sessions, self.media, self.cache, product_id, image)
 
         try:
             async with asyncio.TaskGroup() as tasks:

@@ -38,6 +38,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import set_committed_value
 
+from shop.kit.contracts.reservations import ReservationOut, ReservationRefusal, ReservationStatus
 from shop.kit.db import unit_of_work
 from shop.kit.errors import ShopError
 from shop.kit.identity import Identity
@@ -54,11 +55,7 @@ from shop.orders.errors import (
 )
 from shop.orders.models import Order, OrderLine, OrderStatus, StockState
 from shop.orders.presenters import order_out
-from shop.orders.products_client import (
-    ProductsRefusedError,
-    ProductsUnavailableError,
-    Reservation,
-)
+from shop.orders.products_client import ProductsRefusedError, ProductsUnavailableError
 from shop.orders.repository import OrderRepository
 from shop.orders.schemas import PlaceOrderIn
 
@@ -204,15 +201,15 @@ async def _refused(
     """The error to answer a refused reservation with; cancels the order if it is final."""
     errors: list[dict[str, Any]] = refusal.errors
     error: Exception
-    if refusal.type_slug == "reservation-expired":  # a hold of an earlier attempt lapsed
+    if refusal.refusal is ReservationRefusal.EXPIRED:  # a hold of an earlier attempt lapsed
         note = HOLD_LAPSED
         error = StockHoldLapsedError()
-    elif refusal.type_slug == "insufficient-stock":
+    elif refusal.refusal is ReservationRefusal.INSUFFICIENT_STOCK:
         note = NOT_ENOUGH_STOCK
         error = InsufficientStockError(
             "Not enough stock for some items; nothing was reserved.", errors=errors
         )
-    elif refusal.type_slug == "products-not-orderable":
+    elif refusal.refusal is ReservationRefusal.PRODUCTS_NOT_ORDERABLE:
         note = NOT_ORDERABLE
         for entry in errors:  # products numbers our items as its reservation's lines
             if isinstance(entry.get("field"), str):
@@ -236,7 +233,7 @@ async def _refused(
 async def _confirm(
     orders: Orders,
     order_id: uuid.UUID,
-    reservation: Reservation,
+    reservation: ReservationOut,
     items: list[tuple[uuid.UUID, int]],
     actor: str,
     lease: idempotency.Lease | None,
@@ -249,7 +246,7 @@ async def _confirm(
         order = await OrderRepository(session).lock(order_id, with_history=True)
         if order is None or order.status != OrderStatus.PENDING:
             return Confirmation.GONE, None
-        committed = reservation.status == "committed"
+        committed = reservation.status is ReservationStatus.COMMITTED
         order.stock_state = StockState.COMMITTED if committed else StockState.HELD
         currencies = {line.currency for line in reservation.lines}
         if len(currencies) != 1:

@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 import structlog
 from circuitbreaker import CircuitBreaker  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -49,31 +49,18 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from shop.kit.contracts.reservations import (
+    PREFIX,
+    ReservationOut,
+    ReservationProblem,
+    ReservationRefusal,
+    ReserveIn,
+    ReserveLineIn,
+)
 from shop.kit.instances import Instances
 from shop.kit.service_auth import service_headers
 
-PREFIX = "/internal/v1/reservations"
-
 log = structlog.get_logger("shop.orders.products")
-
-
-class ReservedLine(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    product_id: uuid.UUID
-    sku: str
-    name: str
-    unit_price: int
-    currency: str
-    quantity: int
-
-
-class Reservation(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    order_id: uuid.UUID
-    status: str
-    lines: list[ReservedLine]
 
 
 class ProductsUnavailableError(Exception):
@@ -85,18 +72,19 @@ class BreakerOpenError(ProductsUnavailableError):
 
 
 class ProductsRefusedError(Exception):
-    """A final answer about the reservation (4xx): its problem type and body."""
+    """A final answer about the reservation (4xx): its problem, as the contract has it."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, status: int, problem: ReservationProblem) -> None:
         self.status = status
-        self.body = body
-        self.type_slug = str(body.get("type", "")).rsplit("/", 1)[-1]
+        self.problem = problem
+        self.type_slug = problem.slug
+        # None for a problem type the contract does not list.
+        self.refusal: ReservationRefusal | None = problem.refusal
         super().__init__(f"HTTP {status} {self.type_slug}")
 
     @property
     def errors(self) -> list[dict[str, Any]]:
-        errors = self.body.get("errors")
-        return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+        return self.problem.errors
 
 
 class _FailedAttemptError(Exception):
@@ -138,23 +126,24 @@ class ProductsClient:
 
     async def reserve(
         self, order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
-    ) -> Reservation:
+    ) -> ReservationOut:
         """Holds the items for the order; with ``commit``, takes them off the shelf at once
         (the answer is then ``committed``)."""
-        lines = [{"product_id": str(p), "quantity": q} for p, q in items]
-        body: dict[str, Any] = {"lines": lines}
-        if commit:
-            body["commit"] = True
-        return await self._call("PUT", f"{PREFIX}/{order_id}", body)
+        lines = [ReserveLineIn(product_id=p, quantity=q) for p, q in items]
+        body = ReserveIn(lines=lines, commit=commit)
+        # "commit" only when asked: the body is the one it always was.
+        return await self._call(
+            "PUT", f"{PREFIX}/{order_id}", body.model_dump(mode="json", exclude_defaults=True)
+        )
 
-    async def commit(self, order_id: uuid.UUID) -> Reservation:
+    async def commit(self, order_id: uuid.UUID) -> ReservationOut:
         return await self._call("POST", f"{PREFIX}/{order_id}/commit")
 
-    async def restock(self, order_id: uuid.UUID) -> Reservation:
+    async def restock(self, order_id: uuid.UUID) -> ReservationOut:
         """Gives back everything the order holds or took; unknown orders get a tombstone."""
         return await self._call("POST", f"{PREFIX}/{order_id}/restock")
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Reservation:
+    async def _call(self, method: str, path: str, body: Any = None) -> ReservationOut:
         try:
             headers = service_headers(self.token)
         except ValueError as exc:
@@ -218,7 +207,7 @@ class ProductsClient:
         if self.instances.eject(url) and len(self.instances.urls) > 1:
             log.warning("products instance ejected", url=url, reason=reason)
 
-    def _outcome(self, response: httpx.Response) -> Reservation:
+    def _outcome(self, response: httpx.Response) -> ReservationOut:
         try:
             payload = response.json()
         except ValueError as exc:
@@ -228,9 +217,13 @@ class ProductsClient:
             raise ProductsUnavailableError("service authentication failed")
         if response.is_success:
             try:
-                return Reservation.model_validate(payload)
+                return ReservationOut.model_validate(payload)
             except ValidationError as exc:
                 raise ProductsUnavailableError("unexpected answer") from exc
-        if not isinstance(payload, dict):
-            raise ProductsUnavailableError(f"unexpected answer (HTTP {response.status_code})")
-        raise ProductsRefusedError(response.status_code, payload)
+        try:
+            problem = ReservationProblem.model_validate(payload)
+        except ValidationError as exc:
+            raise ProductsUnavailableError(
+                f"unexpected answer (HTTP {response.status_code})"
+            ) from exc
+        raise ProductsRefusedError(response.status_code, problem)

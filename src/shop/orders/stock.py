@@ -13,6 +13,7 @@ from enum import Enum
 
 import structlog
 
+from shop.kit.contracts.reservations import ReservationRefusal
 from shop.kit.db import unit_of_work
 from shop.kit.outages import unreachable
 from shop.orders import lifecycle
@@ -22,7 +23,9 @@ from shop.orders.products_client import ProductsRefusedError, ProductsUnavailabl
 from shop.orders.repository import OrderRepository
 
 # Answers to a commit that say the hold is gone: the order's units are not kept for it.
-HOLD_LOST = frozenset({"reservation-released", "reservation-expired", "reservation-not-found"})
+HOLD_LOST = frozenset(
+    {ReservationRefusal.RELEASED, ReservationRefusal.EXPIRED, ReservationRefusal.NOT_FOUND}
+)
 
 log = structlog.get_logger("shop.orders.stock")
 
@@ -69,7 +72,7 @@ async def commit_hold(orders: Orders, order_id: uuid.UUID) -> CommitAnswer:
         )
         return CommitAnswer.UNKNOWN
     except ProductsRefusedError as exc:
-        if exc.type_slug in HOLD_LOST:
+        if exc.refusal in HOLD_LOST:
             log.warning("stock hold lost", order_id=str(order_id), type=exc.type_slug)
             return CommitAnswer.HOLD_LOST
         log.error("commit refused", order_id=str(order_id), status=exc.status, type=exc.type_slug)

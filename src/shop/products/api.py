@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop.kit.db import Session, unit_of_work
+from shop.kit.db import Session
 from shop.kit.errors import problem_responses
 from shop.kit.identity import AdminUser, OptionalUser
 from shop.kit.validation import NO_NUL
-from shop.products import service
+from shop.products import reads, service
 from shop.products.cache import CatalogCache, Pin
-from shop.products.presenters import product_views
+from shop.products.presenters import inventory_out
 from shop.products.schemas import (
     AdjustmentIn,
     CategoryIn,
@@ -36,13 +37,8 @@ router = APIRouter(prefix="/api/v1", tags=["catalog"])
 JSON = "application/json"
 
 
-def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return problem_responses(*statuses)
-
-
-def get_catalog(request: Request, session: Session, identity: OptionalUser) -> Catalog:
+def get_catalog(request: Request, identity: OptionalUser) -> Catalog:
     return Catalog(
-        session=session,
         cache=request.app.state.cache,
         currency=request.app.state.settings.currency,
         actor=f"user:{identity.user_id}" if identity else "system",
@@ -71,29 +67,38 @@ def expected_version(if_match: str | None) -> int | None:
 @router.get("/categories", summary="Every category, as a flat list with parent ids")
 async def list_categories(session: Session) -> CategoryList:
     categories = await service.list_categories(session)
-    return CategoryList(items=[CategoryOut.model_validate(c) for c in categories])
+    return CategoryList(
+        items=[CategoryOut.model_validate(c, from_attributes=True) for c in categories]
+    )
 
 
-@router.post("/categories", status_code=201, responses=_responses(401, 403, 409, 422))
-async def create_category(body: CategoryIn, _: AdminUser, catalog: CatalogContext) -> CategoryOut:
-    return CategoryOut.model_validate(await service.create_category(catalog, body))
-
-
-@router.patch("/categories/{category_id}", responses=_responses(401, 403, 404, 409, 422))
-async def update_category(
-    category_id: uuid.UUID, body: CategoryUpdate, _: AdminUser, catalog: CatalogContext
+@router.post("/categories", status_code=201, responses=problem_responses(401, 403, 409, 422))
+async def create_category(
+    body: CategoryIn, _: AdminUser, session: Session, catalog: CatalogContext
 ) -> CategoryOut:
-    category = await service.update_category(catalog, category_id, body)
-    return CategoryOut.model_validate(category)
+    category = await service.create_category(session, catalog, body)
+    return CategoryOut.model_validate(category, from_attributes=True)
+
+
+@router.patch("/categories/{category_id}", responses=problem_responses(401, 403, 404, 409, 422))
+async def update_category(
+    category_id: uuid.UUID,
+    body: CategoryUpdate,
+    _: AdminUser,
+    session: Session,
+    catalog: CatalogContext,
+) -> CategoryOut:
+    category = await service.update_category(session, catalog, category_id, body)
+    return CategoryOut.model_validate(category, from_attributes=True)
 
 
 @router.delete(
-    "/categories/{category_id}", status_code=204, responses=_responses(401, 403, 404, 409)
+    "/categories/{category_id}", status_code=204, responses=problem_responses(401, 403, 404, 409)
 )
 async def delete_category(
-    category_id: uuid.UUID, _: AdminUser, catalog: CatalogContext
+    category_id: uuid.UUID, _: AdminUser, session: Session, catalog: CatalogContext
 ) -> Response:
-    await service.delete_category(catalog, category_id)
+    await service.delete_category(session, catalog, category_id)
     return Response(status_code=204)
 
 
@@ -103,7 +108,7 @@ async def delete_category(
 @router.get(
     "/products/{id_or_slug}",
     response_model=ProductOut,
-    responses={**_responses(401, 404), 304: {"description": "Not modified"}},
+    responses={**problem_responses(401, 404), 304: {"description": "Not modified"}},
 )
 async def get_product(
     id_or_slug: Annotated[str, Path(pattern=NO_NUL)],
@@ -115,12 +120,13 @@ async def get_product(
 
     async def load(pin: Pin) -> bytes:
         # A database session only when the cache misses: a hit needs none.
-        async with unit_of_work(request.app.state.sessionmaker) as session:
-            product = await service.find_product(session, id_or_slug, include_drafts=is_admin)
-            # Before the stock is read (READ COMMITTED: a later statement, a later
-            # snapshot): a stock change from now on makes this entry stale.
-            await pin(product.id)
-            [view] = await product_views(session, [product], request.app.state.media)
+        view = await reads.product_view(
+            request.app.state.sessionmaker,
+            request.app.state.media,
+            id_or_slug,
+            include_drafts=is_admin,
+            pin=pin,
+        )
         # The ETag is cached in front of the body: a hit parses nothing.
         return etag(view).encode() + b"\n" + view.model_dump_json().encode()
 
@@ -134,9 +140,9 @@ async def get_product(
     return Response(body, media_type=JSON, headers={"ETag": tag})
 
 
-async def _view(request: Request, catalog: Catalog, product_id: uuid.UUID) -> Response:
-    product = await service.find_product(catalog.session, str(product_id), include_drafts=True)
-    [view] = await product_views(catalog.session, [product], request.app.state.media)
+async def _view(request: Request, session: AsyncSession, product_id: uuid.UUID) -> Response:
+    product = await service.find_product(session, str(product_id), include_drafts=True)
+    [view] = await reads.product_views(session, [product], request.app.state.media)
     return Response(view.model_dump_json(), media_type=JSON, headers={"ETag": etag(view)})
 
 
@@ -144,13 +150,13 @@ async def _view(request: Request, catalog: Catalog, product_id: uuid.UUID) -> Re
     "/products",
     status_code=201,
     response_model=ProductOut,
-    responses=_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422),
 )
 async def create_product(
-    body: ProductIn, request: Request, _: AdminUser, catalog: CatalogContext
+    body: ProductIn, request: Request, _: AdminUser, session: Session, catalog: CatalogContext
 ) -> Response:
-    product = await service.create_product(catalog, body)
-    response = await _view(request, catalog, product.id)
+    product = await service.create_product(session, catalog, body)
+    response = await _view(request, session, product.id)
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/products/{product.id}"
     return response
@@ -159,44 +165,49 @@ async def create_product(
 @router.patch(
     "/products/{product_id}",
     response_model=ProductOut,
-    responses=_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_product(
     product_id: uuid.UUID,
     body: ProductUpdate,
     request: Request,
     _: AdminUser,
+    session: Session,
     catalog: CatalogContext,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    await service.update_product(catalog, product_id, body, expected_version(if_match))
-    return await _view(request, catalog, product_id)
+    await service.update_product(session, catalog, product_id, body, expected_version(if_match))
+    return await _view(request, session, product_id)
 
 
-@router.delete("/products/{product_id}", status_code=204, responses=_responses(401, 403, 404))
-async def delete_product(product_id: uuid.UUID, _: AdminUser, catalog: CatalogContext) -> Response:
-    await service.archive_product(catalog, product_id)
+@router.delete(
+    "/products/{product_id}", status_code=204, responses=problem_responses(401, 403, 404)
+)
+async def delete_product(
+    product_id: uuid.UUID, _: AdminUser, session: Session, catalog: CatalogContext
+) -> Response:
+    await service.archive_product(session, catalog, product_id)
     return Response(status_code=204)
 
 
 # --- stock --------------------------------------------------------------------------
 
 
-def _levels(inventory: Any) -> InventoryOut:
-    return InventoryOut(
-        on_hand=inventory.on_hand, reserved=inventory.reserved, available=inventory.available
-    )
-
-
-@router.get("/products/{product_id}/inventory", responses=_responses(401, 403, 404))
+@router.get("/products/{product_id}/inventory", responses=problem_responses(401, 403, 404))
 async def get_inventory(product_id: uuid.UUID, _: AdminUser, session: Session) -> InventoryOut:
-    return _levels(await service.inventory_of(session, product_id))
+    return inventory_out(await service.inventory_of(session, product_id))
 
 
 @router.post(
-    "/products/{product_id}/inventory/adjustments", responses=_responses(401, 403, 404, 409, 422)
+    "/products/{product_id}/inventory/adjustments",
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def adjust_inventory(
-    product_id: uuid.UUID, body: AdjustmentIn, _: AdminUser, catalog: CatalogContext
+    product_id: uuid.UUID,
+    body: AdjustmentIn,
+    _: AdminUser,
+    session: Session,
+    catalog: CatalogContext,
 ) -> InventoryOut:
-    return _levels(await service.adjust_stock(catalog, product_id, body.delta, body.reason))
+    inventory = await service.adjust_stock(session, catalog, product_id, body.delta, body.reason)
+    return inventory_out(inventory)

@@ -4,38 +4,35 @@ It lives under ``/internal/v1``, which the gateway never routes, and every
 call must present the service token (``X-Service-Token``, see
 :mod:`shop.kit.service_auth`); a user's bearer token grants nothing here.
 The rules of reserving, committing and releasing are in
-:mod:`shop.products.reservations`.
+:mod:`shop.products.reservations`; the bodies and problem types are the
+contract's (:mod:`shop.kit.contracts.reservations`), which the orders service
+parses too.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from shop.kit.contracts.reservations import PREFIX, ReservationOut, ReserveIn
 from shop.kit.db import Session
 from shop.kit.errors import problem_responses
 from shop.kit.service_auth import ServiceCaller
 from shop.products import reservations
 from shop.products.cache import CatalogCache
 from shop.products.config import ProductsSettings
-from shop.products.reservation_schemas import ReservationLineOut, ReservationOut, ReserveIn
-from shop.products.reservations import ReservationView
 from shop.products.search import indexes_stock
 
-router = APIRouter(prefix="/internal/v1/reservations", tags=["internal: reservations"])
+router = APIRouter(prefix=PREFIX, tags=["internal: reservations"])
 
 
-def _responses(**statuses: str) -> dict[int | str, dict[str, Any]]:
-    """Problem answers (RFC 9457), keyed ``_409="..."``; 401 and 503 on every route."""
-    described = {
-        401: "Missing or wrong X-Service-Token (problem)",
-        503: "No service token is configured: the internal API is closed (problem)",
-    }
-    described.update({int(key.lstrip("_")): text for key, text in statuses.items()})
-    return problem_responses(descriptions=described)
+# Every route may answer these; problem_responses(descriptions={**SERVICE_AUTH, ...}).
+SERVICE_AUTH = {
+    401: "Missing or wrong X-Service-Token (problem)",
+    503: "No service token is configured: the internal API is closed (problem)",
+}
 
 
 def _cache(request: Request) -> CatalogCache | None:
@@ -48,25 +45,6 @@ def _notify_search(request: Request) -> bool:
     return indexes_stock(settings)
 
 
-def _out(view: ReservationView) -> ReservationOut:
-    return ReservationOut(
-        order_id=view.order_id,
-        status=view.status,
-        expires_at=view.expires_at,
-        lines=[
-            ReservationLineOut(
-                product_id=line.product_id,
-                sku=line.sku,
-                name=line.name,
-                unit_price=line.unit_price,
-                currency=line.currency,
-                quantity=line.quantity,
-            )
-            for line in view.lines
-        ],
-    )
-
-
 @router.put(
     "/{order_id}",
     status_code=201,
@@ -74,12 +52,15 @@ def _out(view: ReservationView) -> ReservationOut:
     " a repeat replays the first answer",
     responses={
         200: {"model": ReservationOut, "description": "A repeat: the stored reservation"},
-        **_responses(
-            _409="Not enough stock (`insufficient-stock`, `errors: [{product_id, requested, "
-            "available}]`), the order was released (`reservation-released`) or reserved "
-            "with other lines (`reservation-mismatch`) (problem)",
-            _422="Invalid body, or unknown or non-active products "
-            "(`products-not-orderable`, `errors: [{field, message, product_id, reason}]`)",
+        **problem_responses(
+            descriptions={
+                **SERVICE_AUTH,
+                409: "Not enough stock (`insufficient-stock`, `errors: [{product_id, requested, "
+                "available}]`), the order was released (`reservation-released`) or reserved "
+                "with other lines (`reservation-mismatch`) (problem)",
+                422: "Invalid body, or unknown or non-active products "
+                "(`products-not-orderable`, `errors: [{field, message, product_id, reason}]`)",
+            }
         ),
     },
 )
@@ -103,15 +84,18 @@ async def reserve(
         commit_now=body.commit,
     )
     response.status_code = 201 if outcome.created else 200
-    return _out(outcome.reservation)
+    return ReservationOut.model_validate(outcome.reservation, from_attributes=True)
 
 
 @router.post(
     "/{order_id}/commit",
     summary="The held units leave the shelf (idempotent)",
-    responses=_responses(
-        _404="No reservation for this order (problem)",
-        _409="Released (`reservation-released`) or expired (`reservation-expired`) (problem)",
+    responses=problem_responses(
+        descriptions={
+            **SERVICE_AUTH,
+            404: "No reservation for this order (problem)",
+            409: "Released (`reservation-released`) or expired (`reservation-expired`) (problem)",
+        }
     ),
 )
 async def commit(
@@ -124,13 +108,15 @@ async def commit(
         cache=_cache(request),
         notify_search=_notify_search(request),
     )
-    return _out(view)
+    return ReservationOut.model_validate(view, from_attributes=True)
 
 
 @router.post(
     "/{order_id}/release",
     summary="Give the held units back (idempotent); an unknown order is recorded as released",
-    responses=_responses(_409="Already committed (`reservation-committed`) (problem)"),
+    responses=problem_responses(
+        descriptions={**SERVICE_AUTH, 409: "Already committed (`reservation-committed`) (problem)"}
+    ),
 )
 async def release(
     order_id: uuid.UUID, caller: ServiceCaller, session: Session, request: Request
@@ -142,13 +128,13 @@ async def release(
         cache=_cache(request),
         notify_search=_notify_search(request),
     )
-    return _out(view)
+    return ReservationOut.model_validate(view, from_attributes=True)
 
 
 @router.post(
     "/{order_id}/restock",
     summary="Give back all of a cancelled order's units, held or committed (idempotent)",
-    responses=_responses(),
+    responses=problem_responses(descriptions=SERVICE_AUTH),
 )
 async def restock(
     order_id: uuid.UUID, caller: ServiceCaller, session: Session, request: Request
@@ -160,15 +146,18 @@ async def restock(
         cache=_cache(request),
         notify_search=_notify_search(request),
     )
-    return _out(view)
+    return ReservationOut.model_validate(view, from_attributes=True)
 
 
 @router.get(
     "/{order_id}",
     summary="An order's reservation",
-    responses=_responses(_404="No reservation for this order (problem)"),
+    responses=problem_responses(
+        descriptions={**SERVICE_AUTH, 404: "No reservation for this order (problem)"}
+    ),
 )
 async def get_reservation(
     order_id: uuid.UUID, caller: ServiceCaller, session: Session
 ) -> ReservationOut:
-    return _out(await reservations.get_reservation(session, order_id))
+    view = await reservations.get_reservation(session, order_id)
+    return ReservationOut.model_validate(view, from_attributes=True)

@@ -14,41 +14,19 @@ be served for up to 2 s more (``cache.LISTING_STOCK_STALENESS_SECONDS``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
 
-from shop.kit.db import unit_of_work
 from shop.kit.errors import problem_responses
 from shop.kit.identity import AuthenticationRequiredError, ForbiddenError, OptionalUser
+from shop.products import reads
 from shop.products.cache import CatalogCache
 from shop.products.models import ProductStatus
-from shop.products.presenters import product_views
-from shop.products.schemas import ProductOut
+from shop.products.schemas import ProductSearchOut
 from shop.products.search import ProductQuery, SearchBackend
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
-
-
-class CategoryCount(BaseModel):
-    slug: str
-    count: int
-
-
-class Facets(BaseModel):
-    categories: list[CategoryCount]
-
-
-class ProductSearchOut(BaseModel):
-    items: list[ProductOut]
-    total: int
-    next_cursor: str | None
-    facets: Facets
-
-
-def _problems(**statuses: str) -> dict[int | str, dict[str, Any]]:
-    return problem_responses(descriptions={int(key[1:]): text for key, text in statuses.items()})
 
 
 @router.get(
@@ -61,12 +39,14 @@ def _problems(**statuses: str) -> dict[int | str, dict[str, Any]]:
         "products, unless an admin asks for a `status`."
     ),
     response_model=ProductSearchOut,
-    responses=_problems(
-        s400="The cursor is not one this API gave out",
-        s401="A status other than active without a token, or a bad token",
-        s403="A status other than active asked by a non-admin",
-        s422="A parameter is not valid",
-        s503="The search backend is unavailable",
+    responses=problem_responses(
+        descriptions={
+            400: "The cursor is not one this API gave out",
+            401: "A status other than active without a token, or a bad token",
+            403: "A status other than active asked by a non-admin",
+            422: "A parameter is not valid",
+            503: "The search backend is unavailable",
+        }
     ),
 )
 async def search_products(
@@ -82,19 +62,10 @@ async def search_products(
     backend: SearchBackend = request.app.state.search
 
     async def load() -> bytes:
-        # A database session only when the cache misses: a hit needs none.
-        async with unit_of_work(request.app.state.sessionmaker) as session:
-            page = await backend.search(session, query)
-            items = await product_views(session, page.products, request.app.state.media)
-        body = ProductSearchOut(
-            items=items,
-            total=page.total,
-            next_cursor=page.next_cursor,
-            facets=Facets(
-                categories=[CategoryCount(slug=f.slug, count=f.count) for f in page.facets]
-            ),
+        page = await reads.search_listing(
+            request.app.state.sessionmaker, backend, request.app.state.media, query
         )
-        return body.model_dump_json().encode()
+        return page.model_dump_json().encode()
 
     cache: CatalogCache = request.app.state.cache
     page = await cache.get_or_load_listing(query.cache_key(), load)

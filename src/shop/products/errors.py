@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from shop.kit.errors import ShopError
+from shop.kit.contracts.reservations import ReservationRefusal
+from shop.kit.errors import ConflictError, NotFoundError, ShopError
 
 
 class ProductNotFoundError(ShopError):
@@ -55,3 +56,73 @@ class UnknownReferenceError(ShopError):
     def __init__(self, field: str, message: str) -> None:
         errors: list[dict[str, Any]] = [{"field": field, "message": message}]
         super().__init__(f"{field}: {message}", errors=errors)
+
+
+# --- Images -----------------------------------------------------------------------
+
+
+class ImageNotFoundError(ShopError):
+    status = 404
+    title = "Image not found"
+    type_slug = "image-not-found"
+
+
+class UnsupportedImageError(ShopError):
+    status = 415
+    title = "Unsupported media type"
+    type_slug = "unsupported-image"
+
+
+class ImageDimensionsError(ShopError):
+    status = 422
+    title = "Image dimensions too large"
+    type_slug = "image-dimensions-too-large"
+
+
+class UnreadableImageError(ShopError):
+    status = 422
+    title = "Unreadable image"
+    type_slug = "image-unreadable"
+
+
+# --- Reservations (their problem types are the contract's, shop.kit.contracts) ------
+
+
+class ProductsNotOrderableError(ShopError):
+    """Some lines name products that do not exist or are not ``active``."""
+
+    status = 422
+    title = "Products not orderable"
+    type_slug = ReservationRefusal.PRODUCTS_NOT_ORDERABLE
+
+
+class InsufficientStockError(ConflictError):
+    """Some lines ask for more than is available; ``errors`` lists every one of them."""
+
+    title = "Insufficient stock"
+    type_slug = ReservationRefusal.INSUFFICIENT_STOCK
+
+
+class ReservationNotFoundError(NotFoundError):
+    title = "Reservation not found"
+    type_slug = ReservationRefusal.NOT_FOUND
+
+
+class ReservationMismatchError(ConflictError):
+    title = "Reservation mismatch"
+    type_slug = ReservationRefusal.MISMATCH
+
+
+class ReservationReleasedError(ConflictError):
+    title = "Reservation released"
+    type_slug = ReservationRefusal.RELEASED
+
+
+class ReservationExpiredError(ConflictError):
+    title = "Reservation expired"
+    type_slug = ReservationRefusal.EXPIRED
+
+
+class ReservationCommittedError(ConflictError):
+    title = "Reservation committed"
+    type_slug = ReservationRefusal.COMMITTED

@@ -42,8 +42,9 @@ from typing import Any, Protocol
 
 from PIL import Image, UnidentifiedImageError
 
-from shop.kit.errors import PayloadTooLargeError, ShopError
+from shop.kit.errors import PayloadTooLargeError
 from shop.products.config import ProductsSettings
+from shop.products.errors import ImageDimensionsError, UnreadableImageError, UnsupportedImageError
 
 # Pillow format name -> (content type, file extension) of the stored original.
 FORMATS: dict[str, tuple[str, str]] = {
@@ -78,24 +79,6 @@ _KEPT_INFO = frozenset({"transparency", "duration", "loop", "background"})
 
 
 _workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="images")
-
-
-class UnsupportedImageError(ShopError):
-    status = 415
-    title = "Unsupported media type"
-    type_slug = "unsupported-image"
-
-
-class ImageDimensionsError(ShopError):
-    status = 422
-    title = "Image dimensions too large"
-    type_slug = "image-dimensions-too-large"
-
-
-class UnreadableImageError(ShopError):
-    status = 422
-    title = "Unreadable image"
-    type_slug = "image-unreadable"
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,24 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shop.kit.contracts.reservations import ReservationStatus
 from shop.kit.db import TYPE_ANNOTATION_MAP, new_metadata
 from shop.kit.outbox import outbox_table
+
+__all__ = [  # ReservationStatus is the reservation API's (shop.kit.contracts)
+    "Base",
+    "Category",
+    "Inventory",
+    "Product",
+    "ProductImage",
+    "ProductStatus",
+    "Reservation",
+    "ReservationLine",
+    "ReservationStatus",
+    "StockMovement",
+    "StockReason",
+    "outbox",
+]
 
 
 class Base(DeclarativeBase):
@@ -151,12 +167,6 @@ class StockMovement(Base):
     actor: Mapped[str] = mapped_column(String(100))
     order_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-
-
-class ReservationStatus(enum.StrEnum):
-    HELD = "held"
-    COMMITTED = "committed"
-    RELEASED = "released"
 
 
 class Reservation(Base):

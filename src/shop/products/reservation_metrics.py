@@ -11,14 +11,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.app import Resource
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
 from shop.kit.queried_metrics import QueriedGauges
-from shop.products.models import Reservation, ReservationLine, ReservationStatus
+from shop.products.repositories import ReservationRepository
 
 RESERVATION_GAUGES = {
     "reservations_held": "Reservations holding stock for an order.",
@@ -26,27 +25,13 @@ RESERVATION_GAUGES = {
     "reservations_held_expired": "Held reservations past their expiry, not yet released.",
 }
 
-_held = Reservation.status == ReservationStatus.HELD
-# Each one reads only held reservations, through their partial index.
-_HELD_NOW = select(
-    select(func.count()).select_from(Reservation).where(_held).scalar_subquery(),
-    select(func.coalesce(func.sum(ReservationLine.quantity), 0))
-    .join(Reservation, Reservation.order_id == ReservationLine.order_id)
-    .where(_held)
-    .scalar_subquery(),
-    select(func.count())
-    .select_from(Reservation)
-    .where(_held, Reservation.expires_at < func.now())
-    .scalar_subquery(),
-)
-
 
 def reservation_gauges(
     sessionmaker: async_sessionmaker[AsyncSession], service: str
 ) -> QueriedGauges:
     async def query() -> Mapping[str, float]:
-        async with sessionmaker() as session:
-            row = (await session.execute(_HELD_NOW)).one()
+        async with sessionmaker() as session:  # reads only: nothing to commit
+            row = await ReservationRepository(session).held_now()
         return dict(zip(RESERVATION_GAUGES, map(float, row), strict=True))
 
     return QueriedGauges(service, RESERVATION_GAUGES, query)

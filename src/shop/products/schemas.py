@@ -110,6 +110,22 @@ class ProductOut(BaseModel):
     updated_at: datetime
 
 
+class CategoryCount(BaseModel):
+    slug: str
+    count: int
+
+
+class Facets(BaseModel):
+    categories: list[CategoryCount]
+
+
+class ProductSearchOut(BaseModel):
+    items: list[ProductOut]
+    total: int
+    next_cursor: str | None
+    facets: Facets
+
+
 class InventoryOut(BaseModel):
     on_hand: int
     reserved: int

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.app import Resource
 from shop.kit.background import background_resource
-from shop.kit.db import AfterCommit
+from shop.kit.db import unit_of_work
 from shop.products.cache import CatalogCache
 from shop.products.reservations import sweep_expired
 from shop.products.search import indexes_stock
@@ -43,18 +43,14 @@ class ReservationSweeper:
 
     async def sweep_batch(self) -> int:
         """Releases one batch of expired reservations and commits; returns how many."""
-        async with self.sessionmaker() as session:
-            async with session.begin():
-                count = await sweep_expired(
-                    session,
-                    limit=self.batch_size,
-                    cache=self.cache(),
-                    notify_search=self.notify_search,
-                )
-            callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
-            for callback in callbacks:  # the cache invalidation, now that it has committed
-                await callback()
-        return count
+        # Its own unit of work: committed, then the cache invalidated.
+        async with unit_of_work(self.sessionmaker) as session:
+            return await sweep_expired(
+                session,
+                limit=self.batch_size,
+                cache=self.cache(),
+                notify_search=self.notify_search,
+            )
 
     async def run_once(self) -> int:
         """Releases every reservation expired by now, batch after batch; returns how many."""

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from shop.products.demo import DEPARTMENTS, DemoCatalog, demo_catalog, demo_image
+from shop.cli.demo import DEPARTMENTS, DemoCatalog, demo_catalog, demo_image
 from shop.products.images import ImageLimits, process_image
 from shop.products.models import ProductStatus
 from shop.products.schemas import CategoryIn, ProductIn

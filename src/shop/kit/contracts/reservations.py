@@ -1,0 +1,146 @@
+"""The products service's internal reservation API (``/internal/v1/reservations``).
+
+Products serves it (shop.products.api_internal) and the orders service calls it
+(shop.orders.products_client): the request and answer bodies, the reservation's
+states, and the problem types a refusal carries, with the members of their
+``errors``. Unknown fields in a request are refused; a client ignores unknown
+fields in an answer.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+PREFIX = "/internal/v1/reservations"
+MAX_LINES = 100
+MAX_QUANTITY = 1000
+
+
+class ReservationStatus(enum.StrEnum):
+    HELD = "held"
+    COMMITTED = "committed"
+    RELEASED = "released"
+
+
+class ReservationRefusal(enum.StrEnum):
+    """The problem types (the last part of the ``type`` URL) of a refused call."""
+
+    PRODUCTS_NOT_ORDERABLE = "products-not-orderable"  # 422, errors: NotOrderableLine
+    INSUFFICIENT_STOCK = "insufficient-stock"  # 409, errors: ShortLine
+    NOT_FOUND = "reservation-not-found"  # 404
+    MISMATCH = "reservation-mismatch"  # 409: reserved before with other lines
+    RELEASED = "reservation-released"  # 409
+    EXPIRED = "reservation-expired"  # 409
+    COMMITTED = "reservation-committed"  # 409
+
+
+# --- Requests ---------------------------------------------------------------------
+
+
+class ReserveLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: uuid.UUID
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+
+
+def _distinct_products(lines: list[ReserveLineIn]) -> list[ReserveLineIn]:
+    seen: set[uuid.UUID] = set()
+    for line in lines:
+        if line.product_id in seen:
+            raise ValueError(f"product {line.product_id} is listed more than once")
+        seen.add(line.product_id)
+    return lines
+
+
+class ReserveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lines: Annotated[
+        list[ReserveLineIn],
+        Field(min_length=1, max_length=MAX_LINES),
+        AfterValidator(_distinct_products),
+    ]
+    commit: bool = Field(
+        default=False,
+        description="Take the units off the shelf at once (the reservation is answered "
+        "`committed`), as a reserve followed by a commit would, in one step. A repeat "
+        "of a reservation still held commits it.",
+    )
+
+
+# --- Answers ----------------------------------------------------------------------
+
+
+class ReservationLineOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    unit_price: int = Field(description="Minor units, the catalog's price when reserved")
+    currency: str
+    quantity: int
+
+
+class ReservationOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order_id: uuid.UUID
+    status: ReservationStatus
+    expires_at: datetime
+    lines: list[ReservationLineOut]
+
+
+# --- Refusals ---------------------------------------------------------------------
+
+
+class ShortLine(BaseModel):
+    """A member of ``errors`` of ``insufficient-stock``: a line asking for more than
+    is available."""
+
+    product_id: uuid.UUID
+    requested: int
+    available: int
+
+
+class NotOrderableLine(BaseModel):
+    """A member of ``errors`` of ``products-not-orderable``: the line's product is
+    unknown (``reason`` ``unknown``) or not active (``reason`` its status)."""
+
+    field: str  # lines.<index>.product_id
+    message: str
+    product_id: uuid.UUID
+    reason: str
+
+
+class ReservationProblem(BaseModel):
+    """An RFC 9457 problem answered by the reservation API (members beyond these kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = ""
+    status: int = 0
+    title: str = ""
+    detail: str = ""
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    order_id: uuid.UUID | None = None
+    reservation_status: ReservationStatus | None = None
+
+    @property
+    def slug(self) -> str:
+        """The last part of ``type``, as the problem states it."""
+        return self.type.rsplit("/", 1)[-1]
+
+    @property
+    def refusal(self) -> ReservationRefusal | None:
+        """The refusal ``type`` names, or None for a problem this contract does not list."""
+        try:
+            return ReservationRefusal(self.slug)
+        except ValueError:
+            return None

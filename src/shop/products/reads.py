@@ -1,0 +1,78 @@
+"""Catalog reads as the API shows them: products with stock and images, pages of
+the listing.
+
+:func:`product_views` takes the caller's session. :func:`product_view` and
+:func:`search_listing` run on a cache miss only (a hit needs no database), so
+they take the sessionmaker and open their own unit of work, which writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shop.kit.db import unit_of_work
+from shop.products.cache import Pin
+from shop.products.models import Product
+from shop.products.presenters import MediaUrls, image_out, product_out
+from shop.products.repositories import ImageRepository, StockRepository
+from shop.products.schemas import CategoryCount, Facets, ImageOut, ProductOut, ProductSearchOut
+from shop.products.search import ProductQuery, SearchBackend
+from shop.products.service import find_product
+
+
+async def product_views(
+    session: AsyncSession, products: Sequence[Product], media: MediaUrls
+) -> list[ProductOut]:
+    """``products`` with their stock and images, loaded in two queries for the whole
+    page (never one per product)."""
+    ids = [product.id for product in products]
+    if not ids:
+        return []
+    stock = await StockRepository(session).available_of(ids)
+    images: dict[uuid.UUID, list[ImageOut]] = defaultdict(list)
+    for image in await ImageRepository(session).of_products(ids):
+        images[image.product_id].append(image_out(image, media))
+    return [product_out(p, stock.get(p.id, 0), images[p.id]) for p in products]
+
+
+async def product_view(
+    sessions: async_sessionmaker[AsyncSession],
+    media: MediaUrls,
+    id_or_slug: str,
+    *,
+    include_drafts: bool,
+    pin: Pin,
+) -> ProductOut:
+    """One product as the API shows it. ``pin`` is called with its id before its stock
+    is read (see :meth:`shop.products.cache.CatalogCache.get_or_load_product`)."""
+    async with unit_of_work(sessions) as session:
+        product = await find_product(session, id_or_slug, include_drafts=include_drafts)
+        # Before the stock is read (READ COMMITTED: a later statement, a later
+        # snapshot): a stock change from now on makes this entry stale.
+        await pin(product.id)
+        [view] = await product_views(session, [product], media)
+    return view
+
+
+async def search_listing(
+    sessions: async_sessionmaker[AsyncSession],
+    backend: SearchBackend,
+    media: MediaUrls,
+    query: ProductQuery,
+) -> ProductSearchOut:
+    """A page of the listing, with its total and category facets."""
+    async with unit_of_work(sessions) as session:
+        page = await backend.search(session, query)
+        items = await product_views(session, page.products, media)
+    return ProductSearchOut(
+        items=items,
+        total=page.total,
+        next_cursor=page.next_cursor,
+        facets=Facets(
+            categories=[CategoryCount.model_validate(f, from_attributes=True) for f in page.facets]
+        ),
+    )
