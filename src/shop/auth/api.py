@@ -68,23 +68,22 @@ async def uniform_duration(seconds: float = UNIFORM_SECONDS) -> AsyncIterator[No
     await asyncio.sleep(max(0.0, seconds - (time.monotonic() - started)))
 
 
-def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return problem_responses(*statuses)
-
-
-@router.post("/register", status_code=201, responses=_responses(409, 422))
+@router.post("/register", status_code=201, responses=problem_responses(409, 422))
 async def register(body: RegisterIn, auth: AuthContext) -> UserOut:
     user = await service.register(auth, body.email, body.password, body.full_name)
     return UserOut.model_validate(user)
 
 
-@router.post("/verify-email", responses=_responses(400, 422))
+@router.post("/verify-email", responses=problem_responses(400, 422))
 async def verify_email(body: TokenIn, auth: AuthContext) -> UserOut:
     return UserOut.model_validate(await service.verify_email(auth, body.token))
 
 
 @router.post(
-    "/resend-verification", status_code=202, response_class=Response, responses=_responses(422)
+    "/resend-verification",
+    status_code=202,
+    response_class=Response,
+    responses=problem_responses(422),
 )
 async def resend_verification(body: EmailIn, auth: AuthContext) -> Response:
     async with uniform_duration():
@@ -92,7 +91,7 @@ async def resend_verification(body: EmailIn, auth: AuthContext) -> Response:
     return Response(status_code=202)
 
 
-@router.post("/login", responses=_responses(401, 422, 429))
+@router.post("/login", responses=problem_responses(401, 422, 429))
 async def login(
     body: LoginIn, request: Request, response: Response, auth: AuthContext
 ) -> TokenPair:
@@ -101,13 +100,13 @@ async def login(
     return await service.login(auth, body.email, body.password, ip)
 
 
-@router.post("/refresh", responses=_responses(401, 422))
+@router.post("/refresh", responses=problem_responses(401, 422))
 async def refresh(body: RefreshIn, response: Response, auth: AuthContext) -> TokenPair:
     response.headers.update(NO_STORE)
     return await service.refresh(auth, body.refresh_token)
 
 
-@router.post("/logout", status_code=204, responses=_responses(401, 422))
+@router.post("/logout", status_code=204, responses=problem_responses(401, 422))
 async def logout(
     identity: CurrentUser, auth: AuthContext, body: LogoutIn | None = None
 ) -> Response:
@@ -116,7 +115,7 @@ async def logout(
 
 
 @router.post(
-    "/password/forgot", status_code=202, response_class=Response, responses=_responses(422)
+    "/password/forgot", status_code=202, response_class=Response, responses=problem_responses(422)
 )
 async def forgot_password(body: EmailIn, auth: AuthContext) -> Response:
     async with uniform_duration():
@@ -124,13 +123,13 @@ async def forgot_password(body: EmailIn, auth: AuthContext) -> Response:
     return Response(status_code=202)
 
 
-@router.post("/password/reset", status_code=204, responses=_responses(400, 422))
+@router.post("/password/reset", status_code=204, responses=problem_responses(400, 422))
 async def reset_password(body: ResetIn, auth: AuthContext) -> Response:
     await service.reset_password(auth, body.token, body.new_password)
     return Response(status_code=204)
 
 
-@router.post("/password/change", status_code=204, responses=_responses(400, 401, 422))
+@router.post("/password/change", status_code=204, responses=problem_responses(400, 401, 422))
 async def change_password(
     body: ChangePasswordIn, identity: CurrentUser, auth: AuthContext
 ) -> Response:
@@ -138,18 +137,18 @@ async def change_password(
     return Response(status_code=204)
 
 
-@router.get("/me", responses=_responses(401))
+@router.get("/me", responses=problem_responses(401))
 async def me(identity: CurrentUser, auth: AuthContext) -> UserOut:
     return UserOut.model_validate(await service.get_user(auth, identity.user_id))
 
 
-@router.patch("/me", responses=_responses(401, 422))
+@router.patch("/me", responses=problem_responses(401, 422))
 async def update_me(body: ProfileUpdateIn, identity: CurrentUser, auth: AuthContext) -> UserOut:
     user = await service.update_profile(auth, identity, body.full_name)
     return UserOut.model_validate(user)
 
 
-@router.get("/users", responses=_responses(400, 401, 403))
+@router.get("/users", responses=problem_responses(400, 401, 403))
 async def list_users(
     _: AdminUser,
     auth: AuthContext,
@@ -168,7 +167,7 @@ async def list_users(
     return UserPage(items=[AdminUserOut.model_validate(u) for u in users], next_cursor=next_cursor)
 
 
-@router.patch("/users/{user_id}", responses=_responses(401, 403, 404, 409, 422))
+@router.patch("/users/{user_id}", responses=problem_responses(401, 403, 404, 409, 422))
 async def update_user(
     user_id: uuid.UUID, body: UserUpdateIn, admin: AdminUser, auth: AuthContext
 ) -> AdminUserOut:

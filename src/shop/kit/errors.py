@@ -80,7 +80,11 @@ def problem_responses(
     *statuses: int, descriptions: Mapping[int, str] | None = None
 ) -> dict[int | str, dict[str, Any]]:
     """A route's ``responses=`` for the problem answers it may give: each status as
-    ``application/problem+json`` (RFC 9457), described by ``descriptions`` or its phrase."""
+    ``application/problem+json`` (RFC 9457), described by ``descriptions`` or its phrase.
+
+    The one way every service declares its error responses, straight in the route:
+    ``responses=problem_responses(401, 404)``, or with words of its own,
+    ``problem_responses(404, descriptions={409: "Already committed (problem)"})``."""
     described = dict(descriptions or {})
     return {
         status: {

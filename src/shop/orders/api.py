@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -43,10 +43,6 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return problem_responses(*statuses)
-
-
 def _respond(answer: Answer) -> Response:
     headers: dict[str, str] = {}
     media_type = "application/json"
@@ -64,7 +60,7 @@ def _respond(answer: Answer) -> Response:
     status_code=201,
     response_model=OrderOut,
     summary="Place an order (prices come from the catalog)",
-    responses=_responses(401, 403, 409, 422, 503),
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
 async def place_order(
     body: PlaceOrderIn,
@@ -98,7 +94,7 @@ async def place_order(
 @router.get(
     "",
     summary="Orders, newest first: your own, or any for an admin",
-    responses=_responses(400, 401, 403, 422),
+    responses=problem_responses(400, 401, 403, 422),
 )
 async def list_orders(
     identity: CurrentUser,
@@ -112,7 +108,7 @@ async def list_orders(
     return OrderPage(items=[order_out(order) for order in page], next_cursor=next_cursor)
 
 
-@router.get("/{order_id}", summary="One order", responses=_responses(401, 404, 422))
+@router.get("/{order_id}", summary="One order", responses=problem_responses(401, 404, 422))
 async def get_order(order_id: uuid.UUID, identity: CurrentUser, session: Session) -> OrderOut:
     return order_out(await service.get_order(session, identity, order_id))
 
@@ -121,7 +117,7 @@ async def get_order(order_id: uuid.UUID, identity: CurrentUser, session: Session
     "/{order_id}/cancel",
     response_model=OrderOut,
     summary="Cancel an order that has not shipped; its stock goes back",
-    responses=_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 404, 409, 422),
 )
 async def cancel_order(
     order_id: uuid.UUID,
@@ -150,7 +146,7 @@ async def cancel_order(
 @router.post(
     "/{order_id}/status",
     summary="Mark an order shipped (with a tracking number) or delivered",
-    responses=_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def change_status(
     order_id: uuid.UUID,
