@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.app import Resource
+from shop.kit.db import unit_of_work
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
 from shop.kit.queried_metrics import QueriedGauges
@@ -30,7 +31,7 @@ def reservation_gauges(
     sessionmaker: async_sessionmaker[AsyncSession], service: str
 ) -> QueriedGauges:
     async def query() -> Mapping[str, float]:
-        async with sessionmaker() as session:  # reads only: nothing to commit
+        async with unit_of_work(sessionmaker) as session:  # a job's own (it only reads)
             row = await ReservationRepository(session).held_now()
         return dict(zip(RESERVATION_GAUGES, map(float, row), strict=True))
 
