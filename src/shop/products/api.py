@@ -2,6 +2,12 @@
 
 The listing (``GET /products``) lives in api_search.py, images in
 api_images.py and the internal reservation API in api_internal.py.
+
+Transactions: a write takes the request's ``Session`` and hands it to its use
+case, which only flushes; the session dependency commits once, after the
+handler and before the response. A product read may be served from the cache,
+so its use case (:func:`shop.products.reads.product_view`) opens a unit of work
+of its own on a miss. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -141,8 +147,7 @@ async def get_product(
 
 
 async def _view(request: Request, session: AsyncSession, product_id: uuid.UUID) -> Response:
-    product = await service.find_product(session, str(product_id), include_drafts=True)
-    [view] = await reads.product_views(session, [product], request.app.state.media)
+    view = await reads.written_product(session, request.app.state.media, product_id)
     return Response(view.model_dump_json(), media_type=JSON, headers={"ETag": etag(view)})
 
 

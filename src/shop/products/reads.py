@@ -58,6 +58,15 @@ async def product_view(
     return view
 
 
+async def written_product(
+    session: AsyncSession, media: MediaUrls, product_id: uuid.UUID
+) -> ProductOut:
+    """The product as a write in ``session`` has just left it (drafts included)."""
+    product = await find_product(session, str(product_id), include_drafts=True)
+    [view] = await product_views(session, [product], media)
+    return view
+
+
 async def search_listing(
     sessions: async_sessionmaker[AsyncSession],
     backend: SearchBackend,
