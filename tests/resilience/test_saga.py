@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy.exc
 
-from shop.orders.products_client import ProductsUnavailableError, Reservation
+from shop.kit.contracts.reservations import ReservationOut
+from shop.orders.products_client import ProductsUnavailableError
 from shop.orders.repository import OrderRepository
 from tests.orders.conftest import EnvFactory
 from tests.orders.support import OrdersEnv
@@ -31,7 +32,7 @@ async def test_units_taken_whose_answer_was_lost_are_given_back_and_nothing_is_s
 
         async def answer_lost(
             order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
-        ) -> Reservation:
+        ) -> ReservationOut:
             await reserve(order_id, items, commit=commit)
             raise ProductsUnavailableError("read timed out")
 
@@ -81,7 +82,7 @@ async def test_an_earlier_attempts_lapsed_hold_refuses_the_order_and_sends_nothi
 
     async def after_a_lapsed_hold(
         order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
-    ) -> Reservation:
+    ) -> ReservationOut:
         await reserve(order_id, items)  # the earlier attempt: a hold only
         await env.books.age(order_id)
         return await reserve(order_id, items, commit=commit)
