@@ -56,7 +56,7 @@ class SigningKey:
         return {**data, "kid": self.kid, "use": "sig", "alg": self.algorithm}
 
     def sign(self, claims: dict[str, Any], **header: Any) -> str:
-        headers = {"kid": self.kid, **header}
+        headers = {"kid": self.kid, "typ": "at+jwt", **header}
         return jwt.encode(claims, self.private_key, algorithm=self.algorithm, headers=headers)
 
 

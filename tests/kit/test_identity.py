@@ -197,6 +197,28 @@ async def test_unknown_or_missing_kid_is_rejected(verifier: TokenVerifier, redis
     await assert_rejected(verifier, no_kid)
 
 
+@pytest.mark.parametrize("typ", [None, "JWT", "jwt", "at+JWS", "id_token+jwt", "", 1])
+async def test_a_jwt_not_typed_as_an_access_token_is_rejected(
+    verifier: TokenVerifier, redis: Redis, typ: object
+) -> None:
+    # Signed by the right key, with every claim and a live session: only the type is wrong.
+    sid = await open_session(redis)
+    body = claims(session_id=uuid.UUID(sid))
+    header: dict[str, Any] = {"kid": KEY.kid} if typ is None else {"kid": KEY.kid, "typ": typ}
+    # PyJWT writes typ "JWT" when none is given: the type of any other JWT.
+    token = jwt.encode(body, KEY.private_key, algorithm="EdDSA", headers=header)
+    await assert_rejected(verifier, token)
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "AT+JWT", "application/at+jwt"])
+async def test_the_access_token_type_is_accepted_in_each_spelling(
+    verifier: TokenVerifier, redis: Redis, typ: str
+) -> None:
+    sid = await open_session(redis)
+    identity = await verifier.verify(KEY.sign(claims(session_id=uuid.UUID(sid)), typ=typ))
+    assert str(identity.session_id) == sid
+
+
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "x" * 10_000, "Bearer abc.def.ghi"])
 async def test_garbage_is_rejected(verifier: TokenVerifier, token: str) -> None:
     await assert_rejected(verifier, token)

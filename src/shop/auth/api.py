@@ -51,7 +51,7 @@ def get_auth(request: Request, session: Session, redis: RedisClient) -> Auth:
         session=session,
         settings=state.settings,
         keys=state.key_ring,
-        sessions=SessionStore(redis, state.settings.refresh_token_ttl_seconds),
+        sessions=SessionStore(redis, state.settings.session_max_age),
         throttle=state.login_throttle,
         emails=state.email_renderer,
         dummy_password_hash=state.dummy_password_hash,

@@ -17,6 +17,9 @@ class AuthSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     jwt_private_key: SecretStr | None = None
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=60)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    # Absolute lifetime of a session from its login, in seconds: refreshing never
+    # extends a session past it.
+    session_max_age: int = Field(default=30 * 24 * 3600, ge=60)
     verification_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     reset_token_ttl_seconds: int = Field(default=3600, ge=60)
 

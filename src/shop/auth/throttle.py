@@ -103,5 +103,5 @@ class LoginThrottle:
         for kind, value in self._keys(email, ip):
             await self.limiter.hit(self.limit, kind, value)
 
-    async def succeeded(self, email: str) -> None:
+    async def succeeded(self, email: str, ip: str) -> None:
         await self.limiter.clear(self.limit, "account", _account(email))
