@@ -53,6 +53,7 @@ def get_auth(request: Request, session: Session, redis: RedisClient) -> Auth:
         keys=state.key_ring,
         sessions=SessionStore(redis, state.settings.session_max_age),
         throttle=state.login_throttle,
+        recipient_limit=state.recipient_limit,
         emails=state.email_renderer,
         dummy_password_hash=state.dummy_password_hash,
     )

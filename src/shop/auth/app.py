@@ -13,7 +13,7 @@ from shop.auth.config import AuthSettings
 from shop.auth.keys import KeyRing, load_key_ring
 from shop.auth.models import outbox
 from shop.auth.passwords import hash_password
-from shop.auth.throttle import LoginThrottle
+from shop.auth.throttle import LoginThrottle, RecipientLimit
 from shop.kit.app import Resource, create_service_app
 from shop.kit.db import database_resource
 from shop.kit.email import EmailRenderer, create_email_sender
@@ -36,7 +36,14 @@ def auth_resource(settings: AuthSettings, keys: KeyRing) -> Resource:
             secrets.token_urlsafe(16), settings.bcrypt_rounds
         )
         app.state.login_throttle = LoginThrottle(
-            settings.redis_url, settings.login_failure_limit, app.state.redis
+            settings.redis_url,
+            app.state.redis,
+            per_account_and_ip=settings.login_failure_limit,
+            per_account=settings.login_failure_limit_account,
+            per_ip=settings.login_failure_limit_ip,
+        )
+        app.state.recipient_limit = RecipientLimit(
+            settings.redis_url, app.state.redis, settings.email_recipient_limit
         )
         await bootstrap_admin(app.state.sessionmaker, settings)
         yield {}

@@ -24,7 +24,13 @@ class AuthSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     reset_token_ttl_seconds: int = Field(default=3600, ge=60)
 
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # Failed logins per account from one client; per account from all clients; per
+    # client (an IPv6 client's /64) over all accounts. See shop.auth.throttle.
     login_failure_limit: str = "5/15minutes"
+    login_failure_limit_account: str = "20/15minutes"
+    login_failure_limit_ip: str = "50/15minutes"
+    # Emails anonymous requests may send one address (register, resend, forgot).
+    email_recipient_limit: str = "1/minute;5/hour"
 
     # How often the outbox worker looks for mail to send when idle.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)

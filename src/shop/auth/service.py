@@ -32,7 +32,7 @@ from shop.auth.passwords import hash_password, password_problems, verify_passwor
 from shop.auth.repository import TokenRepository, UserRepository
 from shop.auth.schemas import TokenPair
 from shop.auth.sessions import SessionStore
-from shop.auth.throttle import LoginThrottle
+from shop.auth.throttle import LoginThrottle, RecipientLimit
 from shop.auth.tokens import digest, issue_access_token, new_opaque_token
 from shop.kit.email import EmailRenderer
 from shop.kit.identity import Identity
@@ -49,6 +49,7 @@ class Auth:
     keys: KeyRing
     sessions: SessionStore
     throttle: LoginThrottle
+    recipient_limit: RecipientLimit
     emails: EmailRenderer
     # Checked when the email is unknown, so both answers cost one bcrypt check.
     dummy_password_hash: str
@@ -69,6 +70,10 @@ def _check_policy(password: str, email: str, field_name: str) -> None:
 
 
 async def _send_link(auth: Auth, user: User, purpose: TokenPurpose) -> None:
+    """Mails a fresh link, unless the address had its share of mail (every caller is
+    an anonymous request, whose answer is the same either way)."""
+    if not await auth.recipient_limit.allow(user.email):
+        return
     ttl, path, template = {
         TokenPurpose.VERIFY_EMAIL: (
             auth.settings.verification_token_ttl_seconds,
