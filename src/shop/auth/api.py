@@ -50,7 +50,7 @@ def get_auth(request: Request, session: Session, redis: RedisClient) -> Auth:
     return Auth(
         session=session,
         settings=state.settings,
-        keys=state.key_ring,
+        keys=state.keys.ring(),
         sessions=SessionStore(redis, state.settings.session_max_age),
         throttle=state.login_throttle,
         recipient_limit=state.recipient_limit,
@@ -180,5 +180,5 @@ async def update_user(
 @router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
 async def jwks(request: Request, response: Response) -> dict[str, list[dict[str, Any]]]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    keys: dict[str, list[dict[str, Any]]] = request.app.state.key_ring.jwks()
+    keys: dict[str, list[dict[str, Any]]] = request.app.state.keys.ring().jwks()
     return keys

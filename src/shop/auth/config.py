@@ -15,6 +15,12 @@ class AuthSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     # PEM of the Ed25519 signing key. Unset: keys live in $SHOP_DATA_DIR/keys,
     # generated on first start; the newest signs, all of them verify (rotation).
     jwt_private_key: SecretStr | None = None
+    # With JWT_PRIVATE_KEY: PEM public keys that verify and are published, never sign
+    # (the key before a rotation for an access token's lifetime; the next one ahead of it).
+    jwt_previous_public_keys: str | None = None
+    # Keys directory: a new key file is published at once but signs only once this old,
+    # so every verifier has it first (more than the verifiers' JWKS refresh, 300 s).
+    jwt_key_activation_seconds: float = Field(default=600, ge=0)
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=60)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
     # Absolute lifetime of a session from its login, in seconds: refreshing never
