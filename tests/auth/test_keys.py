@@ -237,3 +237,13 @@ def test_previous_public_keys_must_be_ed25519_public_keys(
         settings = settings_for(tmp_path, jwt_private_key=key, jwt_previous_public_keys=wrong)
         with pytest.raises(ValueError, match="JWT_PREVIOUS_PUBLIC_KEYS"):
             create_app(settings)
+
+
+async def test_a_half_written_key_file_is_skipped_not_a_500(auth: AuthFixture) -> None:
+    await auth.register("ada@example.com")
+    [pem] = (auth.settings.data_dir / "keys").glob("*.pem")
+    (pem.parent / "being-copied.pem").write_bytes(pem_of(Ed25519PrivateKey.generate())[:40])
+    await asyncio.sleep(1.1)  # past the instance's next look at the directory
+
+    assert kids(await auth.jwks()) == [pem.stem]
+    assert kid_of((await auth.login("ada@example.com"))["access_token"]) == pem.stem

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
@@ -34,6 +35,7 @@ from jwt.algorithms import OKPAlgorithm
 from shop.kit.identity import KeySource, as_jwk
 
 ALGORITHM = "EdDSA"
+log = structlog.get_logger("shop.auth")
 # How often an instance looks for new or removed key files.
 RELOAD_SECONDS = 1.0
 # Past an access token's lifetime, how long a replaced key still verifies (clock skew).
@@ -202,6 +204,10 @@ class KeyDirectory(Keys):
                     else SigningKey.from_pem(path.read_bytes())
                 )
             except FileNotFoundError:  # removed while we looked
+                continue
+            except (ValueError, TypeError) as exc:
+                # Half-copied, or not an Ed25519 key: the others go on signing.
+                log.warning("key file skipped", path=str(path), error=str(exc))
                 continue
             files[path] = (mtime, key)
         if not files:
