@@ -39,6 +39,7 @@ from tests.kit.identity_support import (
 )
 
 KEY = SigningKey.generate()
+AT_JWT = {"typ": "at+jwt"}  # the access token type: only what a test is about is wrong
 
 
 @pytest.fixture
@@ -193,7 +194,9 @@ async def test_signature_of_another_key_under_a_known_kid_is_rejected(
 async def test_unknown_or_missing_kid_is_rejected(verifier: TokenVerifier, redis: Redis) -> None:
     await assert_rejected(verifier, await live_token(redis, SigningKey.generate()))
     sid = await open_session(redis)
-    no_kid = jwt.encode(claims(session_id=uuid.UUID(sid)), KEY.private_key, algorithm="EdDSA")
+    no_kid = jwt.encode(
+        claims(session_id=uuid.UUID(sid)), KEY.private_key, algorithm="EdDSA", headers=AT_JWT
+    )
     await assert_rejected(verifier, no_kid)
 
 
@@ -270,7 +273,7 @@ async def test_rsa_is_rejected_even_when_its_key_is_published(redis: Redis) -> N
     )
     sid = await open_session(redis)
     body = claims(session_id=uuid.UUID(sid))
-    token = jwt.encode(body, private, algorithm="RS256", headers={"kid": "rsa-1"})
+    token = jwt.encode(body, private, algorithm="RS256", headers={"kid": "rsa-1", **AT_JWT})
     await assert_rejected(verifier, token)
     # ... and a good EdDSA token from the same key set passes.
     assert (await verifier.verify(KEY.sign(body))).session_id == uuid.UUID(sid)
