@@ -111,8 +111,10 @@ def test_redis_keys_are_the_ones_auth_writes() -> None:
 @pytest.mark.parametrize(
     "overrides",
     [
-        pytest.param({"exp": int(time.time()) - 60}, id="expired"),
-        pytest.param({"iat": int(time.time()) + 600}, id="issued-in-the-future"),
+        # Times are taken when the test runs, not when it is collected: a slow suite
+        # reached it more than 600 s after collection, when "in the future" had passed.
+        pytest.param({"exp": lambda: int(time.time()) - 60}, id="expired"),
+        pytest.param({"iat": lambda: int(time.time()) + 600}, id="issued-in-the-future"),
         pytest.param({"iss": "someone-else"}, id="wrong-issuer"),
         pytest.param({"aud": "another-system"}, id="wrong-audience"),
         pytest.param({"sub": "not-a-uuid"}, id="sub-not-uuid"),
@@ -131,7 +133,7 @@ async def test_bad_claims_are_rejected(
 ) -> None:
     sid = await open_session(redis)
     body = claims(session_id=uuid.UUID(sid))
-    body.update(overrides)
+    body.update({name: value() if callable(value) else value for name, value in overrides.items()})
     await assert_rejected(verifier, KEY.sign(body))
 
 
