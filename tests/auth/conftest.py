@@ -71,6 +71,11 @@ def auth_settings(
         "bootstrap_admin_password": None,
         "access_token_ttl_seconds": 900,
         "login_failure_limit": "5/15minutes",
+        "login_failure_limit_account": "20/15minutes",
+        "login_failure_limit_ip": "50/15minutes",
+        # Tests of other things mail one address several times in a row; the
+        # allowance itself is tested with its default (test_abuse_limits.py).
+        "email_recipient_limit": "1000/minute",
         "trusted_proxies": "127.0.0.0/8,::1/128",
     }
     values.update(overrides)

@@ -73,6 +73,9 @@ async def test_no_token_is_401_with_a_bearer_challenge(auth: AuthFixture) -> Non
     assert basic.headers["www-authenticate"] == "Bearer"
 
 
+AT_JWT = {"typ": "at+jwt"}  # so that what a forgery is about is all that is wrong
+
+
 def _forged(pair_token: str, **changes: object) -> str:
     """The token with its claims changed and its signature kept."""
     header, payload, signature = pair_token.split(".")
@@ -93,11 +96,23 @@ async def test_bad_tokens_are_401_invalid_token(auth: AuthFixture) -> None:
         "not-a-jwt",
         token[:-4] + "AAAA",  # signature broken
         _forged(token, roles=["admin", "customer"]),
-        jwt.encode(claims, other_key, algorithm="EdDSA", headers={"kid": kid}),
+        jwt.encode(claims, other_key, algorithm="EdDSA", headers={"kid": kid, **AT_JWT}),
         jwt.encode(
-            claims, "secret-long-enough-for-hmac-sha256!", algorithm="HS256", headers={"kid": kid}
+            claims,
+            "secret-long-enough-for-hmac-sha256!",
+            algorithm="HS256",
+            headers={"kid": kid, **AT_JWT},
         ),
-        jwt.encode({**claims, "exp": claims["iat"] - 60}, other_key, algorithm="EdDSA"),
+        jwt.encode(
+            {**claims, "exp": claims["iat"] - 60}, other_key, algorithm="EdDSA", headers=AT_JWT
+        ),
+        # Signed by the service's own key, but typed as some other JWT ("JWT").
+        jwt.encode(
+            claims,
+            auth.app.state.keys.ring().current.private_key,
+            algorithm="EdDSA",
+            headers={"kid": kid},
+        ),
     ):
         response = await auth.me(bad)
         assert problem(response, 401)["type"].endswith("/invalid-token"), bad

@@ -1,4 +1,5 @@
-"""Failed logins are limited per account and per client IP (default 5 per 15 minutes)."""
+"""Failed logins are limited per account from one client (5 per 15 minutes), per account
+from all clients (20) and per client over all accounts (50)."""
 
 from __future__ import annotations
 
@@ -21,28 +22,42 @@ def retry_after(response: httpx.Response) -> int:
     return seconds
 
 
-async def test_an_account_is_throttled_after_five_failures(auth: AuthFixture) -> None:
+async def test_an_account_is_throttled_after_five_failures_from_one_client(
+    auth: AuthFixture,
+) -> None:
     await auth.register("ada@example.com")
 
-    # From five addresses, so that only the account's count can be what stops the sixth.
     for n in range(5):
+        response = await auth.try_login("ada@example.com", WRONG, ip="198.51.100.7")
+        assert response.status_code == 401, n
+
+    right = await auth.try_login("ada@example.com", PASSWORD, ip="198.51.100.7")
+    retry_after(right)
+    assert "access_token" not in right.text
+    other = await auth.try_login("ADA@example.com", PASSWORD, ip="198.51.100.7")
+    assert other.status_code == 429  # however the address is spelled
+
+
+async def test_an_account_is_throttled_after_twenty_failures_from_any_clients(
+    auth: AuthFixture,
+) -> None:
+    await auth.register("ada@example.com")
+
+    # From twenty addresses, so that only the account's own count can stop the next.
+    for n in range(20):
         response = await auth.try_login("ada@example.com", WRONG, ip=f"198.51.100.{n}")
         assert response.status_code == 401, n
 
-    right = await auth.try_login("ada@example.com", PASSWORD, ip="198.51.100.99")
-    retry_after(right)
-    assert "access_token" not in right.text
-    other = await auth.try_login("ADA@example.com", PASSWORD, ip="198.51.100.98")
-    assert other.status_code == 429  # however the address is spelled
+    retry_after(await auth.try_login("ada@example.com", PASSWORD, ip="198.51.100.99"))
 
 
 async def test_an_unknown_email_is_throttled_exactly_like_a_real_one(auth: AuthFixture) -> None:
     await auth.register("ada@example.com")
 
     answers: dict[str, list[httpx.Response]] = {}
-    for address in ("ada@example.com", "nobody@example.com"):
+    for n, address in enumerate(("ada@example.com", "nobody@example.com")):
         answers[address] = [
-            await auth.try_login(address, WRONG, ip=f"198.51.100.{n}") for n in range(6)
+            await auth.try_login(address, WRONG, ip=f"198.51.100.{n}") for _ in range(6)
         ]
 
     real, unknown = answers["ada@example.com"], answers["nobody@example.com"]
@@ -53,14 +68,16 @@ async def test_an_unknown_email_is_throttled_exactly_like_a_real_one(auth: AuthF
     retry_after(unknown[-1])
 
 
-async def test_a_client_ip_is_throttled_across_accounts(auth: AuthFixture) -> None:
+async def test_a_client_ip_is_throttled_across_accounts_after_fifty_failures(
+    auth: AuthFixture,
+) -> None:
     await auth.register("victim@example.com")
 
-    for n in range(5):
+    for n in range(50):
         response = await auth.try_login(f"guess{n}@example.com", WRONG, ip="203.0.113.7")
         assert response.status_code == 401, n
 
-    # A sixth account, even with its right password, from the same address: refused.
+    # Another account, even with its right password, from the same address: refused.
     retry_after(await auth.try_login("victim@example.com", PASSWORD, ip="203.0.113.7"))
     # The account itself is not throttled: from another address it logs in.
     response = await auth.try_login("victim@example.com", PASSWORD, ip="203.0.113.8")
@@ -70,14 +87,14 @@ async def test_a_client_ip_is_throttled_across_accounts(auth: AuthFixture) -> No
 async def test_x_forwarded_for_names_the_client_only_through_a_trusted_proxy(
     auth: AuthFixture,
 ) -> None:
-    for n in range(5):
-        response = await auth.try_login(f"guess{n}@example.com", WRONG, ip="203.0.113.7")
-        assert response.status_code == 401, n
+    for _ in range(5):
+        response = await auth.try_login("guess@example.com", WRONG, ip="203.0.113.7")
+        assert response.status_code == 401
 
     # A client that prepends an address of its own is still the nearest untrusted hop.
     spoofed = await auth.client.post(
         "/api/v1/auth/login",
-        json={"email": "guess9@example.com", "password": WRONG},
+        json={"email": "guess@example.com", "password": WRONG},
         headers={"x-forwarded-for": "192.0.2.1, 203.0.113.7"},
     )
     assert spoofed.status_code == 429
@@ -85,16 +102,19 @@ async def test_x_forwarded_for_names_the_client_only_through_a_trusted_proxy(
 
 async def test_a_successful_login_clears_the_account_failures(auth: AuthFixture) -> None:
     await auth.register("ada@example.com")
-    for n in range(4):
-        assert (await auth.try_login("ada@example.com", WRONG, ip=f"10.1.0.{n}")).status_code == 401
+    for _ in range(4):
+        assert (await auth.try_login("ada@example.com", WRONG, ip="10.1.0.1")).status_code == 401
+    for n in range(15):
+        assert (await auth.try_login("ada@example.com", WRONG, ip=f"10.2.0.{n}")).status_code == 401
 
-    assert (await auth.try_login("ada@example.com", PASSWORD, ip="10.2.0.1")).status_code == 200
+    assert (await auth.try_login("ada@example.com", PASSWORD, ip="10.1.0.1")).status_code == 200
 
-    # Five more failures are allowed again; without the reset the second would be a 429.
+    # Five more from that client, twenty from all: without the reset the second of
+    # these would be a 429 (its client's fifth failure, the account's twentieth).
     for n in range(5):
-        response = await auth.try_login("ada@example.com", WRONG, ip=f"10.3.0.{n}")
+        response = await auth.try_login("ada@example.com", WRONG, ip="10.1.0.1")
         assert response.status_code == 401, n
-    assert (await auth.try_login("ada@example.com", PASSWORD, ip="10.4.0.1")).status_code == 429
+    assert (await auth.try_login("ada@example.com", PASSWORD, ip="10.1.0.1")).status_code == 429
 
 
 async def test_parallel_guesses_cannot_outrun_the_account_limit(auth: AuthFixture) -> None:
@@ -107,19 +127,19 @@ async def test_parallel_guesses_cannot_outrun_the_account_limit(auth: AuthFixtur
     )
 
     statuses = [r.status_code for r in answers]
-    assert statuses.count(401) == 5  # five admitted, all failed; the rest refused
+    assert statuses.count(401) == 20  # twenty admitted, all failed; the rest refused
     assert statuses.count(401) + statuses.count(429) == 30
     retry_after(await auth.try_login("ada@example.com", PASSWORD, ip="198.51.100.99"))
 
 
 async def test_parallel_guesses_cannot_outrun_the_ip_limit(auth: AuthFixture) -> None:
     answers = await asyncio.gather(
-        *(auth.try_login(f"guess{n}@example.com", WRONG, ip="203.0.113.7") for n in range(30))
+        *(auth.try_login(f"guess{n}@example.com", WRONG, ip="203.0.113.7") for n in range(60))
     )
 
     statuses = [r.status_code for r in answers]
-    assert statuses.count(401) == 5  # five admitted, all failed; the rest refused
-    assert statuses.count(401) + statuses.count(429) == 30
+    assert statuses.count(401) == 50  # fifty admitted, all failed; the rest refused
+    assert statuses.count(401) + statuses.count(429) == 60
     retry_after(await auth.try_login("guess99@example.com", WRONG, ip="203.0.113.7"))
 
 

@@ -117,8 +117,10 @@ async def test_forged_tokens_are_refused(gateway: httpx.AsyncClient, auth: AuthF
     now = int(time.time())
 
     forgeries = {
-        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.",
-        "HS256 with a guessed secret": jwt.encode(claims, "s" * 32, algorithm="HS256"),
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'at+jwt'})}.{payload}.",
+        "HS256 with a guessed secret": jwt.encode(
+            claims, "s" * 32, algorithm="HS256", headers={"typ": "at+jwt"}
+        ),
         "tampered payload": f"{header}.{_b64({**claims, 'roles': ['admin']})}.{signature}",
         "refresh token as access token": pair["refresh_token"],
         "expired": f"{header}.{_b64({**claims, 'exp': now - 60})}.{signature}",

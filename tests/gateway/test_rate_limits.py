@@ -139,6 +139,25 @@ async def test_clients_behind_a_trusted_proxy_are_counted_apart(
     assert other.headers["ratelimit-remaining"] == "1"
 
 
+async def test_an_ipv6_client_is_counted_per_64_not_per_address(
+    services: dict[str, str], limits_redis: str
+) -> None:
+    # Every address of its /64 is the client's to pick: spreading over them buys nothing.
+    settings = gateway_settings(
+        services, redis_url=limits_redis, rate_limit_default="2/minute", trusted_proxies=TRUSTED
+    )
+    async with gateway_from(settings, PROXY) as gateway:
+        same_64 = [
+            await gateway.get("/api/v1/products", headers=forwarded_for(address))
+            for address in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:0:9")
+        ]
+        next_64 = await gateway.get("/api/v1/products", headers=forwarded_for("2001:db8:1:3::1"))
+
+    assert [r.status_code for r in same_64] == [200, 200, 429]
+    assert next_64.status_code == 200
+    assert next_64.headers["ratelimit-remaining"] == "1"
+
+
 async def test_an_untrusted_clients_forwarded_for_is_ignored(
     services: dict[str, str], limits_redis: str
 ) -> None:

@@ -56,7 +56,7 @@ class SigningKey:
         return {**data, "kid": self.kid, "use": "sig", "alg": self.algorithm}
 
     def sign(self, claims: dict[str, Any], **header: Any) -> str:
-        headers = {"kid": self.kid, **header}
+        headers = {"kid": self.kid, "typ": "at+jwt", **header}
         return jwt.encode(claims, self.private_key, algorithm=self.algorithm, headers=headers)
 
 
@@ -92,7 +92,9 @@ def _b64(data: bytes) -> str:
 
 def hand_made_token(header: dict[str, Any], body: dict[str, Any], secret: bytes | None) -> str:
     """A token assembled without PyJWT, which refuses to make the malicious ones:
-    unsigned (``secret`` None) or HMAC-SHA256 signed with ``secret``."""
+    unsigned (``secret`` None) or HMAC-SHA256 signed with ``secret``. Typed as an
+    access token unless ``header`` says otherwise, so only what it is about is wrong."""
+    header = {"typ": "at+jwt", **header}
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(body).encode())}"
     if secret is None:
         return signing_input + "."

@@ -39,6 +39,7 @@ from tests.kit.identity_support import (
 )
 
 KEY = SigningKey.generate()
+AT_JWT = {"typ": "at+jwt"}  # the access token type: only what a test is about is wrong
 
 
 @pytest.fixture
@@ -110,8 +111,10 @@ def test_redis_keys_are_the_ones_auth_writes() -> None:
 @pytest.mark.parametrize(
     "overrides",
     [
-        pytest.param({"exp": int(time.time()) - 60}, id="expired"),
-        pytest.param({"iat": int(time.time()) + 600}, id="issued-in-the-future"),
+        # Times are taken when the test runs, not when it is collected: a slow suite
+        # reached it more than 600 s after collection, when "in the future" had passed.
+        pytest.param({"exp": lambda: int(time.time()) - 60}, id="expired"),
+        pytest.param({"iat": lambda: int(time.time()) + 600}, id="issued-in-the-future"),
         pytest.param({"iss": "someone-else"}, id="wrong-issuer"),
         pytest.param({"aud": "another-system"}, id="wrong-audience"),
         pytest.param({"sub": "not-a-uuid"}, id="sub-not-uuid"),
@@ -130,7 +133,7 @@ async def test_bad_claims_are_rejected(
 ) -> None:
     sid = await open_session(redis)
     body = claims(session_id=uuid.UUID(sid))
-    body.update(overrides)
+    body.update({name: value() if callable(value) else value for name, value in overrides.items()})
     await assert_rejected(verifier, KEY.sign(body))
 
 
@@ -193,8 +196,32 @@ async def test_signature_of_another_key_under_a_known_kid_is_rejected(
 async def test_unknown_or_missing_kid_is_rejected(verifier: TokenVerifier, redis: Redis) -> None:
     await assert_rejected(verifier, await live_token(redis, SigningKey.generate()))
     sid = await open_session(redis)
-    no_kid = jwt.encode(claims(session_id=uuid.UUID(sid)), KEY.private_key, algorithm="EdDSA")
+    no_kid = jwt.encode(
+        claims(session_id=uuid.UUID(sid)), KEY.private_key, algorithm="EdDSA", headers=AT_JWT
+    )
     await assert_rejected(verifier, no_kid)
+
+
+@pytest.mark.parametrize("typ", [None, "JWT", "jwt", "at+JWS", "id_token+jwt", "", 1])
+async def test_a_jwt_not_typed_as_an_access_token_is_rejected(
+    verifier: TokenVerifier, redis: Redis, typ: object
+) -> None:
+    # Signed by the right key, with every claim and a live session: only the type is wrong.
+    sid = await open_session(redis)
+    body = claims(session_id=uuid.UUID(sid))
+    header: dict[str, Any] = {"kid": KEY.kid} if typ is None else {"kid": KEY.kid, "typ": typ}
+    # PyJWT writes typ "JWT" when none is given: the type of any other JWT.
+    token = jwt.encode(body, KEY.private_key, algorithm="EdDSA", headers=header)
+    await assert_rejected(verifier, token)
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "AT+JWT", "application/at+jwt"])
+async def test_the_access_token_type_is_accepted_in_each_spelling(
+    verifier: TokenVerifier, redis: Redis, typ: str
+) -> None:
+    sid = await open_session(redis)
+    identity = await verifier.verify(KEY.sign(claims(session_id=uuid.UUID(sid)), typ=typ))
+    assert str(identity.session_id) == sid
 
 
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "x" * 10_000, "Bearer abc.def.ghi"])
@@ -248,7 +275,7 @@ async def test_rsa_is_rejected_even_when_its_key_is_published(redis: Redis) -> N
     )
     sid = await open_session(redis)
     body = claims(session_id=uuid.UUID(sid))
-    token = jwt.encode(body, private, algorithm="RS256", headers={"kid": "rsa-1"})
+    token = jwt.encode(body, private, algorithm="RS256", headers={"kid": "rsa-1", **AT_JWT})
     await assert_rejected(verifier, token)
     # ... and a good EdDSA token from the same key set passes.
     assert (await verifier.verify(KEY.sign(body))).session_id == uuid.UUID(sid)

@@ -99,7 +99,9 @@ async def test_the_whole_set_is_refreshed_after_max_age(
     retired, current, server = SigningKey.generate(), SigningKey.generate(), JwksServer()
     server.publish(retired, current)
     with server.running() as url:
-        source = JwksKeySource(url, http, min_refresh_interval=0, max_age=INTERVAL)
+        source = JwksKeySource(
+            url, http, min_refresh_interval=0, max_age=INTERVAL, retention=INTERVAL
+        )
         verifier = verifier_for(source, redis)
         retired_token = await live_token(redis, retired)
         await verifier.verify(retired_token)
@@ -112,6 +114,33 @@ async def test_the_whole_set_is_refreshed_after_max_age(
         assert server.requests == 2
         await verifier.verify(await live_token(redis, current))
         assert server.requests == 2
+
+
+async def test_a_fetch_that_lacks_a_key_merges_and_ages_it_out_only_after_retention(
+    redis: Redis, http: httpx.AsyncClient
+) -> None:
+    # Two auth instances behind one URL, one of them a moment behind with a new key:
+    # which of them answers a fetch must not decide whether good tokens pass.
+    old, new, server = SigningKey.generate(), SigningKey.generate(), JwksServer()
+    server.publish(old, new)
+    with server.running() as url:
+        source = JwksKeySource(
+            url, http, min_refresh_interval=0, max_age=INTERVAL, retention=8 * INTERVAL
+        )
+        verifier = verifier_for(source, redis)
+        new_token = await live_token(redis, new)
+        await verifier.verify(new_token)
+        server.publish(old)  # the lagging instance answers the next fetches
+        deadline = time.monotonic() + 3 * INTERVAL
+        while time.monotonic() < deadline:
+            await verifier.verify(await live_token(redis, new))
+            await asyncio.sleep(INTERVAL / 5)
+        assert server.requests >= 3  # refetched meanwhile, each time without the new key
+        # Unpublished for longer than the retention: aged out.
+        await asyncio.sleep(8 * INTERVAL)
+        await verifier.verify(await live_token(redis, old))  # a fetch: it is stale
+        with pytest.raises(InvalidTokenError):
+            await verifier.verify(await live_token(redis, new))
 
 
 async def test_known_keys_do_not_wait_for_a_slow_refresh(

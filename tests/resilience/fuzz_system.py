@@ -183,6 +183,9 @@ def running_system(databases: Databases, redis_url: str, data_dir: Path) -> Iter
             bootstrap_admin_email=ADMIN,
             bootstrap_admin_password=PASSWORD,
             login_failure_limit=GENEROUS,
+            login_failure_limit_account=GENEROUS,
+            login_failure_limit_ip=GENEROUS,
+            email_recipient_limit=GENEROUS,
         )
         auth = stack.enter_context(served(create_auth_app(settings)))
         _verified_customer(auth, Mailbox(settings.email_directory))

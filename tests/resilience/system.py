@@ -47,6 +47,9 @@ SETTINGS = {
     "RATE_LIMIT_DEFAULT": "1000000/minute",
     "RATE_LIMIT_AUTH": "1000000/minute",
     "LOGIN_FAILURE_LIMIT": "1000000/minute",
+    "LOGIN_FAILURE_LIMIT_ACCOUNT": "1000000/minute",
+    "LOGIN_FAILURE_LIMIT_IP": "1000000/minute",
+    "EMAIL_RECIPIENT_LIMIT": "1000000/minute",
 }
 PASSWORD = "a resilient and unusual passphrase"
 

@@ -50,9 +50,10 @@ def get_auth(request: Request, session: Session, redis: RedisClient) -> Auth:
     return Auth(
         session=session,
         settings=state.settings,
-        keys=state.key_ring,
-        sessions=SessionStore(redis, state.settings.refresh_token_ttl_seconds),
+        keys=state.keys.ring(),
+        sessions=SessionStore(redis, state.settings.session_max_age),
         throttle=state.login_throttle,
+        recipient_limit=state.recipient_limit,
         emails=state.email_renderer,
         dummy_password_hash=state.dummy_password_hash,
     )
@@ -178,5 +179,5 @@ async def update_user(
 @router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
 async def jwks(request: Request, response: Response) -> dict[str, list[dict[str, Any]]]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    keys: dict[str, list[dict[str, Any]]] = request.app.state.key_ring.jwks()
+    keys: dict[str, list[dict[str, Any]]] = request.app.state.keys.ring().jwks()
     return keys

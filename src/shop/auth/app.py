@@ -10,33 +10,40 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shop.auth import service
 from shop.auth.api import router
 from shop.auth.config import AuthSettings
-from shop.auth.keys import KeyRing, load_key_ring
+from shop.auth.keys import RETIRE_MARGIN_SECONDS, Keys, RingKeySource, load_keys
 from shop.auth.models import outbox
 from shop.auth.passwords import hash_password
-from shop.auth.throttle import LoginThrottle
+from shop.auth.throttle import LoginThrottle, RecipientLimit
 from shop.kit.app import Resource, create_service_app
 from shop.kit.db import database_resource
 from shop.kit.email import EmailRenderer, create_email_sender
 from shop.kit.health import ReadinessCheck
-from shop.kit.identity import StaticKeySource, identity_resource
+from shop.kit.identity import identity_resource
 from shop.kit.outbox import OutboxWorker, email_handler, outbox_worker_resource
 from shop.kit.redis import redis_resource
 
 log = structlog.get_logger("shop.auth")
 
 
-def auth_resource(settings: AuthSettings, keys: KeyRing) -> Resource:
+def auth_resource(settings: AuthSettings, keys: Keys) -> Resource:
     """What the use cases need besides the database and Redis (see shop.auth.api.get_auth)."""
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
-        app.state.key_ring = keys
+        app.state.keys = keys
         app.state.email_renderer = EmailRenderer("shop.auth")
         app.state.dummy_password_hash = await hash_password(
             secrets.token_urlsafe(16), settings.bcrypt_rounds
         )
         app.state.login_throttle = LoginThrottle(
-            settings.redis_url, settings.login_failure_limit, app.state.redis
+            settings.redis_url,
+            app.state.redis,
+            per_account_and_ip=settings.login_failure_limit,
+            per_account=settings.login_failure_limit_account,
+            per_ip=settings.login_failure_limit_ip,
+        )
+        app.state.recipient_limit = RecipientLimit(
+            settings.redis_url, app.state.redis, settings.email_recipient_limit
         )
         await bootstrap_admin(app.state.sessionmaker, settings)
         yield {}
@@ -75,7 +82,13 @@ async def bootstrap_admin(
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
     settings = settings or AuthSettings()  # from the environment
     private_key = settings.jwt_private_key
-    keys = load_key_ring(settings.keys_dir, private_key.get_secret_value() if private_key else None)
+    keys = load_keys(
+        settings.keys_dir,
+        private_key.get_secret_value() if private_key else None,
+        settings.jwt_previous_public_keys,
+        activation_seconds=settings.jwt_key_activation_seconds,
+        retire_after=settings.access_token_ttl_seconds + RETIRE_MARGIN_SECONDS,
+    )
     sender = create_email_sender(settings)
     return create_service_app(
         settings,
@@ -85,8 +98,9 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         resources=[
             database_resource(settings),
             redis_resource(settings.redis_url),
-            # The auth service verifies its own tokens with its own keys, no HTTP needed.
-            identity_resource(settings, StaticKeySource(keys.public_keys())),
+            # The auth service verifies tokens with its own keys (as they are now: shared
+            # key files change under it), no HTTP needed.
+            identity_resource(settings, RingKeySource(keys)),
             auth_resource(settings, keys),
             outbox_worker_resource(
                 lambda app: OutboxWorker(

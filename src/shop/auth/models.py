@@ -49,6 +49,9 @@ class RefreshToken(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     session_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    # When the session's login happened, carried along its rotation chain: past
+    # SESSION_MAX_AGE from it the session is refused however often it was refreshed.
+    session_started_at: Mapped[datetime] = mapped_column(server_default=func.now())
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime]

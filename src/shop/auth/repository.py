@@ -15,15 +15,26 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_email(self, email: str) -> User | None:
+    async def by_email(self, email: str, *, for_share: bool = False) -> User | None:
+        """``for_share``: the row is read-locked until the commit, and read as committed
+        after any change under way (see :meth:`by_id`)."""
         query = select(User).where(func.lower(User.email) == email.strip().lower())
+        if for_share:
+            query = query.with_for_update(read=True).execution_options(populate_existing=True)
         user: User | None = await self.session.scalar(query)
         return user
 
-    async def by_id(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+    async def by_id(
+        self, user_id: uuid.UUID, *, for_update: bool = False, for_share: bool = False
+    ) -> User | None:
+        """``for_share`` (``FOR SHARE``) waits for a password reset, deactivation or role
+        change under way and blocks new ones until the commit: a session begun under it
+        is seen (and ended) by the next such change, never missed by one in progress."""
         query = select(User).where(User.id == user_id)
-        if for_update:
-            query = query.with_for_update()
+        if for_update or for_share:
+            query = query.with_for_update(read=not for_update).execution_options(
+                populate_existing=True
+            )
         user: User | None = await self.session.scalar(query)
         return user
 
@@ -53,8 +64,11 @@ class TokenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def refresh_token(self, digest: str) -> RefreshToken | None:
-        query = select(RefreshToken).where(RefreshToken.token_digest == digest).with_for_update()
+    async def refresh_token(self, digest: str, *, for_update: bool = True) -> RefreshToken | None:
+        query = select(RefreshToken).where(RefreshToken.token_digest == digest)
+        if for_update:
+            # Re-read after the wait: a concurrent refresh may have used it meanwhile.
+            query = query.with_for_update().execution_options(populate_existing=True)
         token: RefreshToken | None = await self.session.scalar(query)
         return token
 

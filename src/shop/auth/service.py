@@ -32,7 +32,7 @@ from shop.auth.passwords import hash_password, password_problems, verify_passwor
 from shop.auth.repository import TokenRepository, UserRepository
 from shop.auth.schemas import TokenPair
 from shop.auth.sessions import SessionStore
-from shop.auth.throttle import LoginThrottle
+from shop.auth.throttle import LoginThrottle, RecipientLimit
 from shop.auth.tokens import digest, issue_access_token, new_opaque_token
 from shop.kit.email import EmailRenderer
 from shop.kit.identity import Identity
@@ -49,6 +49,7 @@ class Auth:
     keys: KeyRing
     sessions: SessionStore
     throttle: LoginThrottle
+    recipient_limit: RecipientLimit
     emails: EmailRenderer
     # Checked when the email is unknown, so both answers cost one bcrypt check.
     dummy_password_hash: str
@@ -69,6 +70,10 @@ def _check_policy(password: str, email: str, field_name: str) -> None:
 
 
 async def _send_link(auth: Auth, user: User, purpose: TokenPurpose) -> None:
+    """Mails a fresh link, unless the address had its share of mail (every caller is
+    an anonymous request, whose answer is the same either way)."""
+    if not await auth.recipient_limit.allow(user.email):
+        return
     ttl, path, template = {
         TokenPurpose.VERIFY_EMAIL: (
             auth.settings.verification_token_ttl_seconds,
@@ -109,14 +114,24 @@ async def _use_one_time_token(auth: Auth, token: str, purpose: TokenPurpose) -> 
     return user
 
 
-async def _issue_pair(auth: Auth, user: User, session_id: uuid.UUID) -> TokenPair:
+def _session_ttl(auth: Auth, started_at: datetime) -> int:
+    """Seconds the session may live from now: a refresh token's lifetime, cut at the
+    session's absolute end (SESSION_MAX_AGE after its login); 0 once that has passed."""
+    left = started_at + timedelta(seconds=auth.settings.session_max_age) - auth.now
+    return max(0, min(auth.settings.refresh_token_ttl_seconds, int(left.total_seconds())))
+
+
+async def _issue_pair(
+    auth: Auth, user: User, session_id: uuid.UUID, started_at: datetime, ttl: int
+) -> TokenPair:
     refresh_token = new_opaque_token()
     auth.tokens.add(
         RefreshToken(
             user_id=user.id,
             session_id=session_id,
+            session_started_at=started_at,
             token_digest=digest(refresh_token),
-            expires_at=auth.now + timedelta(seconds=auth.settings.refresh_token_ttl_seconds),
+            expires_at=auth.now + timedelta(seconds=ttl),
         )
     )
     access_token = issue_access_token(
@@ -174,19 +189,27 @@ async def resend_verification(auth: Auth, email: str) -> None:
 
 async def login(auth: Auth, email: str, password: str, client_ip: str) -> TokenPair:
     async with auth.throttle.attempt(email, client_ip):
-        user = await auth.users.by_email(email)
+        # Share-locked until the commit: a reset, deactivation or role change under way
+        # is waited for (and its result checked), and one begun later ends this session.
+        user = await auth.users.by_email(email, for_share=True)
         matches = await verify_password(
             password, user.password_hash if user else auth.dummy_password_hash
         )
         if user is None or not matches or not user.is_active:
             await auth.throttle.failed(email, client_ip)
             raise InvalidCredentialsError
-        await auth.throttle.succeeded(email)
-    session_id = await auth.sessions.create(user.id)
-    return await _issue_pair(auth, user, session_id)
+        await auth.throttle.succeeded(email, client_ip)
+    ttl = _session_ttl(auth, auth.now)
+    session_id = await auth.sessions.create(user.id, ttl)
+    return await _issue_pair(auth, user, session_id, auth.now, ttl)
 
 
 async def refresh(auth: Auth, refresh_token: str) -> TokenPair:
+    found = await auth.tokens.refresh_token(digest(refresh_token), for_update=False)
+    if found is None:
+        raise InvalidRefreshTokenError
+    # The user first, then the token: the order resets and admin changes lock in.
+    user = await auth.users.by_id(found.user_id, for_share=True)
     row = await auth.tokens.refresh_token(digest(refresh_token))
     if row is None:
         raise InvalidRefreshTokenError
@@ -194,15 +217,16 @@ async def refresh(auth: Auth, refresh_token: str) -> TokenPair:
         # A used token presented again: it was stolen or replayed. End the whole family.
         await auth.sessions.revoke(row.session_id, row.user_id)
         raise InvalidRefreshTokenError
-    if row.expires_at <= auth.now or not await auth.sessions.is_alive(row.session_id):
-        raise InvalidRefreshTokenError
-    user = await auth.users.by_id(row.user_id)
-    if user is None or not user.is_active:
+    ttl = _session_ttl(auth, row.session_started_at)
+    if user is None or not user.is_active or ttl <= 0:
         await auth.sessions.revoke(row.session_id, row.user_id)
         raise InvalidRefreshTokenError
+    if row.expires_at <= auth.now:
+        raise InvalidRefreshTokenError
     row.used_at = auth.now
-    await auth.sessions.extend(row.session_id, user.id)
-    return await _issue_pair(auth, user, row.session_id)
+    if not await auth.sessions.extend(row.session_id, user.id, ttl):
+        raise InvalidRefreshTokenError  # ended (logout, reset, reuse): never revived
+    return await _issue_pair(auth, user, row.session_id, row.session_started_at, ttl)
 
 
 async def logout(auth: Auth, identity: Identity, refresh_token: str | None) -> None:
@@ -233,7 +257,9 @@ async def reset_password(auth: Auth, token: str, new_password: str) -> None:
 
 
 async def change_password(auth: Auth, identity: Identity, current: str, new: str) -> None:
-    user = await get_user(auth, identity.user_id)
+    user = await auth.users.by_id(identity.user_id, for_update=True)
+    if user is None:
+        raise UserNotFoundError
     if not await verify_password(current, user.password_hash):
         raise WrongCurrentPasswordError("The current password is incorrect.")
     _check_policy(new, user.email, "new_password")

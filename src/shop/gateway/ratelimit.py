@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 
 from shop.kit.app import Resource
-from shop.kit.clients import Proxies, client_ip
+from shop.kit.clients import Proxies, client_ip, client_key
 from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
 
@@ -134,9 +134,10 @@ class RateLimiter:
         return verdict
 
     async def check_client(self, request: Request) -> Verdict | None:
-        """Counts the request against its client IP; raises :class:`RateLimitedError`
-        when over budget. ``None`` when it could not be counted."""
-        return await self._count(request, "ip", client_ip(request, self.trusted_proxies))
+        """Counts the request against its client IP (an IPv6 client's /64); raises
+        :class:`RateLimitedError` when over budget. ``None`` when it could not be counted."""
+        client = client_key(client_ip(request, self.trusted_proxies))
+        return await self._count(request, "ip", client)
 
     async def check_user(self, request: Request, user_id: str) -> Verdict | None:
         """Counts the request against a signed-in user, as :meth:`check_client` does."""

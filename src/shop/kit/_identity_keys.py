@@ -78,9 +78,14 @@ class JwksKeySource(KeySource):
     new signing key works as soon as it is published; but fetches happen at
     most once every ``min_refresh_interval`` seconds, so that a flood of tokens
     with made-up ``kid`` values cannot turn into a flood of requests. The whole
-    set is refreshed once it is ``max_age`` seconds old, which also retires
-    keys no longer published. When a fetch fails, the keys already known stay
-    in use; with none known, verification fails (closed).
+    set is refreshed once it is ``max_age`` seconds old.
+
+    Each fetch is merged into the keys known, never replaces them: behind a load
+    balancer, one auth instance may publish a new key a moment before another,
+    and a fetch that happened to reach the second must not forget it. A key is
+    retired once no fetch has published it for ``retention`` seconds (an access
+    token's lifetime). When a fetch fails, the keys already known stay in use;
+    with none known, verification fails (closed).
     """
 
     def __init__(
@@ -90,12 +95,15 @@ class JwksKeySource(KeySource):
         *,
         min_refresh_interval: float = 10.0,
         max_age: float = 300.0,
+        retention: float = 900.0,
     ) -> None:
         self._url = url
         self._client = client
         self._min_refresh_interval = min_refresh_interval
         self._max_age = max_age
+        self._retention = retention
         self._keys: dict[str, jwt.PyJWK] = {}
+        self._published_at: dict[str, float] = {}  # kid -> last fetch that published it
         self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last fetch, successful or not
         self._lock = asyncio.Lock()
@@ -131,10 +139,26 @@ class JwksKeySource(KeySource):
                 cached_keys=len(self._keys),
             )
             return
-        keys: dict[str, jwt.PyJWK] = {}
+        now = time.monotonic()
+        published: dict[str, jwt.PyJWK] = {}
         for key in key_set:
             if key.key_id and key.public_key_use in (None, "sig"):
-                keys.setdefault(key.key_id, key)
+                published.setdefault(key.key_id, key)
+        keys = dict(self._keys)
+        for kid, key in published.items():
+            known = keys.get(kid)
+            # The same key keeps its object: tokens it verified stay remembered.
+            if known is None or _material(known) != _material(key):
+                keys[kid] = key
+            self._published_at[kid] = now
+        for kid in list(keys):
+            if now - self._published_at.get(kid, now) >= self._retention:
+                del keys[kid], self._published_at[kid]
         self._keys = keys
-        self._fetched_at = time.monotonic()
+        self._fetched_at = now
         log.info("token signing keys fetched", url=self._url, kids=sorted(keys))
+
+
+def _material(key: jwt.PyJWK) -> Any:
+    """The key itself, as its public JWK members (``kty``, ``crv``, ``x``, ``y``)."""
+    return key.Algorithm.to_jwk(key.key, as_dict=True), key.algorithm_name

@@ -32,6 +32,9 @@ REQUIRED_CLAIMS: tuple[str, ...] = (
     "exp",
 )
 
+# The ``typ`` header every access token carries (RFC 9068).
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a password
+
 # Larger Authorization values are refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
 
@@ -173,6 +176,10 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise _invalid("malformed") from None
         algorithm, kid = header.get("alg"), header.get("kid")
+        if not _is_access_token_type(header.get("typ")):
+            # RFC 9068: only a JWT typed as an access token is one, so no other JWT
+            # the keys might ever sign (an ID token, a link) can pass for it.
+            raise _invalid("typ is not at+jwt")
         if algorithm not in ALLOWED_ALGORITHMS:
             raise _invalid("algorithm not allowed")
         if not isinstance(kid, str) or not kid:
@@ -205,6 +212,11 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise _invalid(type(exc).__name__) from None
         return claims, kid, raw_key
+
+
+def _is_access_token_type(typ: Any) -> bool:
+    # Media types are case-insensitive and the "application/" prefix may be left out.
+    return isinstance(typ, str) and typ.lower().removeprefix("application/") == ACCESS_TOKEN_TYPE
 
 
 def _invalid(reason: str) -> InvalidTokenError:

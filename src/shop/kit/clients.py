@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 from starlette.requests import Request
 
@@ -33,3 +33,23 @@ def client_ip(request: Request, proxies: Proxies) -> str:
         if not _trusted(hop, proxies):
             return hop
     return hops[0] if hops else peer
+
+
+# One IPv6 subscriber usually holds a whole /64 and can pick any address in it:
+# limits that count per address count per /64 instead.
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_key(address: str) -> str:
+    """What per-client limits count on: an IPv4 address itself, an IPv6 address's /64
+    (``2001:db8:1:2::/64``); an IPv4-mapped IPv6 address is its IPv4 address. Anything
+    that is no address is counted as it is."""
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(parsed)

@@ -31,7 +31,13 @@ from typing import Annotated
 import httpx
 from fastapi import Depends, FastAPI, Request
 
-from shop.kit._identity_keys import ALLOWED_ALGORITHMS, JwksKeySource, KeySource, StaticKeySource
+from shop.kit._identity_keys import (
+    ALLOWED_ALGORITHMS,
+    JwksKeySource,
+    KeySource,
+    StaticKeySource,
+    as_jwk,
+)
 from shop.kit._identity_tokens import (
     REQUIRED_CLAIMS,
     ROLE_ADMIN,
@@ -68,6 +74,7 @@ __all__ = [
     "TokenVerifier",
     "VerifiedUser",
     "admin_identity",
+    "as_jwk",
     "current_identity",
     "identity_resource",
     "optional_identity",
