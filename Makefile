@@ -35,7 +35,7 @@ run: install ## start the whole system (embedded PostgreSQL and Redis unless URL
 	$(BIN)/shop up
 
 dev: install ## run one service with auto-reload: make dev SERVICE=products
-	$(BIN)/shop serve $(or $(SERVICE),gateway) --reload
+	SHOP_ENV=$${SHOP_ENV:-development} $(BIN)/shop serve $(or $(SERVICE),gateway) --reload
 
 lock: install-dev ## re-resolve requirements*.lock from pyproject.toml
 	$(UV) pip compile --quiet pyproject.toml -o requirements.lock --python-version 3.11
