@@ -1,5 +1,6 @@
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -40,7 +41,11 @@ def outbox_resource(settings: ProductsSettings) -> Resource:
     def worker(app: FastAPI) -> OutboxWorker:
         handlers = {**search_outbox_handlers(app)}
         return OutboxWorker(
-            app.state.sessionmaker, outbox, handlers, poll_interval=settings.outbox_poll_seconds
+            app.state.sessionmaker,
+            outbox,
+            handlers,
+            poll_interval=settings.outbox_poll_seconds,
+            retention=timedelta(seconds=settings.outbox_retention_seconds),
         )
 
     return outbox_worker_resource(worker)
