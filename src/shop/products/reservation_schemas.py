@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shop.kit.validation import JsonBool, JsonInt
 from shop.products.models import ReservationStatus
 
 MAX_LINES = 100
@@ -18,7 +19,7 @@ class ReserveLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
 
 
 def _distinct_products(lines: list[ReserveLineIn]) -> list[ReserveLineIn]:
@@ -38,7 +39,7 @@ class ReserveIn(BaseModel):
         Field(min_length=1, max_length=MAX_LINES),
         AfterValidator(_distinct_products),
     ]
-    commit: bool = Field(
+    commit: JsonBool = Field(
         default=False,
         description="Take the units off the shelf at once (the reservation is answered "
         "`committed`), as a reserve followed by a commit would, in one step. A repeat "
