@@ -30,7 +30,7 @@ async def test_an_email_is_queued_with_the_change_then_delivered_once(
     await wait_delivered(db, 1)
     [message] = auth.mailbox.messages("ada@example.com")
     assert str(message["From"]) == auth.settings.email_from == "Shop <no-reply@shop.example>"
-    assert message["Message-ID"] == (await db.fetchval("SELECT dedupe_key FROM outbox"))
+    assert message["Message-ID"] == (await db.fetchval("SELECT payload->>'message_id' FROM outbox"))
     await asyncio.sleep(0.2)  # more polls: a delivered row is never sent again
     assert len(auth.mailbox.messages()) == 1
 

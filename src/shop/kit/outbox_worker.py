@@ -6,8 +6,9 @@ workers in any number of processes never deliver one row twice at the same
 time, and a crash repeats at most the message in hand.
 
 A message's payload may hold secrets (auth's emails carry live verification and
-reset links): it is emptied in the transaction that marks the row delivered or
-given up, and the settled row itself is purged after a retention window
+reset links): in the transaction that marks the row delivered or given up, it is
+cut down to the fields its topic keeps (an email: its envelope, never its body),
+and the settled row itself is purged after a retention window
 (:mod:`shop.kit.outbox_retention`).
 """
 
@@ -35,6 +36,11 @@ from shop.kit.outbox_backlog import outbox_backlog_gauges
 from shop.kit.outbox_retention import purge_settled
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+# What a settled message keeps of its payload, by topic; other topics keep nothing.
+# An email ("email", shop.kit.outbox.EMAIL_TOPIC) keeps who was sent what, not the text
+# and html that carry its links.
+KEPT_WHEN_SETTLED: Mapping[str, tuple[str, ...]] = {"email": ("to", "subject", "message_id")}
 
 log = structlog.get_logger("shop.outbox")
 
@@ -76,6 +82,7 @@ class OutboxWorker:
         max_delay: float = 300.0,
         retention: timedelta | None = timedelta(days=7),
         purge_interval: float = 300.0,
+        kept_when_settled: Mapping[str, tuple[str, ...]] = KEPT_WHEN_SETTLED,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.table = table
@@ -88,6 +95,7 @@ class OutboxWorker:
         # Settled rows older than this are purged every ``purge_interval`` s (None: kept).
         self.retention = retention
         self.purge_interval = purge_interval
+        self.kept_when_settled = kept_when_settled
         self._next_purge = 0.0
 
     async def run_once(self) -> int:
@@ -135,7 +143,7 @@ class OutboxWorker:
                 values: dict[str, Any] = {"attempts": attempts, "last_error": error_summary(exc)}
                 if attempts >= self.max_attempts:
                     values["failed_at"] = func.clock_timestamp()
-                    values["payload"] = {}  # never sent: its links must not linger either
+                    values["payload"] = self._settled(row.topic, row.payload)
                     log.error(
                         "outbox message failed", id=str(row.id), topic=row.topic, exc_info=exc
                     )
@@ -154,10 +162,17 @@ class OutboxWorker:
             await session.execute(
                 # Sent: what it said (links with live tokens) is not kept.
                 mark.values(
-                    attempts=row.attempts + 1, delivered_at=func.clock_timestamp(), payload={}
+                    attempts=row.attempts + 1,
+                    delivered_at=func.clock_timestamp(),
+                    payload=self._settled(row.topic, row.payload),
                 )
             )
             return True
+
+    def _settled(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """What a delivered or given-up message keeps of its payload."""
+        kept = self.kept_when_settled.get(topic, ())
+        return {name: payload[name] for name in kept if name in payload}
 
     async def purge_if_due(self) -> int:
         """Purges settled rows past their retention, at most every ``purge_interval`` s."""
