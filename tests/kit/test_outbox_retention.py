@@ -76,7 +76,7 @@ async def stored(db: asyncpg.Connection) -> list[asyncpg.Record]:
     return list(await db.fetch("SELECT payload::text AS payload, * FROM outbox"))
 
 
-async def test_a_delivered_message_keeps_nothing_of_what_it_said(
+async def test_a_delivered_email_keeps_its_envelope_not_its_links(
     sessionmaker: async_sessionmaker[AsyncSession], db: asyncpg.Connection
 ) -> None:
     handled: list[dict[str, Any]] = []
