@@ -98,4 +98,4 @@ bench: install ## load test a fresh shop up with wrk (not in make test): BENCH_A
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean: ## remove the virtual environment and caches (keeps .data)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage .coverage.*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis htmlcov .coverage .coverage.*

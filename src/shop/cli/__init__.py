@@ -147,10 +147,12 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from shop.cli.embedded import MissingEmbeddedExtraError
+    from shop.kit.email import ConsoleEmailOutsideDevelopmentError
 
     try:
         return _main(argv)
-    except MissingEmbeddedExtraError as exc:
+    # Set-up mistakes the message explains in full: no traceback.
+    except (MissingEmbeddedExtraError, ConsoleEmailOutsideDevelopmentError) as exc:
         print(f"shop: {exc}", file=sys.stderr)
         return 2
 
