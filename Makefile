@@ -15,9 +15,12 @@ export UV_PYTHON := $(BIN)/python
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(UV):
+# uv (UV_VERSION) and the build backend, from their hashed lock.
+$(UV): requirements-build.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+	  -r requirements-build.lock
+	@touch $@
 
 # The locked requirements are installed only if every file matches a hash of the lock
 # (--require-hashes); then the package itself, editable, with no dependencies of its own.

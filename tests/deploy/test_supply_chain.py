@@ -120,10 +120,16 @@ def test_the_image_installs_only_what_hashed_locks_pin() -> None:
     }
 
 
-def test_the_build_tools_are_the_makefiles_uv() -> None:
-    [uv_version] = re.findall(r"^UV_VERSION := (\S+)$", makefile(), re.MULTILINE)
+def test_the_build_tools_are_the_makefiles_uv_installed_from_their_hashed_lock() -> None:
+    text = makefile()
+    [uv_version] = re.findall(r"^UV_VERSION := (\S+)$", text, re.MULTILINE)
     assert versions(BUILD_LOCK)["uv"] == uv_version
     assert "hatchling" in versions(BUILD_LOCK)
+    bootstrap = text.split("\n$(UV):", 1)[1].split("\n\n", 1)[0].replace("\\\n", " ")
+    assert "pip install" in bootstrap
+    assert "--require-hashes" in bootstrap
+    assert f"-r {BUILD_LOCK}" in bootstrap
+    assert "uv==" not in bootstrap  # never an unhashed pin
 
 
 def test_the_base_image_is_pinned_by_digest_with_a_note_on_bumping_it() -> None:
