@@ -18,7 +18,12 @@ from shop.products.cache import CatalogCache
 from shop.products.config import ProductsSettings
 from shop.products.models import outbox
 from shop.products.reservation_metrics import reservation_metrics_resource
-from shop.products.search import search_outbox_handlers, search_resource
+from shop.products.search import (
+    CATEGORY_CHANGED,
+    PRODUCT_CHANGED,
+    search_outbox_handlers,
+    search_resource,
+)
 from shop.products.storage import media_resource
 from shop.products.sweeper import sweeper_resource
 
@@ -46,6 +51,8 @@ def outbox_resource(settings: ProductsSettings) -> Resource:
             handlers,
             poll_interval=settings.outbox_poll_seconds,
             retention=timedelta(seconds=settings.outbox_retention_seconds),
+            # The search topics carry an id and nothing secret: kept until purged.
+            kept_when_settled={PRODUCT_CHANGED: ("id",), CATEGORY_CHANGED: ("id",)},
         )
 
     return outbox_worker_resource(worker)
