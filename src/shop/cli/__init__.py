@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
     from shop.cli.config import CliSettings
@@ -143,6 +143,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return 0
     return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from shop.cli.embedded import MissingEmbeddedExtraError
+    from shop.kit.email import ConsoleEmailOutsideDevelopmentError
+
+    try:
+        return _main(argv)
+    # Set-up mistakes the message explains in full: no traceback.
+    except (MissingEmbeddedExtraError, ConsoleEmailOutsideDevelopmentError) as exc:
+        print(f"shop: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

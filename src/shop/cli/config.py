@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shop.kit.config import LogFormat, default_log_format
+from shop.kit.config import Environment, LogFormat, default_log_format
 
 
 class CliSettings(BaseSettings):
@@ -22,6 +22,9 @@ class CliSettings(BaseSettings):
     orders_database_url: str | None = None
     redis_url: str | None = None
     log_format: LogFormat = Field(default_factory=default_log_format)
+    # `shop up` runs the system on a developer's machine: its services get SHOP_ENV
+    # (development unless set), which lets them use the console email backend.
+    environment: Environment = Field(default="development", validation_alias="SHOP_ENV")
     # Seconds `shop up` waits for every service to be ready.
     startup_timeout: float = 60.0
 

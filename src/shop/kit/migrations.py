@@ -58,7 +58,7 @@ def run_migrations(metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(migrate)

@@ -4,12 +4,19 @@ Each message is delivered in a transaction of its own that holds a
 ``FOR UPDATE SKIP LOCKED`` lock on its row until the row is marked, so
 workers in any number of processes never deliver one row twice at the same
 time, and a crash repeats at most the message in hand.
+
+A message's payload may hold secrets (auth's emails carry live verification and
+reset links): in the transaction that marks the row delivered or given up, it is
+cut down to the fields its topic keeps (an email: its envelope, never its body),
+and the settled row itself is purged after a retention window
+(:mod:`shop.kit.outbox_retention`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -26,8 +33,14 @@ from shop.kit.email import EmailDeliveryError
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
 from shop.kit.outbox_backlog import outbox_backlog_gauges
+from shop.kit.outbox_retention import purge_settled
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+# What a settled message keeps of its payload, by topic; other topics keep nothing.
+# An email ("email", shop.kit.outbox.EMAIL_TOPIC) keeps who was sent what, not the text
+# and html that carry its links.
+KEPT_WHEN_SETTLED: Mapping[str, tuple[str, ...]] = {"email": ("to", "subject", "message_id")}
 
 log = structlog.get_logger("shop.outbox")
 
@@ -67,6 +80,9 @@ class OutboxWorker:
         max_attempts: int = 8,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
+        retention: timedelta | None = timedelta(days=7),
+        purge_interval: float = 300.0,
+        kept_when_settled: Mapping[str, tuple[str, ...]] = KEPT_WHEN_SETTLED,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.table = table
@@ -76,6 +92,11 @@ class OutboxWorker:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
+        # Settled rows older than this are purged every ``purge_interval`` s (None: kept).
+        self.retention = retention
+        self.purge_interval = purge_interval
+        self.kept_when_settled = kept_when_settled
+        self._next_purge = 0.0
 
     async def run_once(self) -> int:
         """Delivers up to ``batch_size`` due messages; returns how many were delivered."""
@@ -122,6 +143,7 @@ class OutboxWorker:
                 values: dict[str, Any] = {"attempts": attempts, "last_error": error_summary(exc)}
                 if attempts >= self.max_attempts:
                     values["failed_at"] = func.clock_timestamp()
+                    values["payload"] = self._settled(row.topic, row.payload)
                     log.error(
                         "outbox message failed", id=str(row.id), topic=row.topic, exc_info=exc
                     )
@@ -138,9 +160,26 @@ class OutboxWorker:
                 await session.execute(mark.values(values))
                 return False
             await session.execute(
-                mark.values(attempts=row.attempts + 1, delivered_at=func.clock_timestamp())
+                # Sent: what it said (links with live tokens) is not kept.
+                mark.values(
+                    attempts=row.attempts + 1,
+                    delivered_at=func.clock_timestamp(),
+                    payload=self._settled(row.topic, row.payload),
+                )
             )
             return True
+
+    def _settled(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """What a delivered or given-up message keeps of its payload."""
+        kept = self.kept_when_settled.get(topic, ())
+        return {name: payload[name] for name in kept if name in payload}
+
+    async def purge_if_due(self) -> int:
+        """Purges settled rows past their retention, at most every ``purge_interval`` s."""
+        if self.retention is None or time.monotonic() < self._next_purge:
+            return 0
+        self._next_purge = time.monotonic() + self.purge_interval
+        return await purge_settled(self.sessionmaker, self.table, self.retention)
 
     async def run_forever(self) -> None:
         """Delivers until cancelled; a failing database is logged and tried again."""
@@ -150,6 +189,10 @@ class OutboxWorker:
             except Exception:
                 log.exception("outbox poll failed")
                 attempted = 0
+            try:
+                await self.purge_if_due()
+            except Exception:
+                log.exception("outbox purge failed")
             if attempted < self.batch_size:  # else more may be due at once
                 await asyncio.sleep(self.poll_interval)
 

@@ -4,16 +4,25 @@ JSON may carry text PostgreSQL refuses: the NUL character (``\\u0000``) in a tex
 JSONB value, or a lone UTF-16 surrogate (``\\ud800``), which is not UTF-8 at all. Left
 to the database, each would be a 500; refused here, it is a 422 like any other invalid
 field. Unknown fields are refused too.
+
+Numbers and booleans in a body are taken only as JSON writes them (:data:`JsonInt`,
+:data:`JsonBool`): lax Pydantic would read ``true`` as 1 and ``"5"`` as 5.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Strict, model_validator
 
 # For a text query or path parameter that reaches a query: PostgreSQL refuses NUL.
 NO_NUL = r"^[^\x00]*$"
+
+# The integer and boolean of every request body field (Pydantic's strict mode): a JSON
+# boolean is not an integer, a numeric string is not a number, 1 is not true. Only for
+# bodies: query and path parameters arrive as text and are converted as usual.
+JsonInt = Annotated[int, Strict()]
+JsonBool = Annotated[bool, Strict()]
 
 
 def _unstorable(value: Any) -> bool:

@@ -1,5 +1,6 @@
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -79,6 +80,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
                     outbox,
                     {"email": email_handler(sender)},
                     poll_interval=settings.outbox_poll_seconds,
+                    retention=timedelta(seconds=settings.outbox_retention_seconds),
                 )
             ),
             reconciler_resource(lambda app: app.state.orders),

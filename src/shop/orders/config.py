@@ -43,6 +43,8 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Delivered (or given up) outbox rows are deleted this long after, by the worker.
+    outbox_retention_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     public_base_url: str = "http://127.0.0.1:3000"
 
     @field_validator("products_url", "public_base_url")

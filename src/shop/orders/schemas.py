@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from shop.kit.validation import StrictInput
+from shop.kit.validation import JsonInt, StrictInput
 from shop.orders.countries import COUNTRY_CODES
 from shop.orders.models import OrderStatus
 
@@ -38,7 +38,7 @@ class AddressIn(Strict):
 
 class ItemIn(Strict):
     product_id: uuid.UUID
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
 
 
 def _distinct_products(items: list[ItemIn]) -> list[ItemIn]:

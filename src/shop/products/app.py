@@ -1,5 +1,6 @@
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -17,7 +18,12 @@ from shop.products.cache import CatalogCache
 from shop.products.config import ProductsSettings
 from shop.products.models import outbox
 from shop.products.reservation_metrics import reservation_metrics_resource
-from shop.products.search import search_outbox_handlers, search_resource
+from shop.products.search import (
+    CATEGORY_CHANGED,
+    PRODUCT_CHANGED,
+    search_outbox_handlers,
+    search_resource,
+)
 from shop.products.storage import media_resource
 from shop.products.sweeper import sweeper_resource
 
@@ -40,7 +46,13 @@ def outbox_resource(settings: ProductsSettings) -> Resource:
     def worker(app: FastAPI) -> OutboxWorker:
         handlers = {**search_outbox_handlers(app)}
         return OutboxWorker(
-            app.state.sessionmaker, outbox, handlers, poll_interval=settings.outbox_poll_seconds
+            app.state.sessionmaker,
+            outbox,
+            handlers,
+            poll_interval=settings.outbox_poll_seconds,
+            retention=timedelta(seconds=settings.outbox_retention_seconds),
+            # The search topics carry an id and nothing secret: kept until purged.
+            kept_when_settled={PRODUCT_CHANGED: ("id",), CATEGORY_CHANGED: ("id",)},
         )
 
     return outbox_worker_resource(worker)

@@ -39,6 +39,8 @@ class ProductsSettings(DatabaseSettings, IdentitySettings):
     reservation_ttl_seconds: int = Field(default=15 * 60, ge=10)
     sweeper_interval_seconds: float = Field(default=30.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Delivered (or given up) outbox rows are deleted this long after, by the worker.
+    outbox_retention_seconds: int = Field(default=7 * 24 * 3600, ge=0)
 
     @property
     def media_directory(self) -> Path:

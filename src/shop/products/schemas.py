@@ -9,14 +9,14 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shop.kit.validation import StrictInput
+from shop.kit.validation import JsonInt, StrictInput
 from shop.products.models import ProductStatus
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 Slug = Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Price = Annotated[int, Field(ge=0, le=10**12, description="Minor units: 1999 is 19.99")]
+Price = Annotated[JsonInt, Field(ge=0, le=10**12, description="Minor units: 1999 is 19.99")]
 
 
 def _bounded_attributes(value: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +70,7 @@ class ProductIn(Strict):
     category_id: uuid.UUID | None = None
     attributes: Attributes = Field(default_factory=dict)
     status: ProductStatus = ProductStatus.DRAFT
-    initial_stock: Annotated[int, Field(ge=0, le=10**9)] = 0
+    initial_stock: Annotated[JsonInt, Field(ge=0, le=10**9)] = 0
 
 
 class ProductUpdate(Strict):
@@ -133,5 +133,5 @@ class InventoryOut(BaseModel):
 
 
 class AdjustmentIn(Strict):
-    delta: Annotated[int, Field(ge=-(10**9), le=10**9)]
+    delta: Annotated[JsonInt, Field(ge=-(10**9), le=10**9)]
     reason: Annotated[str, Field(min_length=1, max_length=500)]

@@ -2,6 +2,6 @@
 
 Each module is one internal API: the server validates and answers with these
 types, the client parses them, so a renamed field or problem slug fails the
-type checker or a test, not production. They import only pydantic and the
-standard library.
+type checker or a test, not production. They import only pydantic, the
+standard library and the kit's strict body types (shop.kit.validation).
 """

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shop.kit.validation import JsonBool, JsonInt
+
 PREFIX = "/internal/v1/reservations"
 MAX_LINES = 100
 MAX_QUANTITY = 1000
@@ -46,7 +48,7 @@ class ReserveLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
 
 
 def _distinct_products(lines: list[ReserveLineIn]) -> list[ReserveLineIn]:
@@ -66,7 +68,7 @@ class ReserveIn(BaseModel):
         Field(min_length=1, max_length=MAX_LINES),
         AfterValidator(_distinct_products),
     ]
-    commit: bool = Field(
+    commit: JsonBool = Field(
         default=False,
         description="Take the units off the shelf at once (the reservation is answered "
         "`committed`), as a reserve followed by a commit would, in one step. A repeat "
