@@ -14,13 +14,14 @@ from shop.auth.keys import KeyRing, load_key_ring
 from shop.auth.models import outbox
 from shop.auth.passwords import hash_password
 from shop.auth.throttle import LoginThrottle
-from shop.kit.app import Resource, create_service_app
+from shop.kit.app import create_service_app
 from shop.kit.db import database_resource
 from shop.kit.email import EmailRenderer, create_email_sender
 from shop.kit.health import ReadinessCheck
 from shop.kit.identity import StaticKeySource, identity_resource
 from shop.kit.outbox import OutboxWorker, email_handler, outbox_worker_resource
 from shop.kit.redis import redis_resource
+from shop.kit.resource import Resource
 
 log = structlog.get_logger("shop.auth")
 

@@ -18,11 +18,11 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shop.kit.app import Resource
 from shop.kit.config import DatabaseSettings
 from shop.kit.db_metrics import DatabasePoolCollector
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
+from shop.kit.resource import Resource
 
 # Stable constraint names, so that Alembic migrations can refer to them.
 NAMING_CONVENTION = {

@@ -20,12 +20,12 @@ from fastapi import FastAPI
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shop.kit.app import Resource
 from shop.kit.background import background_resource
 from shop.kit.email import EmailDeliveryError
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
 from shop.kit.outbox_backlog import outbox_backlog_gauges
+from shop.kit.resource import Resource
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 

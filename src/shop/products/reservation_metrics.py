@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shop.kit.app import Resource
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
 from shop.kit.queried_metrics import QueriedGauges
+from shop.kit.resource import Resource
 from shop.products.models import Reservation, ReservationLine, ReservationStatus
 
 RESERVATION_GAUGES = {
