@@ -19,7 +19,8 @@ from shop.kit.db import database_resource
 from shop.kit.email import EmailRenderer, create_email_sender
 from shop.kit.health import ReadinessCheck
 from shop.kit.identity import StaticKeySource, identity_resource
-from shop.kit.outbox import OutboxWorker, email_handler, outbox_worker_resource
+from shop.kit.outbox_email import email_handler
+from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
 from shop.kit.resource import Resource
 

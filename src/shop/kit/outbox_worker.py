@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -24,10 +24,9 @@ from shop.kit.background import background_resource
 from shop.kit.email import EmailDeliveryError
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
+from shop.kit.outbox import Handler
 from shop.kit.outbox_backlog import outbox_backlog_gauges
 from shop.kit.resource import Resource
-
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 log = structlog.get_logger("shop.outbox")
 

@@ -11,7 +11,8 @@ from shop.kit.health import ReadinessCheck
 from shop.kit.http import create_http_client
 from shop.kit.http_pool import lean_transport
 from shop.kit.identity import identity_resource
-from shop.kit.outbox import OutboxWorker, email_handler, outbox_worker_resource
+from shop.kit.outbox_email import email_handler
+from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
 from shop.kit.resource import Resource
 from shop.orders.api import router

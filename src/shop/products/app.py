@@ -7,7 +7,7 @@ from shop.kit.app import create_service_app
 from shop.kit.db import database_resource
 from shop.kit.health import ReadinessCheck
 from shop.kit.identity import identity_resource
-from shop.kit.outbox import OutboxWorker, outbox_worker_resource
+from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
 from shop.kit.resource import Resource
 from shop.products.api import router
