@@ -15,7 +15,7 @@ from shop.auth.models import outbox
 from shop.auth.passwords import hash_password
 from shop.auth.throttle import LoginThrottle
 from shop.kit.app import create_service_app
-from shop.kit.db import database_resource
+from shop.kit.db import database_resource, unit_of_work
 from shop.kit.email import EmailRenderer, create_email_sender
 from shop.kit.health import ReadinessCheck
 from shop.kit.identity import StaticKeySource, identity_resource
@@ -58,7 +58,7 @@ async def bootstrap_admin(
     # the winner's admin (``ensure_admin`` then leaves it alone).
     for attempt in (1, 2):
         try:
-            async with sessionmaker() as session, session.begin():
+            async with unit_of_work(sessionmaker) as session:
                 await service.ensure_admin(
                     session,
                     settings.bootstrap_admin_email,
