@@ -24,18 +24,13 @@ from sqlalchemy.ext.asyncio import (
 
 from shop.kit.app import create_service_app
 from shop.kit.config import DatabaseSettings, to_async_database_url
-from shop.kit.db import NAMING_CONVENTION, create_sessionmaker, database_resource, new_metadata
+from shop.kit.db import create_sessionmaker, database_resource
+from shop.kit.db_schema import NAMING_CONVENTION, new_metadata
 from shop.kit.email import EmailDeliveryError, EmailMessage, FileEmailSender
 from shop.kit.logging import configure_logging
-from shop.kit.outbox import (
-    OutboxWorker,
-    email_handler,
-    enqueue,
-    enqueue_email,
-    outbox_table,
-    outbox_worker_resource,
-    retry_delay,
-)
+from shop.kit.outbox import enqueue, outbox_table
+from shop.kit.outbox_email import email_handler, enqueue_email
+from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource, retry_delay
 from tests.support import Databases, app_client, with_database
 
 METADATA = new_metadata()

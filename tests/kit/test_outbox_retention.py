@@ -14,10 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from shop.kit.config import to_async_database_url
-from shop.kit.db import create_sessionmaker, new_metadata
+from shop.kit.db import create_sessionmaker
+from shop.kit.db_schema import new_metadata
 from shop.kit.email import EmailDeliveryError
-from shop.kit.outbox import OutboxWorker, enqueue, outbox_table
+from shop.kit.outbox import enqueue, outbox_table
 from shop.kit.outbox_retention import purge_settled
+from shop.kit.outbox_worker import OutboxWorker
 from tests.support import Databases, with_database
 
 METADATA = new_metadata()

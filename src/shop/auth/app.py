@@ -15,13 +15,15 @@ from shop.auth.keys import RETIRE_MARGIN_SECONDS, Keys, RingKeySource, load_keys
 from shop.auth.models import outbox
 from shop.auth.passwords import hash_password
 from shop.auth.throttle import LoginThrottle, RecipientLimit
-from shop.kit.app import Resource, create_service_app
-from shop.kit.db import database_resource
+from shop.kit.app import create_service_app
+from shop.kit.db import database_resource, unit_of_work
 from shop.kit.email import EmailRenderer, create_email_sender
 from shop.kit.health import ReadinessCheck
 from shop.kit.identity import identity_resource
-from shop.kit.outbox import OutboxWorker, email_handler, outbox_worker_resource
+from shop.kit.outbox_email import email_handler
+from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
+from shop.kit.resource import Resource
 
 log = structlog.get_logger("shop.auth")
 
@@ -64,7 +66,7 @@ async def bootstrap_admin(
     # the winner's admin (``ensure_admin`` then leaves it alone).
     for attempt in (1, 2):
         try:
-            async with sessionmaker() as session, session.begin():
+            async with unit_of_work(sessionmaker) as session:
                 await service.ensure_admin(
                     session,
                     settings.bootstrap_admin_email,

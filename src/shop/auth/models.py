@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ARRAY, Enum, ForeignKey, Index, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shop.kit.db import TYPE_ANNOTATION_MAP, new_metadata
+from shop.kit.db_schema import TYPE_ANNOTATION_MAP, new_metadata
 from shop.kit.outbox import outbox_table
 
 

@@ -36,7 +36,7 @@ from shop.auth.throttle import LoginThrottle, RecipientLimit
 from shop.auth.tokens import digest, issue_access_token, new_opaque_token
 from shop.kit.email import EmailRenderer
 from shop.kit.identity import Identity
-from shop.kit.outbox import enqueue_email
+from shop.kit.outbox_email import enqueue_email
 from shop.kit.pagination import decode_cursor, encode_cursor
 
 

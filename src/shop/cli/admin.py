@@ -13,7 +13,7 @@ from shop.auth.passwords import password_problems
 from shop.auth.service import ensure_admin
 from shop.cli.config import CliSettings
 from shop.cli.system import data_layer, migrate
-from shop.kit.db import create_engine, create_sessionmaker
+from shop.kit.db import create_engine, create_sessionmaker, unit_of_work
 
 
 class AdminInputError(ValueError):
@@ -32,7 +32,7 @@ def read_password(from_stdin: bool) -> str:
 async def _create(settings: AuthSettings, email: str, password: str) -> None:
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
+        async with unit_of_work(create_sessionmaker(engine)) as session:
             await ensure_admin(
                 session, email, password, settings.bcrypt_rounds, promote_existing=True
             )

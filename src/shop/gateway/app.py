@@ -19,7 +19,7 @@ from shop.gateway.ratelimit import RateLimiter, rate_limit_resource
 from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
 from shop.gateway.upstream_metrics import upstream_metrics
 from shop.gateway.upstreams import ROUTES, Upstream
-from shop.kit.app import Resource, create_service_app
+from shop.kit.app import create_service_app
 from shop.kit.background import background_resource
 from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
@@ -27,6 +27,7 @@ from shop.kit.http import create_http_client
 from shop.kit.http_pool import lean_transport
 from shop.kit.identity import current_identity, identity_resource
 from shop.kit.redis import redis_resource
+from shop.kit.resource import Resource
 
 # Routes anyone may call. A stale token a client attaches out of habit must not stop
 # a login or a refresh, so the gateway does not judge tokens sent to these.

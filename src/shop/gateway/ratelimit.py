@@ -35,10 +35,10 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from starlette.requests import Request
 
-from shop.kit.app import Resource
 from shop.kit.clients import Proxies, client_ip, client_key
 from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
+from shop.kit.resource import Resource
 
 log = structlog.get_logger("shop.gateway.ratelimit")
 

@@ -8,8 +8,8 @@ tracing, health endpoints and OpenAPI docs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -22,11 +22,8 @@ from shop.kit.health import ReadinessCheck, health_router
 from shop.kit.logging import configure_logging
 from shop.kit.metrics import HttpMetrics, MetricsMiddleware
 from shop.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from shop.kit.resource import Resource
 from shop.kit.tracing import configure_tracing, instrument_app
-
-# A resource opens something for the app's lifetime (stored on ``app.state``)
-# and yields the readiness checks that prove it works.
-Resource = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, ReadinessCheck]]]
 
 log = structlog.get_logger("shop.app")
 

@@ -10,8 +10,8 @@ from typing import Protocol
 import structlog
 from fastapi import FastAPI
 
-from shop.kit.app import Resource
 from shop.kit.health import ReadinessCheck
+from shop.kit.resource import Resource
 
 log = structlog.get_logger("shop.background")
 

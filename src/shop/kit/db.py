@@ -1,4 +1,5 @@
-"""Async SQLAlchemy: engine, one session per request, declarative base.
+"""Async SQLAlchemy: engine, one session per request, units of work (the metadata
+service models declare their tables on is in :mod:`shop.kit.db_schema`).
 
 The session dependency is the single place where a request's work is
 committed: repositories and service functions only ``flush``. If the handler
@@ -9,38 +10,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shop.kit.app import Resource
 from shop.kit.config import DatabaseSettings
 from shop.kit.db_metrics import DatabasePoolCollector
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
-
-# Stable constraint names, so that Alembic migrations can refer to them.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-# Timestamps are always stored with their time zone (UTC in, UTC out).
-TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: DateTime(timezone=True)}
-
-
-def new_metadata() -> MetaData:
-    """Each service declares its tables on a metadata of its own (its ``Base.metadata``)."""
-    return MetaData(naming_convention=NAMING_CONVENTION)
+from shop.kit.resource import Resource
 
 
 def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

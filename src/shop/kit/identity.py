@@ -50,10 +50,10 @@ from shop.kit._identity_tokens import (
     session_key,
     user_sessions_key,
 )
-from shop.kit.app import Resource
 from shop.kit.config import ServiceSettings
 from shop.kit.health import ReadinessCheck
 from shop.kit.http import create_http_client
+from shop.kit.resource import Resource
 
 __all__ = [
     "ALLOWED_ALGORITHMS",

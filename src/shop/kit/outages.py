@@ -10,12 +10,11 @@ outage (an idempotency key's stored answer, for one).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import asyncpg.exceptions
 import redis.exceptions
-import sqlalchemy.exc
 import structlog
 from tenacity import (
     AsyncRetrying,
@@ -32,30 +31,54 @@ T = TypeVar("T")
 _UNREACHABLE = (
     redis.exceptions.ConnectionError,  # BusyLoadingError too: Redis is loading its data
     redis.exceptions.TimeoutError,
-    sqlalchemy.exc.OperationalError,  # refused, shutting down, starting up
-    sqlalchemy.exc.InterfaceError,  # the connection went away
-    # What SQLAlchemy's generic DBAPIError wraps while PostgreSQL stops or starts.
-    asyncpg.exceptions.CannotConnectNowError,  # starting up, shutting down
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08
-    asyncpg.exceptions.ConnectionDoesNotExistError,
     ConnectionError,
 )
+
+# The database's, by module and name: looked up among the modules already loaded, never
+# imported here, since a driver's error can only exist once its driver is loaded, and
+# the gateway (whose every request runs this check) must not load database drivers.
+_UNREACHABLE_DATABASE = {
+    "sqlalchemy.exc": (
+        "OperationalError",  # refused, shutting down, starting up
+        "InterfaceError",  # the connection went away
+    ),
+    # What SQLAlchemy's generic DBAPIError wraps while PostgreSQL stops or starts.
+    "asyncpg.exceptions": (
+        "CannotConnectNowError",  # starting up, shutting down
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "PostgresConnectionError",  # SQLSTATE class 08
+        "ConnectionDoesNotExistError",
+    ),
+}
+
+
+def _loaded_types(module_name: str, names: tuple[str, ...]) -> tuple[type[BaseException], ...]:
+    module = sys.modules.get(module_name)
+    if module is None:
+        return ()
+    return tuple(getattr(module, name) for name in names)
+
+
+def _unreachable_types() -> tuple[type[BaseException], ...]:
+    database = (_loaded_types(module, names) for module, names in _UNREACHABLE_DATABASE.items())
+    return _UNREACHABLE + tuple(kind for types in database for kind in types)
 
 
 def unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` (or an exception that caused it) is a backing server's outage."""
+    unreachable_types = _unreachable_types()
+    dbapi_error = _loaded_types("sqlalchemy.exc", ("DBAPIError",))
     seen: BaseException | None = exc
     for _ in range(10):  # the exception, then what caused it
         if seen is None:
             return False
-        if isinstance(seen, _UNREACHABLE):
+        if isinstance(seen, unreachable_types):
             return True
-        if isinstance(seen, sqlalchemy.exc.DBAPIError):
-            if seen.connection_invalidated:
+        if isinstance(seen, dbapi_error):  # sqlalchemy.exc.DBAPIError
+            if getattr(seen, "connection_invalidated", False):
                 return True
-            wrapped = seen.orig  # the driver's error, when it is not the cause already
+            wrapped = getattr(seen, "orig", None)  # the driver's error, unless the cause already
             if isinstance(wrapped, BaseException) and wrapped is not seen.__cause__:
                 seen = wrapped
                 continue

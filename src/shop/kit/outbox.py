@@ -3,15 +3,19 @@ the change that causes them is committed.
 
 A service adds the ``outbox`` table to its metadata (:func:`outbox_table`) and
 calls :func:`enqueue` in the transaction of the change; a rolled-back change
-leaves nothing to send. An :class:`OutboxWorker` running in every process of
-the service delivers what is due (it lives in :mod:`shop.kit.outbox_worker` and
-is re-exported here). Delivery is at least once: a handler that succeeds just
-before its process dies is called again, so handlers should be idempotent
-(emails carry their Message-ID for that).
+leaves nothing to send. An ``OutboxWorker`` running in every process of the
+service delivers what is due to the :data:`Handler` of each topic. Delivery is
+at least once: a handler that succeeds just before its process dies is called
+again, so handlers should be idempotent (emails carry their Message-ID for that).
+
+This module holds only the table and what writes to it, so that a service's
+models import no more than SQLAlchemy: the worker (which runs in the app) is
+:mod:`shop.kit.outbox_worker`, emails through the outbox :mod:`shop.kit.outbox_email`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, Integer, MetaData, Table, Text, Uuid, func, text
@@ -19,29 +23,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop.kit.email import EmailMessage, EmailSender
-from shop.kit.outbox_worker import (
-    Handler,
-    NoHandlerError,
-    OutboxWorker,
-    outbox_worker_resource,
-    retry_delay,
-)
-
-__all__ = [
-    "EMAIL_TOPIC",
-    "Handler",
-    "NoHandlerError",
-    "OutboxWorker",
-    "email_handler",
-    "enqueue",
-    "enqueue_email",
-    "outbox_table",
-    "outbox_worker_resource",
-    "retry_delay",
-]
-
-EMAIL_TOPIC = "email"
+# Delivers one message's payload; raises to have the message retried later.
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -81,16 +64,3 @@ async def enqueue(
     ``dedupe_key`` is already in the outbox is ignored."""
     statement = pg_insert(table).values(topic=topic, payload=payload, dedupe_key=dedupe_key)
     await session.execute(statement.on_conflict_do_nothing(index_elements=["dedupe_key"]))
-
-
-async def enqueue_email(session: AsyncSession, table: Table, message: EmailMessage) -> None:
-    await enqueue(session, table, EMAIL_TOPIC, message.to_payload(), message.message_id)
-
-
-def email_handler(sender: EmailSender) -> Handler:
-    """The handler of the ``"email"`` topic."""
-
-    async def handle(payload: dict[str, Any]) -> None:
-        await sender.send(EmailMessage.from_payload(payload))
-
-    return handle

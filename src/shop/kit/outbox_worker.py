@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -27,15 +27,14 @@ from fastapi import FastAPI
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shop.kit.app import Resource
 from shop.kit.background import background_resource
 from shop.kit.email import EmailDeliveryError
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
+from shop.kit.outbox import Handler
 from shop.kit.outbox_backlog import outbox_backlog_gauges
 from shop.kit.outbox_retention import purge_settled
-
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+from shop.kit.resource import Resource
 
 # What a settled message keeps of its payload, by topic; other topics keep nothing.
 # An email ("email", shop.kit.outbox.EMAIL_TOPIC) keeps who was sent what, not the text

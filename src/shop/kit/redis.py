@@ -12,10 +12,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from shop.kit.app import Resource
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
 from shop.kit.redis_metrics import RedisPoolCollector
+from shop.kit.resource import Resource
 from shop.kit.tracing import instrument_redis
 
 

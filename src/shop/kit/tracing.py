@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 
 import httpx
@@ -112,7 +113,6 @@ def configure_tracing(service_name: str) -> TracerProvider | None:
     if _provider is None and tracing_requested():
         # Imported here: with tracing off, the exporter and instrumentations stay unloaded.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
         provider = TracerProvider(  # flushed at exit
             resource=_resource(service_name),
@@ -120,11 +120,20 @@ def configure_tracing(service_name: str) -> TracerProvider | None:
         )
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
-        # Wraps create_async_engine, so every engine made afterwards is traced. It says
-        # SQLAlchemy < 2.1 but works with 2.1 (engine events); the tests prove it.
-        SQLAlchemyInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
+        # A service with a database has loaded SQLAlchemy by now (its app module imports
+        # its repositories); the gateway has not, and its instrumentation would load it.
+        if "sqlalchemy" in sys.modules:
+            _instrument_sqlalchemy(provider)
         _provider = provider
     return _provider
+
+
+def _instrument_sqlalchemy(provider: TracerProvider) -> None:
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    # Wraps create_async_engine, so every engine made afterwards is traced. It says
+    # SQLAlchemy < 2.1 but works with 2.1 (engine events); the tests prove it.
+    SQLAlchemyInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
 
 
 def instrument_app(app: FastAPI, provider: TracerProvider | None) -> None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from shop.kit.db import Session
 from shop.kit.errors import PROBLEM_CONTENT_TYPE, problem_responses
 from shop.kit.identity import AdminUser, CurrentUser, VerifiedUser
-from shop.orders import idempotency, placement, service
+from shop.orders import cancellation, idempotency, placement, service
 from shop.orders.context import Orders
 from shop.orders.idempotency import Answer
 from shop.orders.models import OrderStatus
@@ -126,7 +126,7 @@ async def cancel_order(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def cancel(_: idempotency.Lease | None) -> Answer:
-        order = await service.cancel_order(orders, identity, order_id)
+        order = await cancellation.cancel_order(orders, identity, order_id)
         return Answer(200, order_out(order).model_dump(mode="json"))
 
     answer = await idempotency.run_once(

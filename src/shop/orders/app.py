@@ -5,15 +5,17 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from shop.kit.app import Resource, create_service_app
+from shop.kit.app import create_service_app
 from shop.kit.db import database_resource
 from shop.kit.email import EmailRenderer, create_email_sender
 from shop.kit.health import ReadinessCheck
 from shop.kit.http import create_http_client
 from shop.kit.http_pool import lean_transport
 from shop.kit.identity import identity_resource
-from shop.kit.outbox import OutboxWorker, email_handler, outbox_worker_resource
+from shop.kit.outbox_email import email_handler
+from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
+from shop.kit.resource import Resource
 from shop.orders.api import router
 from shop.orders.config import OrdersSettings
 from shop.orders.context import Orders

@@ -1,4 +1,9 @@
-"""What the use cases that span transactions work with."""
+"""What the use cases that span transactions work with.
+
+A function that takes :class:`Orders` and no session commits its own units of
+work (``unit_of_work(orders.sessionmaker)``), one per step, and holds none open
+across a call to the products service.
+"""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.email import EmailRenderer
-from shop.kit.outbox import enqueue_email
+from shop.kit.outbox_email import enqueue_email
 from shop.orders.models import Order, OrderLine, outbox
 
 # ISO 4217 minor unit exponents that are not 2.

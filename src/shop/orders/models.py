@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shop.kit.db import TYPE_ANNOTATION_MAP, new_metadata
+from shop.kit.db_schema import TYPE_ANNOTATION_MAP, new_metadata
 from shop.kit.outbox import outbox_table
 
 

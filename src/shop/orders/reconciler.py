@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import structlog
 from fastapi import FastAPI
 
-from shop.kit.app import Resource
 from shop.kit.background import background_resource
 from shop.kit.db import unit_of_work
+from shop.kit.resource import Resource
 from shop.orders import idempotency, lifecycle, placement, stock
 from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.models import OrderStatus

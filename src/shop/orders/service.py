@@ -1,9 +1,10 @@
-"""The orders use cases besides placement (``shop.orders.placement``).
+"""The orders use cases that work in the request's transaction: reading, and the
+admin's status changes.
 
-Reading and the admin's status changes work in the request's session and only
-flush: the session dependency commits. Cancelling is followed by a call to
-the products service, so it commits its own transaction first (a unit of
-work) and never holds it open across that call.
+Each takes the request's ``session`` and only flushes: the session dependency
+commits. Those that call the products service between transactions (placing and
+cancelling, ``shop.orders.placement`` and ``shop.orders.cancellation``) commit
+step by step instead, and take :class:`~shop.orders.context.Orders`, never a session.
 
 Who sees what: an admin sees every order; a customer sees their own orders
 that were placed (a placement that failed is never shown). Anything else is
@@ -17,12 +18,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
-from shop.kit.outages import outlasting
 from shop.kit.pagination import decode_cursor, encode_cursor
-from shop.orders import lifecycle, stock
-from shop.orders.context import Orders, actor_of
+from shop.orders import lifecycle
+from shop.orders.context import actor_of
 from shop.orders.emails import OrderEmails
 from shop.orders.errors import OrderNotFoundError, StockNotCommittedError, UserFilterForbiddenError
 from shop.orders.models import Order, OrderStatus, StockState
@@ -30,7 +29,8 @@ from shop.orders.repository import OrderRepository
 from shop.orders.schemas import StatusChangeIn
 
 
-def _visible(order: Order | None, identity: Identity) -> Order:
+def visible(order: Order | None, identity: Identity) -> Order:
+    """``order`` if ``identity`` may see it; else "not found" (see the module's docstring)."""
     if order is None or not (
         identity.is_admin or (order.user_id == identity.user_id and order.placed)
     ):
@@ -39,7 +39,7 @@ def _visible(order: Order | None, identity: Identity) -> Order:
 
 
 async def get_order(session: AsyncSession, identity: Identity, order_id: uuid.UUID) -> Order:
-    return _visible(await OrderRepository(session).full(order_id), identity)
+    return visible(await OrderRepository(session).full(order_id), identity)
 
 
 async def list_orders(
@@ -68,28 +68,6 @@ async def list_orders(
     return page, encode_cursor([page[-1].created_at, page[-1].id]) if more else None
 
 
-async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) -> Order:
-    """Pending or confirmed → cancelled; then the stock goes back (or the reconciler
-    gives it back, if products or the database cannot be reached now)."""
-    async with unit_of_work(orders.sessionmaker) as session:
-        order = _visible(await OrderRepository(session).lock(order_id), identity)
-        by_customer = order.user_id == identity.user_id
-        note = "cancelled by the customer" if by_customer else "cancelled by an admin"
-        lifecycle.transition(session, order, OrderStatus.CANCELLED, actor_of(identity), note)
-        give_back = order.stock_state != StockState.RELEASED
-    # The order is cancelled now: an outage must not turn that into a 5xx, which a client
-    # retrying without an Idempotency-Key would see become a 409 (already cancelled). What
-    # giving the stock back cannot finish now, the reconciler does.
-    if give_back:
-        await stock.give_back(orders, order_id)
-    return await outlasting(lambda: _read(orders, identity, order_id), "read a cancelled order")
-
-
-async def _read(orders: Orders, identity: Identity, order_id: uuid.UUID) -> Order:
-    async with unit_of_work(orders.sessionmaker) as session:
-        return _visible(await OrderRepository(session).full(order_id), identity)
-
-
 async def change_status(
     session: AsyncSession,
     emails: OrderEmails,
@@ -99,7 +77,7 @@ async def change_status(
 ) -> Order:
     """An admin marks an order shipped (with its tracking number) or delivered."""
     repository = OrderRepository(session)
-    order = _visible(await repository.lock(order_id), admin)
+    order = visible(await repository.lock(order_id), admin)
     target = OrderStatus(change.status)
     if (
         target == OrderStatus.SHIPPED
@@ -114,4 +92,4 @@ async def change_status(
         order.tracking_number = change.tracking_number
         await emails.shipped(session, order)
     await session.flush()
-    return _visible(await repository.full(order_id), admin)
+    return visible(await repository.full(order_id), admin)

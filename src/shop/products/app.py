@@ -4,12 +4,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from shop.kit.app import Resource, create_service_app
+from shop.kit.app import create_service_app
 from shop.kit.db import database_resource
 from shop.kit.health import ReadinessCheck
 from shop.kit.identity import identity_resource
-from shop.kit.outbox import OutboxWorker, outbox_worker_resource
+from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
+from shop.kit.resource import Resource
 from shop.products.api import router
 from shop.products.api_images import router as images_router
 from shop.products.api_internal import router as internal_router

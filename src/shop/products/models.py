@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shop.kit.contracts.reservations import ReservationStatus
-from shop.kit.db import TYPE_ANNOTATION_MAP, new_metadata
+from shop.kit.db_schema import TYPE_ANNOTATION_MAP, new_metadata
 from shop.kit.outbox import outbox_table
 
 __all__ = [  # ReservationStatus is the reservation API's (shop.kit.contracts)

@@ -13,11 +13,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shop.kit.app import Resource
 from shop.kit.db import unit_of_work
 from shop.kit.health import ReadinessCheck
 from shop.kit.metrics import HttpMetrics
 from shop.kit.queried_metrics import QueriedGauges
+from shop.kit.resource import Resource
 from shop.products.repositories import ReservationRepository
 
 RESERVATION_GAUGES = {

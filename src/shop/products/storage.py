@@ -40,8 +40,8 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from fastapi import FastAPI
 
-from shop.kit.app import Resource
 from shop.kit.health import ReadinessCheck
+from shop.kit.resource import Resource
 from shop.products.config import ProductsSettings
 
 # Objects never change under their key: caches may keep them for a year.

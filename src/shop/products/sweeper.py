@@ -15,9 +15,9 @@ import structlog
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shop.kit.app import Resource
 from shop.kit.background import background_resource
 from shop.kit.db import unit_of_work
+from shop.kit.resource import Resource
 from shop.products.cache import CatalogCache
 from shop.products.reservations import sweep_expired
 from shop.products.search import indexes_stock

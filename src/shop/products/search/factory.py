@@ -18,9 +18,9 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError
 from fastapi import FastAPI
 
-from shop.kit.app import Resource
 from shop.kit.health import ReadinessCheck
 from shop.kit.outbox import Handler
+from shop.kit.resource import Resource
 from shop.products.config import ProductsSettings
 from shop.products.search.es_backend import ElasticsearchSearch, create_client
 from shop.products.search.es_indexer import (
