@@ -106,7 +106,7 @@ async def test_sweepers_skip_what_another_is_releasing(books: Books) -> None:
         # The second sweeper takes the two reservations the first left; it waits for the
         # first only for the stock rows they share, and never releases a hold twice.
         swept = asyncio.create_task(sweep_second())
-        await asyncio.sleep(0.3)
+        await books.wait_until_blocking(first)
         await first.commit()
         assert await asyncio.wait_for(swept, 5) == 2
 
