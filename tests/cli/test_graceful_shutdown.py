@@ -39,7 +39,7 @@ class InFlight(threading.Thread):
             self.error = exc
 
 
-def wait_for(path: Path, seconds: float = 10.0) -> None:
+def wait_for(path: Path, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} was not created"
