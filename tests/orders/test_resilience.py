@@ -141,7 +141,7 @@ def products_process(
 
 
 def _wait_ready(
-    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30.0
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 120.0
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
