@@ -22,8 +22,9 @@ from tests.orders.support import SERVICE_TOKEN, Tokens
 from tests.products.reservation_support import Books, problem
 from tests.support import Databases, serving
 
-# A placement gives up after products_deadline_seconds (5 s by default); a bound that
-# holds on a loaded machine, and still far short of "never" (a frozen products).
+# A placement gives up after products_deadline_seconds (5 s by default, set again below
+# where it matters: the test settings allow more); a bound that holds on a loaded
+# machine, and still far short of "never" (a frozen products).
 WITHIN_SECONDS = 15.0
 
 
@@ -141,7 +142,7 @@ def products_process(
 
 
 def _wait_ready(
-    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 120.0
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 300.0
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -161,7 +162,13 @@ async def test_a_frozen_products_service_is_503_within_seconds_and_books_balance
 ) -> None:
     url, pid = products_process
     product = await books.product(5)
-    async with make_env(url, placement_deadline_seconds=1, products_breaker_failures=20) as env:
+    async with make_env(
+        url,
+        placement_deadline_seconds=1,
+        products_breaker_failures=20,
+        products_read_timeout=3,
+        products_deadline_seconds=5,
+    ) as env:
         ada, bob = await env.tokens.user(), await env.tokens.user()
         kept = await env.placed(ada, (product, 1))
         cancelled = await env.placed(ada, (product, 1))
@@ -178,17 +185,19 @@ async def test_a_frozen_products_service_is_503_within_seconds_and_books_balance
         finally:
             os.kill(pid, signal.SIGCONT)
         await asyncio.to_thread(_wait_ready, url)
-        # The late calls arrive: products serves the abandoned placement's reserve (the
-        # client gave up on it long ago, so the pending order is overdue by now).
-        [pending] = await env.db.fetch("SELECT id FROM orders WHERE status = 'pending'")
-        deadline = time.monotonic() + 30
-        while await books.reservation(pending["id"]) is None:
-            assert time.monotonic() < deadline, "the late reserve never reached products"
-            await asyncio.sleep(0.1)
+        # The pending order is overdue (the placement gave up long ago). The calls products
+        # took in while frozen may be served before the reconciler's or after (then they
+        # meet a tombstone): the books below are the same either way. Rounds run until
+        # both orders' stock is given back, as a resumed products on a loaded machine may
+        # time a round's call out.
+        cancelled = given_back = 0
+        deadline = time.monotonic() + 60
+        while given_back < 2:
+            assert time.monotonic() < deadline, (cancelled, given_back)
+            done = await env.reconcile()
+            cancelled, given_back = cancelled + done.cancelled, given_back + done.given_back
 
-        done = await env.reconcile()
-
-        assert (done.cancelled, done.given_back) == (1, 2)
+        assert (cancelled, given_back) == (1, 2)
         assert await env.books.held_and_committed(product) == (0, 1)  # held by nobody
         assert await books.levels(product) == (4, 0)
         statuses = {r["id"]: r["status"] for r in await env.db.fetch("SELECT * FROM orders")}

