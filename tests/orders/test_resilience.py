@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from shop.cli.processes import free_port
+from shop.orders.reconciler import Round
 from tests.orders.conftest import EnvFactory
 from tests.orders.support import SERVICE_TOKEN, Tokens
 from tests.products.reservation_support import Books, problem
@@ -190,14 +191,15 @@ async def test_a_frozen_products_service_is_503_within_seconds_and_books_balance
         # meet a tombstone): the books below are the same either way. Rounds run until
         # both orders' stock is given back, as a resumed products on a loaded machine may
         # time a round's call out.
-        cancelled = given_back = 0
+        rounds = Round()
         deadline = time.monotonic() + 60
-        while given_back < 2:
-            assert time.monotonic() < deadline, (cancelled, given_back)
+        while rounds.given_back < 2:
+            assert time.monotonic() < deadline, rounds
             done = await env.reconcile()
-            cancelled, given_back = cancelled + done.cancelled, given_back + done.given_back
+            rounds.cancelled += done.cancelled
+            rounds.given_back += done.given_back
 
-        assert (cancelled, given_back) == (1, 2)
+        assert (rounds.cancelled, rounds.given_back) == (1, 2)
         assert await env.books.held_and_committed(product) == (0, 1)  # held by nobody
         assert await books.levels(product) == (4, 0)
         statuses = {r["id"]: r["status"] for r in await env.db.fetch("SELECT * FROM orders")}
