@@ -10,7 +10,7 @@ export UV_PYTHON := $(BIN)/python
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e test-resilience bench clean
+.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e test-resilience test-stress bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -86,6 +86,14 @@ test-e2e: install-dev ## only the end-to-end tests (all four services as real pr
 # SHOP_FUZZ_SEED=N repeats one). `make test` runs only a bounded, seeded subset.
 test-resilience: install-dev ## the whole resilience suite: races, faults, schemathesis on every API
 	SHOP_RESILIENCE=1 $(BIN)/pytest tests/resilience -n auto --dist loadgroup
+
+# Not part of `make test`: the suite as `make test` runs it (-n auto), while a CPU hog
+# (stress-ng if installed, else tests/stress/hog.py) keeps every core busy; it lists the
+# tests that failed. STRESS_RUNS=3 runs it three times in a row; pytest options go in
+# STRESS_ARGS, e.g. STRESS_ARGS="tests/orders".
+STRESS_RUNS ?= 1
+test-stress: install-dev ## the suite with every core kept busy by a CPU hog; lists what failed
+	$(BIN)/python -m tests.stress --runs $(STRESS_RUNS) $(STRESS_ARGS)
 
 # Not part of `make test`. Options go in BENCH_ARGS, e.g.
 #   make bench BENCH_ARGS="--products 1000 --duration 3 --connections 1,8"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -53,14 +54,13 @@ def served(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        for _ in range(500):
-            if server.started:
-                break
+        deadline = time.monotonic() + 60  # generous: a loaded machine
+        while not server.started:
             if not thread.is_alive():
                 raise RuntimeError("the test server failed to start")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start in time")
             threading.Event().wait(0.01)
-        else:
-            raise RuntimeError("the test server did not start in time")
         yield f"http://{host}:{port}"
     finally:
         server.should_exit = True

@@ -95,7 +95,7 @@ class Mailbox:
                 found.append(message)
         return found
 
-    async def wait_for(self, to: str, count: int = 1, within: float = 10.0) -> list[EmailMessage]:
+    async def wait_for(self, to: str, count: int = 1, within: float = 30.0) -> list[EmailMessage]:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if len(found := self.messages(to)) >= count:

@@ -11,7 +11,7 @@ import asyncpg
 from tests.auth.conftest import API, PASSWORD, AuthFixture, SettingsFactory, running
 
 
-async def wait_delivered(db: asyncpg.Connection, count: int, within: float = 10.0) -> None:
+async def wait_delivered(db: asyncpg.Connection, count: int, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await db.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL") == count:

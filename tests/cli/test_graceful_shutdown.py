@@ -39,7 +39,7 @@ class InFlight(threading.Thread):
             self.error = exc
 
 
-def wait_for(path: Path, seconds: float = 10.0) -> None:
+def wait_for(path: Path, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} was not created"
@@ -71,21 +71,22 @@ def drain_probe(tmp_path: Path, grace: int) -> tuple[list[str], dict[str, str], 
 def test_a_request_in_flight_finishes_and_new_connections_are_refused(tmp_path: Path) -> None:
     command, env, base_url, marker = drain_probe(tmp_path, grace=15)
     with running(command, env, base_url, tmp_path) as process:
-        request = InFlight(base_url + "/slow?seconds=1.5")
+        request = InFlight(base_url + "/slow?seconds=3")
         request.start()
         wait_for(marker)
         stopped_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
 
-        assert refuses_connections(base_url)
-        request.join(10)
+        assert refuses_connections(base_url, seconds=10)
+        request.join(30)
         assert request.error is None
         assert request.response is not None
         assert request.response.status_code == 200
-        assert request.response.json() == {"slept": 1.5}
+        assert request.response.json() == {"slept": 3}
         # uvicorn re-raises the signal once drained: the exit status says SIGTERM.
-        assert process.wait(10) == -signal.SIGTERM
-        assert time.monotonic() - stopped_at < 5
+        assert process.wait(30) == -signal.SIGTERM
+        # Once drained, not at the end of the 15 s grace.
+        assert time.monotonic() - stopped_at < 12
 
 
 @pytest.mark.xdist_group("processes")
@@ -95,13 +96,12 @@ def test_requests_still_running_after_the_grace_period_are_cut(tmp_path: Path) -
         request = InFlight(base_url + "/slow?seconds=30")
         request.start()
         wait_for(marker)
-        stopped_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
         try:
-            assert process.wait(8) == -signal.SIGTERM
+            # 1 s of grace, then the app's shutdown: well before the request's 30 s.
+            assert process.wait(20) == -signal.SIGTERM
         except subprocess.TimeoutExpired:
             pytest.fail("the service did not exit within its grace period")
-        assert time.monotonic() - stopped_at < 4  # 1 s of grace, then the app's shutdown
         request.join(5)
         assert not request.is_alive()  # its connection closed with the process
         assert request.response is None or request.response.status_code >= 500

@@ -39,7 +39,7 @@ class RunningSystem:
     def descendants(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children(recursive=True)
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(self, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -88,6 +88,8 @@ def start_system(
         "EMAIL_BACKEND": "file",
         "EMAIL_FILE_DIR": str(data_dir / "mail"),
         "BCRYPT_ROUNDS": "4",
+        # Room for a loaded machine (the default is a minute).
+        "STARTUP_TIMEOUT": "240",
         "BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
         "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }

@@ -85,5 +85,6 @@ async def test_service_slower_than_the_read_timeout_is_504(services: dict[str, s
     body = assert_problem(response, 504)
     assert body["type"].endswith("/upstream-timeout")
     assert "products" in body["detail"]
-    assert elapsed < 5, f"took {elapsed:.1f}s, the service would have taken 20s"
+    # Far above the 0.5 s timeout (a loaded machine), far below the service's 20 s.
+    assert elapsed < 15, f"took {elapsed:.1f}s, the service would have taken 20s"
     assert fast.status_code == 200

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -115,14 +116,22 @@ async def live_token(redis: Redis, key: SigningKey, **claim_options: Any) -> str
     return key.sign(claims(session_id=uuid.UUID(sid), **claim_options))
 
 
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class JwksServer:
     """A stand-in for the auth service's JWKS endpoint that counts its requests."""
 
     keys: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    answered: int = 0
     broken: bool = False
-    delay: float = 0.0  # seconds each answer takes
+    # Cleared, the server holds its answers until it is set again (a slow auth service).
+    answering: threading.Event = field(default_factory=_set_event)
 
     def publish(self, *keys: SigningKey) -> None:
         self.keys = [key.jwk() for key in keys]
@@ -133,7 +142,9 @@ class JwksServer:
         @app.get("/jwks.json", response_model=None)
         async def jwks() -> Any:
             self.requests += 1
-            await asyncio.sleep(self.delay)
+            if not self.answering.is_set():
+                await asyncio.to_thread(self.answering.wait, 60)
+            self.answered += 1
             if self.broken:
                 return {"error": "not a key set"}
             return {"keys": list(self.keys)}

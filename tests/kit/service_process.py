@@ -34,7 +34,7 @@ def running(
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=dict(env), cwd=workdir, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a Python service starting on a loaded machine
         while True:
             try:
                 if httpx.get(base_url + "/health/live", timeout=1).status_code == 200:

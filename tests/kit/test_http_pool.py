@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from contextlib import suppress
 
 import httpx
 import pytest
@@ -30,12 +32,17 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ans
 @pytest.fixture
 async def server(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, list[int]]]:
     """A keep-alive HTTP server answering ``request.param`` requests per connection;
-    yields its URL and a list that grows by one per accepted connection."""
+    yields its URL and a list that grows by one per accepted connection (1 while it is
+    open, 0 once the server has closed it)."""
     accepted: list[int] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        number = len(accepted)
         accepted.append(1)
         await _serve(reader, writer, request.param)
+        with suppress(ConnectionError):
+            await writer.wait_closed()
+        accepted[number] = 0
 
     listening = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = listening.sockets[0].getsockname()[1]
@@ -79,7 +86,10 @@ async def test_a_connection_the_server_closed_is_never_reused(
     async with _client() as client:
         for _ in range(5):
             assert (await client.get(url)).text == "ok"
-            await asyncio.sleep(0.05)  # the server has closed it by now
+            deadline = time.monotonic() + 30
+            while accepted[-1]:  # until the server has closed it
+                assert time.monotonic() < deadline, "the server did not close it"
+                await asyncio.sleep(0.01)
     assert len(accepted) == 5
 
 

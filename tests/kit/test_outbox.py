@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import MetaData, Table, func, select, text
+from sqlalchemy import MetaData, Table, func, select, text, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -182,28 +182,33 @@ async def test_a_failing_handler_is_retried_with_growing_delays_then_given_up(
         calls += 1
         raise EmailDeliveryError("SMTP relay refused the message")
 
-    base = 0.2
+    # Delays long enough that "not due yet" holds on a loaded machine; the test makes
+    # the message due itself (as if the delay had passed) instead of waiting it out.
+    base = 10.0
     worker = OutboxWorker(
-        sessionmaker, OUTBOX, {"email": refuse}, base_delay=base, max_attempts=4, max_delay=60
+        sessionmaker, OUTBOX, {"email": refuse}, base_delay=base, max_attempts=4, max_delay=600
     )
     await add(sessionmaker, "email", {"n": 1})
     delays: list[float] = []
     for attempt in (1, 2, 3):
+        before = await db_now(sessionmaker)
         assert await worker.run_once() == 0
-        now = await db_now(sessionmaker)
+        after = await db_now(sessionmaker)
         [row] = await rows(sessionmaker)
         assert (row.attempts, calls) == (attempt, attempt)
         assert row.failed_at is None
         assert row.delivered_at is None
         assert row.last_error == "EmailDeliveryError: SMTP relay refused the message"
-        delay = (row.available_at - now).total_seconds()
+        # available_at = (the moment of the failure, between before and after) + delay,
+        # the delay doubling with each attempt, less up to a quarter of jitter.
         expected = base * 2 ** (attempt - 1)
-        assert expected * 0.75 - 0.1 <= delay <= expected
-        delays.append(delay)
+        assert (row.available_at - before).total_seconds() >= expected * 0.75
+        assert (row.available_at - after).total_seconds() <= expected
+        delays.append((row.available_at - after).total_seconds())
         # Not due yet: nothing is attempted before available_at.
         assert await worker.run_once() == 0
         assert calls == attempt
-        await asyncio.sleep(delay + 0.02)
+        await _make_due(sessionmaker)
     assert delays[0] < delays[1] < delays[2]
 
     assert await worker.run_once() == 0  # the fourth and last attempt
@@ -214,6 +219,11 @@ async def test_a_failing_handler_is_retried_with_growing_delays_then_given_up(
     assert row.available_at <= await db_now(sessionmaker)  # due, were it not given up
     assert await worker.run_once() == 0
     assert calls == 4  # given up for good
+
+
+async def _make_due(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(OUTBOX).values(available_at=func.clock_timestamp()))
 
 
 async def test_recorded_errors_are_short_and_hold_no_secrets(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 from sqlalchemy import text
@@ -23,9 +24,14 @@ async def test_a_connection_whose_backend_ended_is_replaced(databases: Databases
         other = await asyncpg.connect(plain_url(databases.urls["orders"]))
         try:
             assert await other.fetchval("SELECT pg_terminate_backend($1)", first)
+            # Terminating only signals the backend: wait until it has gone.
+            deadline = time.monotonic() + 30
+            gone = "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
+            while not await other.fetchval(gone, first):
+                assert time.monotonic() < deadline, "the backend did not end"
+                await asyncio.sleep(0.05)
         finally:
             await other.close()
-        await asyncio.sleep(0.2)  # the driver sees the socket close
 
         async with engine.connect() as connection:
             second = await connection.scalar(text("SELECT pg_backend_pid()"))

@@ -102,6 +102,10 @@ def orders_settings(
         "service_token": SERVICE_TOKEN,
         # The tests run the reconciler themselves (it runs once at start-up, too).
         "reconcile_interval_seconds": 3600,
+        # Calls to products that hold on a loaded machine (3 s and 5 s by default); the
+        # tests of timeouts and deadlines set their own.
+        "products_read_timeout": 30,
+        "products_deadline_seconds": 60,
         "outbox_poll_seconds": 0.05,
         "public_base_url": "https://shop.example",
         "email_backend": "console",

@@ -29,7 +29,7 @@ class Inbox:
         self.messages.append(message)
         return "250 OK"
 
-    async def wait_for(self, count: int, within: float = 10.0) -> list[EmailMessage]:
+    async def wait_for(self, count: int, within: float = 30.0) -> list[EmailMessage]:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if len(self.messages) >= count:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+
+from sqlalchemy import text
 
 from tests.orders.conftest import EnvFactory
 from tests.orders.support import API, OrdersEnv, order_body
@@ -27,24 +30,44 @@ async def test_a_repeat_returns_the_first_answer_and_creates_nothing(env: Orders
     assert (await env.place(eve, (product, 2), key="order-1")).json()["id"] != first.json()["id"]
 
 
-async def test_eight_concurrent_repeats_make_one_order(env: OrdersEnv) -> None:
-    product = await env.books.product(10)
-    ada = await env.tokens.user()
+async def test_eight_concurrent_repeats_make_one_order(
+    make_env: EnvFactory, products_url: str
+) -> None:
+    # Deadlines that outlast the held stock row below, however busy the machine.
+    async with make_env(
+        products_url, products_read_timeout=60, products_deadline_seconds=60
+    ) as env:
+        product = await env.books.product(10)
+        ada = await env.tokens.user()
 
-    answers = await asyncio.gather(*[env.place(ada, (product, 1), key="burst") for _ in range(8)])
+        # The barrier: the product's stock row is locked, so the first placement to claim
+        # the key waits inside products until the test lets it go; the repeats all
+        # arrive while it is in progress.
+        async with env.books.sessionmaker() as holding:
+            await holding.begin()
+            locked = "SELECT 1 FROM inventory WHERE product_id = :product FOR UPDATE"
+            await holding.execute(text(locked), {"product": product})
+            placing = [
+                asyncio.create_task(env.place(ada, (product, 1), key="burst")) for _ in range(8)
+            ]
+            await env.books.wait_until_blocking(holding)
+            deadline = time.monotonic() + 10  # within products' 15 s statement timeout
+            while sum(task.done() for task in placing) < 7:
+                assert time.monotonic() < deadline, "the repeats did not answer at once"
+                await asyncio.sleep(0.02)
+            await holding.rollback()
+            answers = await asyncio.gather(*placing)
 
-    statuses = [answer.status_code for answer in answers]
-    assert set(statuses) <= {201, 409}, [a.text for a in answers]
-    assert 201 in statuses
-    created = {answer.json()["id"] for answer in answers if answer.status_code == 201}
-    assert len(created) == 1
-    for answer in answers:
-        if answer.status_code == 409:
-            assert answer.json()["type"].endswith("/idempotency-key-in-progress")
-    assert await env.order_count() == 1
-    assert await env.books.levels(product) == (9, 0)
-    # Once done, every repeat gets the order.
-    assert (await env.place(ada, (product, 1), key="burst")).json()["id"] in created
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [201] + [409] * 7, [a.text for a in answers]
+        created = {answer.json()["id"] for answer in answers if answer.status_code == 201}
+        for answer in answers:
+            if answer.status_code == 409:
+                problem(answer, 409, "idempotency-key-in-progress")
+        assert await env.order_count() == 1
+        assert await env.books.levels(product) == (9, 0)
+        # Once done, every repeat gets the order.
+        assert (await env.place(ada, (product, 1), key="burst")).json()["id"] in created
 
 
 async def test_the_same_key_with_another_body_is_422(env: OrdersEnv) -> None:

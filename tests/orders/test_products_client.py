@@ -112,7 +112,9 @@ async def test_a_slow_service_is_given_up_on_within_the_deadline(
     started = time.monotonic()
     with pytest.raises(ProductsUnavailableError):
         await client.restock(uuid.uuid4())
-    assert time.monotonic() - started < 2.5
+    # The 2 s deadline, with room for a loaded machine: short of the 5 s answer, which
+    # a client without a deadline would have waited for.
+    assert time.monotonic() - started < 4.5
     assert 2 <= len(stand_in.seen) <= 3
 
 

@@ -3,6 +3,7 @@ and stock written straight to the worker's database, and the books to check."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -189,6 +190,21 @@ class Books:
                 ),
                 {"order_id": order_id},
             )
+
+    async def wait_until_blocking(self, session: AsyncSession, within: float = 30.0) -> None:
+        """Waits until another transaction waits for a lock that ``session`` holds: the
+        event a test awaits instead of sleeping while the other one gets there."""
+        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        blocked = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
+        )
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            async with self.sessionmaker() as watching:
+                if await watching.scalar(blocked, {"pid": pid}):
+                    return
+            assert asyncio.get_running_loop().time() < deadline, "nothing waited for the lock"
+            await asyncio.sleep(0.02)
 
     async def truncate(self) -> None:
         async with self.engine.begin() as connection:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from PIL import ExifTags, Image, ImageFile
@@ -145,10 +144,8 @@ def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(
         return real_load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", spying_load)
-    started = time.perf_counter()
     with pytest.raises(ImageDimensionsError) as caught:
         process_image(bomb, LIMITS)
-    assert time.perf_counter() - started < 2
     assert caught.value.status == 422
     assert decoded == []  # nothing was decoded: the header gave it away
 

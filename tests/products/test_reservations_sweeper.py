@@ -6,12 +6,17 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
+import structlog
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shop.cli.processes import free_port
+from shop.kit.config import to_async_database_url
 from shop.kit.db import create_sessionmaker
 from shop.products.models import ReservationStatus, StockReason
 from shop.products.reservations import SWEEPER_ACTOR, commit, release, reserve, sweep_expired
@@ -106,7 +111,7 @@ async def test_sweepers_skip_what_another_is_releasing(books: Books) -> None:
         # The second sweeper takes the two reservations the first left; it waits for the
         # first only for the stock rows they share, and never releases a hold twice.
         swept = asyncio.create_task(sweep_second())
-        await asyncio.sleep(0.3)
+        await books.wait_until_blocking(first)
         await first.commit()
         assert await asyncio.wait_for(swept, 5) == 2
 
@@ -164,24 +169,70 @@ async def test_the_running_service_sweeps_on_its_own(
         assert ready.json()["checks"]["reservation_sweeper"] == "ok"
 
 
-async def test_the_sweeper_survives_a_database_it_cannot_reach(books: Books) -> None:
-    engine = create_async_engine(
-        "postgresql+asyncpg://nobody:nothing@127.0.0.1:9/none", connect_args={"timeout": 1}
-    )
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        broken = ReservationSweeper(create_sessionmaker(engine), interval=0.05)
-        task = asyncio.create_task(broken.run_forever())
-        await asyncio.sleep(0.5)
-        assert not task.done()  # it logged and tried again
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
     finally:
-        await engine.dispose()
+        writer.close()
 
+
+@asynccontextmanager
+async def _forwarding(port: int, host: str, to_port: int) -> AsyncIterator[None]:
+    """Connections to ``port`` reach ``host:to_port``: the way to the database, open."""
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, to_port)
+        await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+
+    server = await asyncio.start_server(forward, "127.0.0.1", port)
+    async with server:
+        yield
+
+
+async def _stopped(task: asyncio.Task[None], engine: AsyncEngine) -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+    await engine.dispose()
+
+
+async def test_the_sweeper_survives_a_database_it_cannot_reach(
+    books: Books, databases: Databases
+) -> None:
+    """Nothing listens where the sweeper's database should be; it logs each failed round
+    and tries again, and once the database can be reached, it sweeps (the same task)."""
     product = await books.product(2)
     order_id = await _hold(books, (product, 2))
     await books.age(order_id)
-    working = ReservationSweeper(books.sessionmaker, interval=0.05, batch_size=1)
-    assert await working.run_once() == 1
-    assert await books.levels(product) == (2, 0)
+    database = make_url(to_async_database_url(databases.urls["products"]))
+    port = free_port()
+    engine = create_async_engine(database.set(port=port), connect_args={"timeout": 5})
+    sweeper = ReservationSweeper(create_sessionmaker(engine), interval=0.05)
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(sweeper.run_forever())
+        try:
+            deadline = time.monotonic() + 30
+            while sum(e["event"] == "reservation sweep failed" for e in logs) < 3:
+                assert time.monotonic() < deadline, "the sweeper did not try again"
+                assert not task.done()
+                await asyncio.sleep(0.05)
+            assert await books.levels(product) == (2, 2)
+
+            assert database.host is not None
+            assert database.port is not None
+            async with _forwarding(port, database.host, database.port):
+                while (await books.levels(product)) != (2, 0):
+                    assert time.monotonic() < deadline + 30, "the sweeper did not recover"
+                    assert not task.done()
+                    await asyncio.sleep(0.05)
+                await _stopped(task, engine)  # before the way to the database closes
+        finally:
+            await _stopped(task, engine)
+    record = await books.reservation(order_id)
+    assert record is not None
+    assert record.status == ReservationStatus.RELEASED
+    await books.assert_balanced(product)

@@ -168,7 +168,7 @@ class Shop:
                     alive.append(psutil.Process(popen.pid))
         return alive
 
-    def wait_ready(self, service: str = "gateway", timeout: float = 60.0) -> None:
+    def wait_ready(self, service: str = "gateway", timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -180,7 +180,7 @@ class Shop:
             time.sleep(0.2)
         raise AssertionError(f"{service} was not ready again:\n{self.running.log()[-3000:]}")
 
-    async def await_ready(self, service: str = "gateway", within: float = 60.0) -> None:
+    async def await_ready(self, service: str = "gateway", within: float = 300.0) -> None:
         deadline = time.monotonic() + within
         async with httpx.AsyncClient(timeout=2) as client:
             while time.monotonic() < deadline:
