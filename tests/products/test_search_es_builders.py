@@ -15,7 +15,7 @@ from shop.products.models import Category, Product, ProductStatus
 from shop.products.search import (
     CATEGORY_CHANGED,
     PRODUCT_CHANGED,
-    ElasticsearchSearch,
+    EngineSearch,
     PostgresSearch,
     ProductQuery,
     SearchConfigurationError,
@@ -139,7 +139,7 @@ def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
     assert request["sort"] == [{"_score": "desc"}, {"id": "desc"}]
     assert request["size"] == 21
     assert request["track_total_hits"] is True
-    assert request["source"] is False
+    assert request["_source"] is False
     assert request["aggs"]["categories"]["terms"]["field"] == "category_slugs"
     assert "post_filter" not in request
     assert "search_after" not in request
@@ -264,7 +264,7 @@ async def test_the_backend_is_chosen_by_settings(
             elasticsearch_index="catalog",
         )
     )
-    assert isinstance(backend, ElasticsearchSearch)
+    assert isinstance(backend, EngineSearch)
     assert backend.alias == "catalog"
     state = SimpleNamespace(search=backend, sessionmaker=None)
     handlers = search_outbox_handlers(SimpleNamespace(state=state))  # type: ignore[arg-type]

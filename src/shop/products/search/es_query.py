@@ -1,4 +1,6 @@
-"""Elasticsearch requests for a :class:`ProductQuery`, and their cursors (pure functions).
+"""Search requests for a :class:`ProductQuery`, and their cursors (pure functions).
+
+Elasticsearch and OpenSearch take the same request body.
 
 Text: a fuzzy ``multi_match`` (``fuzziness: AUTO``, every word must match within
 one field), a ``cross_fields`` one (the words may be spread over name, category
@@ -82,8 +84,8 @@ def filters(query: ProductQuery) -> list[dict[str, Any]]:
 
 
 def build_search(query: ProductQuery) -> dict[str, Any]:
-    """Keyword arguments of ``AsyncElasticsearch.search`` (without ``index``). One hit
-    more than the page is asked for: its presence means there is a next page."""
+    """The body of a ``_search`` request. One hit more than the page is asked for:
+    its presence means there is a next page."""
     sort = query.effective_sort
     boolean: dict[str, Any] = {"filter": filters(query)}
     if query.q is not None:
@@ -93,7 +95,7 @@ def build_search(query: ProductQuery) -> dict[str, Any]:
         "sort": SORTS[sort],
         "size": query.limit + 1,
         "track_total_hits": True,
-        "source": False,
+        "_source": False,
         "aggs": {"categories": {"terms": {"field": "category_slugs", "size": MAX_FACETS}}},
     }
     if query.category is not None:
