@@ -10,7 +10,11 @@ from pathlib import Path
 
 def shop(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """The command line, as a shell runs it."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ELASTICSEARCH_", "OPENSEARCH_", "SEARCH_BACKEND"))
+    }
     environment |= {"LOG_FORMAT": "json", **env}
     return subprocess.run(
         [sys.executable, "-m", "shop", *args],
