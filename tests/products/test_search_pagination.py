@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from tests.products.search_engines import every_backend
+from tests.products.search_node import opensearch_url
 from tests.products.search_support import SearchFixture, search, search_catalog, search_tokens
 
-__all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
+__all__ = ["opensearch_url", "search", "search_catalog", "search_tokens"]  # fixtures
 
 COUNT = 260
 LIMIT = 7

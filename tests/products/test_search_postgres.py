@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shop.products.models import Product, ProductStatus
 from tests.products.search_engines import every_backend
+from tests.products.search_node import opensearch_url
 from tests.products.search_support import (
     LISTING,
     Catalog,
@@ -22,7 +23,7 @@ from tests.products.search_support import (
     search_tokens,
 )
 
-__all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
+__all__ = ["opensearch_url", "search", "search_catalog", "search_tokens"]  # fixtures
 
 
 async def _electronics(catalog: Catalog) -> None:
@@ -54,6 +55,7 @@ async def test_accents_do_not_matter_either_way(search: SearchFixture) -> None:
     assert await search.names(q="crème brûlée") == ["Creme Brulee Torch"]
 
 
+@every_backend
 async def test_stemming_prefixes_and_stop_words(search: SearchFixture) -> None:
     await search.catalog.products({"name": "Running Shoes"}, {"name": "Kettle"})
     assert await search.names(q="run shoe") == ["Running Shoes"]
@@ -75,6 +77,7 @@ async def test_sku_description_and_category_are_searched_too(search: SearchFixtu
     assert await search.names(q="audio") == ["Studio Monitor"]
 
 
+@every_backend
 async def test_name_outranks_category_outranks_description(search: SearchFixture) -> None:
     await search.catalog.category("Lamps", "lamps")
     await search.catalog.products(
@@ -85,6 +88,7 @@ async def test_name_outranks_category_outranks_description(search: SearchFixture
     assert await search.names(q="lamp") == ["Reading Lamp", "Bulb Pack", "Desk Organizer"]
 
 
+@every_backend
 async def test_exact_matches_come_before_typo_matches(search: SearchFixture) -> None:
     await search.catalog.products({"name": "Wired Speaker"}, {"name": "Wireless Speaker"})
     names = await search.names(q="wireles speaker")
