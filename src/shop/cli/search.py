@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import structlog
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shop.cli.config import CliSettings
@@ -22,6 +23,8 @@ from shop.cli.system import data_layer, migrate
 from shop.kit.db import create_engine, create_sessionmaker
 from shop.products.config import ProductsSettings
 from shop.products.search import ReindexResult, SearchEngineError, create_search_engine, reindex
+
+log = structlog.get_logger("shop.cli")
 
 
 class _SearchEngine(BaseSettings):
@@ -93,3 +96,32 @@ def reindex_command(cli: CliSettings) -> ReindexResult:
         raise SearchCommandError(f"the search engine refused or is unreachable: {exc}") from exc
     except EmbeddedServerError as exc:
         raise SearchCommandError(str(exc), status=2) from exc
+
+
+@contextmanager
+def up_search_layer(cli: CliSettings, chosen: str | None) -> Iterator[dict[str, str]]:
+    """What `shop up` adds to the services' environment for search: the backend
+    chosen with ``--search``, and with OpenSearch and no ``OPENSEARCH_URL`` the
+    embedded node, started here, with the catalog indexed into it once the
+    products database is migrated (call :func:`index_catalog`)."""
+    configured = _SearchEngine()
+    backend = chosen or configured.search_backend
+    env = {"SEARCH_BACKEND": chosen} if chosen else {}
+    if backend != "opensearch" or configured.opensearch_url:
+        yield env
+        return
+    with EmbeddedOpenSearch(cli.data_dir) as node:
+        log.info("embedded opensearch is up", url=node.url(), data=str(node.root))
+        yield {**env, "SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": node.url()}
+
+
+def index_catalog(products_database_url: str, opensearch_url: str) -> ReindexResult:
+    """Every product into a new index of the embedded node (its alias moves to it)."""
+    settings = ProductsSettings(
+        PRODUCTS_DATABASE_URL=products_database_url,
+        search_backend="opensearch",
+        opensearch_url=opensearch_url,
+    )
+    result = asyncio.run(_reindex(settings))
+    log.info("catalog indexed into opensearch", products=result.products, index=result.index)
+    return result

@@ -11,6 +11,7 @@ access control both take them).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,9 @@ from opensearchpy.helpers import async_bulk
 
 from shop.products.search.engine import SearchEngineError
 from shop.products.search.es_engine import REQUEST_TIMEOUT_SECONDS, bulk_actions
+
+# The client logs every request at INFO; failures reach our own logs as SearchEngineError.
+logging.getLogger("opensearch").setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager
