@@ -16,6 +16,7 @@ from shop.products.search import (
     CATEGORY_CHANGED,
     PRODUCT_CHANGED,
     EngineSearch,
+    OpenSearchEngine,
     PostgresSearch,
     ProductQuery,
     SearchConfigurationError,
@@ -23,6 +24,7 @@ from shop.products.search import (
     build_search,
     create_search_backend,
     index_definition,
+    indexes_stock,
     product_document,
     search_outbox_handlers,
 )
@@ -275,6 +277,28 @@ async def test_the_backend_is_chosen_by_settings(
     state = SimpleNamespace(search=backend, sessionmaker=None)
     handlers = search_outbox_handlers(SimpleNamespace(state=state))  # type: ignore[arg-type]
     assert set(handlers) == {PRODUCT_CHANGED, CATEGORY_CHANGED}
+    await backend.aclose()
+
+    with pytest.raises(SearchConfigurationError, match="OPENSEARCH_URL"):
+        create_search_backend(
+            search_settings(databases, tokens, tmp_path, search_backend="opensearch")
+        )
+    opensearch = search_settings(
+        databases,
+        tokens,
+        tmp_path,
+        search_backend="opensearch",
+        opensearch_url="https://search.example.test/",
+        opensearch_index="catalog",
+        opensearch_username="shop",
+        opensearch_password="secret",
+    )
+    assert opensearch.opensearch_url == "https://search.example.test"
+    assert indexes_stock(opensearch)
+    backend = create_search_backend(opensearch)
+    assert isinstance(backend, EngineSearch)
+    assert isinstance(backend.engine, OpenSearchEngine)
+    assert backend.alias == "catalog"
     await backend.aclose()
 
     state = SimpleNamespace(search=PostgresSearch(), sessionmaker=None)
