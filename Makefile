@@ -10,7 +10,7 @@ export UV_PYTHON := $(BIN)/python
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e test-resilience test-stress bench clean
+.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e test-resilience test-stress bench clean search-node
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -71,7 +71,25 @@ typecheck: install-dev ## mypy, strict, on src/
 imports: install-dev ## architecture contracts (services never import each other, ...)
 	$(BIN)/lint-imports
 
-test: lint typecheck imports ## everything CI runs: quality gates, then the whole suite with coverage
+# A single-node OpenSearch from Maven Central (tools/search-node): the search tests run
+# against it, and `shop up` starts it with SEARCH_BACKEND=opensearch and no OPENSEARCH_URL.
+# Without Java 17+ and Maven this says what to install and goes on (those tests skip).
+SEARCH_NODE := tools/search-node
+SEARCH_NODE_BUILT := $(SEARCH_NODE)/target/classpath.txt
+
+$(SEARCH_NODE_BUILT): $(SEARCH_NODE)/pom.xml $(wildcard $(SEARCH_NODE)/src/main/java/shop/searchnode/*.java)
+	cd $(SEARCH_NODE) && nice mvn -q -B package
+
+search-node: ## build the single-node OpenSearch for tests and local use (Java 17+ and Maven)
+	@if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(SEARCH_NODE_BUILT); \
+	else \
+	  echo "The OpenSearch node needs Java 17+ and Maven 3.8+ (its search tests skip without them):"; \
+	  echo "  sudo apt-get install -y openjdk-17-jdk-headless maven   (Debian/Ubuntu)"; \
+	  echo "  brew install openjdk@17 maven                           (macOS)"; \
+	fi
+
+test: lint typecheck imports search-node ## everything CI runs: quality gates, then the whole suite with coverage
 	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=term
 
 cov: install-dev ## the suite with an HTML coverage report in htmlcov/

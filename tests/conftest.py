@@ -25,6 +25,7 @@ import redis
 from shop.cli.embedded import EmbeddedPostgres, EmbeddedRedis
 from shop.cli.services import DATABASE_SERVICES
 from shop.kit import migrations
+from tests.products.search_node import launch_for_run
 from tests.support import Databases, with_database
 
 _servers = ExitStack()
@@ -42,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
         data_dir = Path(tempfile.mkdtemp(prefix="shop-test-redis-"))
         _servers.callback(shutil.rmtree, data_dir, ignore_errors=True)
         os.environ["TEST_REDIS_URL"] = _servers.enter_context(EmbeddedRedis(data_dir)).url()
+    # The search tests' OpenSearch node, started now and waited for when first needed.
+    launch_for_run(config, _servers)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +60,7 @@ class Catalog:
     sessionmaker: async_sessionmaker[AsyncSession]
     redis_url: str
     categories: dict[str, Category] = field(default_factory=dict)
+    writes: int = 0  # catalog writes so far: a search engine's index syncs when it changes
 
     async def category(self, name: str, slug: str, parent: str | None = None) -> Category:
         """A category (under the category whose slug is ``parent``)."""
@@ -125,6 +126,7 @@ class Catalog:
 
     async def invalidate(self) -> None:
         """What every catalog write does after its commit: cached pages are stale."""
+        self.writes += 1
         client = redis.asyncio.Redis.from_url(self.redis_url)
         try:
             await client.incr(GENERATION_KEY)
@@ -140,9 +142,13 @@ class SearchFixture:
     tokens: Tokens
     admin: dict[str, str]
     customer: dict[str, str]
+    # With a search engine: brings its index in step with the database (search_engines.py).
+    before_read: Callable[[], Awaitable[None]] | None = None
 
     async def list(self, headers: dict[str, str] | None = None, **params: Any) -> dict[str, Any]:
         """The listing with ``params``; asserts it is a 200."""
+        if self.before_read is not None:
+            await self.before_read()
         response = await self.client.get(LISTING, params=params, headers=headers)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
@@ -189,9 +195,22 @@ async def search_catalog(databases: Databases, redis_url: str) -> AsyncIterator[
 
 @pytest.fixture
 async def search(
-    databases: Databases, search_tokens: Tokens, search_catalog: Catalog, tmp_path: Path
+    request: pytest.FixtureRequest,
+    databases: Databases,
+    search_tokens: Tokens,
+    search_catalog: Catalog,
+    tmp_path: Path,
 ) -> AsyncIterator[SearchFixture]:
-    """The products app, started, with admin and customer tokens."""
+    """The products app, started, with admin and customer tokens; on PostgreSQL, or
+    on the engine a test parametrises it with (search_engines.every_backend)."""
+    backend = getattr(request, "param", "postgres")
+    if backend != "postgres":
+        from tests.products.search_engines import engine_search
+
+        fixtures = (databases, search_tokens, search_catalog, tmp_path)
+        async for engine_fixture in engine_search(request, backend, *fixtures):
+            yield engine_fixture
+        return
     app = create_app(search_settings(databases, search_tokens, tmp_path))
     async with app_client(app) as client:
         yield SearchFixture(

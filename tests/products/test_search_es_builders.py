@@ -15,7 +15,8 @@ from shop.products.models import Category, Product, ProductStatus
 from shop.products.search import (
     CATEGORY_CHANGED,
     PRODUCT_CHANGED,
-    ElasticsearchSearch,
+    EngineSearch,
+    OpenSearchEngine,
     PostgresSearch,
     ProductQuery,
     SearchConfigurationError,
@@ -23,6 +24,7 @@ from shop.products.search import (
     build_search,
     create_search_backend,
     index_definition,
+    indexes_stock,
     product_document,
     search_outbox_handlers,
 )
@@ -119,7 +121,9 @@ def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
     )
     boolean = request["query"]["bool"]
     [text] = boolean["must"]
-    should = text["bool"]["should"]
+    # Each clause is worth fixed points: a score never depends on the rest of the index.
+    points = [clause["constant_score"]["boost"] for clause in text["bool"]["should"]]
+    should = [clause["constant_score"]["filter"] for clause in text["bool"]["should"]]
     fuzzy = should[0]["multi_match"]
     assert fuzzy["query"] == "wireles headphnes"
     assert fuzzy["fuzziness"] == "AUTO"
@@ -129,7 +133,11 @@ def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
     assert should[2] == {
         "match": {"name.prefix": {"query": "wireles headphnes", "operator": "and"}}
     }
-    assert should[3] == {"term": {"sku": {"value": "wireles headphnes", "boost": 10}}}
+    assert should[3]["multi_match"]["fields"] == ["name", "name.folded"]
+    assert should[3]["multi_match"]["fuzziness"] == "AUTO"
+    assert should[4]["match"]["category_name"]["fuzziness"] == "AUTO"
+    assert should[5] == {"term": {"sku": {"value": "wireles headphnes"}}}
+    assert points == [1, 1, 1, 2, 1, 10]
     assert text["bool"]["minimum_should_match"] == 1
     assert boolean["filter"] == [
         {"term": {"status": "active"}},
@@ -139,7 +147,7 @@ def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
     assert request["sort"] == [{"_score": "desc"}, {"id": "desc"}]
     assert request["size"] == 21
     assert request["track_total_hits"] is True
-    assert request["source"] is False
+    assert request["_source"] is False
     assert request["aggs"]["categories"]["terms"]["field"] == "category_slugs"
     assert "post_filter" not in request
     assert "search_after" not in request
@@ -264,11 +272,33 @@ async def test_the_backend_is_chosen_by_settings(
             elasticsearch_index="catalog",
         )
     )
-    assert isinstance(backend, ElasticsearchSearch)
+    assert isinstance(backend, EngineSearch)
     assert backend.alias == "catalog"
     state = SimpleNamespace(search=backend, sessionmaker=None)
     handlers = search_outbox_handlers(SimpleNamespace(state=state))  # type: ignore[arg-type]
     assert set(handlers) == {PRODUCT_CHANGED, CATEGORY_CHANGED}
+    await backend.aclose()
+
+    with pytest.raises(SearchConfigurationError, match="OPENSEARCH_URL"):
+        create_search_backend(
+            search_settings(databases, tokens, tmp_path, search_backend="opensearch")
+        )
+    opensearch = search_settings(
+        databases,
+        tokens,
+        tmp_path,
+        search_backend="opensearch",
+        opensearch_url="https://search.example.test/",
+        opensearch_index="catalog",
+        opensearch_username="shop",
+        opensearch_password="secret",
+    )
+    assert opensearch.opensearch_url == "https://search.example.test"
+    assert indexes_stock(opensearch)
+    backend = create_search_backend(opensearch)
+    assert isinstance(backend, EngineSearch)
+    assert isinstance(backend.engine, OpenSearchEngine)
+    assert backend.alias == "catalog"
     await backend.aclose()
 
     state = SimpleNamespace(search=PostgresSearch(), sessionmaker=None)

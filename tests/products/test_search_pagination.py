@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from tests.products.search_engines import every_backend
+from tests.products.search_node import opensearch_url
 from tests.products.search_support import SearchFixture, search, search_catalog, search_tokens
 
-__all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
+__all__ = ["opensearch_url", "search", "search_catalog", "search_tokens"]  # fixtures
 
 COUNT = 260
 LIMIT = 7
@@ -41,6 +43,7 @@ def _key(sort: str, item: dict[str, Any]) -> Any:
     }[sort]()
 
 
+@every_backend
 @pytest.mark.parametrize(
     "params",
     [
@@ -74,6 +77,7 @@ async def test_a_walk_sees_every_product_once_in_order(
     assert first["total"] == len(expected)
 
 
+@every_backend
 @pytest.mark.parametrize("sort", ["newest", "price_asc", "price_desc", "name", "relevance"])
 async def test_products_added_during_a_walk_never_repeat_what_was_seen(
     search: SearchFixture, sort: str
@@ -114,6 +118,7 @@ async def test_products_added_during_a_walk_never_repeat_what_was_seen(
         assert added_now == []
 
 
+@every_backend
 @pytest.mark.parametrize("sort", ["price_asc", "price_desc", "newest", "name"])
 async def test_cursors_hold_keys_of_any_size(search: SearchFixture, sort: str) -> None:
     await search.catalog.products(

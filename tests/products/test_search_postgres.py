@@ -1,4 +1,9 @@
-"""GET /api/v1/products with the PostgreSQL backend, through the real products app."""
+"""GET /api/v1/products with the PostgreSQL backend, through the real products app.
+
+The tests marked ``every_backend`` run on the search engines too (search_engines.py):
+what a client sees must not depend on the backend. The others are PostgreSQL's own
+(its ranking, its collation, its triggers).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from shop.products.models import Product, ProductStatus
+from tests.products.search_engines import every_backend
+from tests.products.search_node import opensearch_url
 from tests.products.search_support import (
     LISTING,
     Catalog,
@@ -16,7 +23,7 @@ from tests.products.search_support import (
     search_tokens,
 )
 
-__all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
+__all__ = ["opensearch_url", "search", "search_catalog", "search_tokens"]  # fixtures
 
 
 async def _electronics(catalog: Catalog) -> None:
@@ -28,6 +35,7 @@ async def _electronics(catalog: Catalog) -> None:
     await catalog.category("Kitchen", "kitchen")
 
 
+@every_backend
 async def test_misspelt_words_still_find_the_product(search: SearchFixture) -> None:
     await search.catalog.products(
         {"name": "Wireless Headphones", "sku": "WH-1000"},
@@ -39,6 +47,7 @@ async def test_misspelt_words_still_find_the_product(search: SearchFixture) -> N
     assert await search.names(q="Wireless Headphones") == ["Wireless Headphones"]
 
 
+@every_backend
 async def test_accents_do_not_matter_either_way(search: SearchFixture) -> None:
     await search.catalog.products({"name": "Café Grinder"}, {"name": "Creme Brulee Torch"})
     assert await search.names(q="cafe") == ["Café Grinder"]
@@ -46,6 +55,7 @@ async def test_accents_do_not_matter_either_way(search: SearchFixture) -> None:
     assert await search.names(q="crème brûlée") == ["Creme Brulee Torch"]
 
 
+@every_backend
 async def test_stemming_prefixes_and_stop_words(search: SearchFixture) -> None:
     await search.catalog.products({"name": "Running Shoes"}, {"name": "Kettle"})
     assert await search.names(q="run shoe") == ["Running Shoes"]
@@ -53,6 +63,7 @@ async def test_stemming_prefixes_and_stop_words(search: SearchFixture) -> None:
     assert await search.names(q="the shoes for running") == ["Running Shoes"]
 
 
+@every_backend
 async def test_sku_description_and_category_are_searched_too(search: SearchFixture) -> None:
     await _electronics(search.catalog)
     await search.catalog.products(
@@ -66,6 +77,7 @@ async def test_sku_description_and_category_are_searched_too(search: SearchFixtu
     assert await search.names(q="audio") == ["Studio Monitor"]
 
 
+@every_backend
 async def test_name_outranks_category_outranks_description(search: SearchFixture) -> None:
     await search.catalog.category("Lamps", "lamps")
     await search.catalog.products(
@@ -76,6 +88,7 @@ async def test_name_outranks_category_outranks_description(search: SearchFixture
     assert await search.names(q="lamp") == ["Reading Lamp", "Bulb Pack", "Desk Organizer"]
 
 
+@every_backend
 async def test_exact_matches_come_before_typo_matches(search: SearchFixture) -> None:
     await search.catalog.products({"name": "Wired Speaker"}, {"name": "Wireless Speaker"})
     names = await search.names(q="wireles speaker")
@@ -84,6 +97,7 @@ async def test_exact_matches_come_before_typo_matches(search: SearchFixture) -> 
     assert names == ["Wireless Speaker"]
 
 
+@every_backend
 async def test_category_filter_takes_the_whole_subtree(search: SearchFixture) -> None:
     await _electronics(search.catalog)
     await search.catalog.products(
@@ -104,6 +118,7 @@ async def test_category_filter_takes_the_whole_subtree(search: SearchFixture) ->
     assert (page["items"], page["total"]) == ([], 0)
 
 
+@every_backend
 async def test_facets_count_subtrees_and_ignore_the_category_filter(search: SearchFixture) -> None:
     await _electronics(search.catalog)
     await search.catalog.products(
@@ -136,6 +151,7 @@ async def test_facets_count_subtrees_and_ignore_the_category_filter(search: Sear
     assert {"slug": "kitchen", "count": 2} in listing["facets"]["categories"]
 
 
+@every_backend
 async def test_price_range_and_stock_filters(search: SearchFixture) -> None:
     await search.catalog.products(
         {"name": "Cheap", "price": 500},
@@ -155,6 +171,7 @@ async def test_price_range_and_stock_filters(search: SearchFixture) -> None:
     assert dearer["available"] == 3
 
 
+@every_backend
 async def test_each_sort_order(search: SearchFixture) -> None:
     await search.catalog.products(
         {"name": "Banana Stand", "price": 300, "created_at": at("2026-01-02T00:00:00+00:00")},
@@ -183,6 +200,7 @@ async def test_name_order_is_the_databases(search: SearchFixture) -> None:
     assert [item["name"] for item in await search.walk(sort="name", limit=2)] == expected
 
 
+@every_backend
 async def test_drafts_and_archived_are_for_admins_only(search: SearchFixture) -> None:
     await search.catalog.products(
         {"name": "Shown Lamp"},
@@ -206,6 +224,7 @@ async def test_drafts_and_archived_are_for_admins_only(search: SearchFixture) ->
     assert customer.headers["content-type"] == "application/problem+json"
 
 
+@every_backend
 async def test_items_are_full_product_views(search: SearchFixture) -> None:
     await search.catalog.category("Kitchen", "kitchen")
     product = await search.catalog.product(
@@ -309,6 +328,7 @@ async def test_hostile_parameters_are_refused_not_failed(search: SearchFixture) 
     assert response.json()["type"].endswith("invalid-cursor")
 
 
+@every_backend
 async def test_a_cursor_of_another_sort_order_is_a_400(search: SearchFixture) -> None:
     await search.catalog.products(*({"name": f"Item {i}"} for i in range(3)))
     page = await search.list(limit=1, sort="price_asc")

@@ -1,12 +1,13 @@
 """The ``shop`` command: run, serve and migrate the system.
 
-shop up [--scale SERVICE=N]   the whole system in the foreground
+shop up [--scale SERVICE=N] [--search BACKEND]
+                              the whole system in the foreground
 shop serve SERVICE [--reload] one service (containers, scaling out)
 shop migrate [SERVICE ...]    apply migrations
 shop makemigrations SERVICE MESSAGE   autogenerate a migration (developers)
 shop seed-demo [--products N] [--no-images]
                               load the demo catalog (deterministic, idempotent)
-shop search reindex           rebuild the Elasticsearch index, then swap its alias
+shop search reindex           rebuild the search engine's index, then swap its alias
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run N instances of a service (repeatable, or comma-separated); the gateway's"
         " share its port",
     )
+    up.add_argument(
+        "--search",
+        choices=["postgres", "elasticsearch", "opensearch"],
+        help="the search backend (default: SEARCH_BACKEND, else postgres); opensearch without"
+        " OPENSEARCH_URL starts a local node (Java 17+ and Maven)",
+    )
 
     serve = commands.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=sorted(SERVICES))
@@ -73,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("service", choices=databases)
     make.add_argument("message")
 
-    search = commands.add_parser("search", help="manage the Elasticsearch product index")
+    search = commands.add_parser(
+        "search", help="manage the search engine's product index (Elasticsearch or OpenSearch)"
+    )
     search_commands = search.add_subparsers(dest="search_command", required=True, metavar="ACTION")
     search_commands.add_parser(
         "reindex", help="build a new index from the database and swap the alias to it"
@@ -94,7 +103,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from shop.cli.supervisor import up
 
-        return up(settings, {name: n for counts in args.scale for name, n in counts.items()})
+        scale = {name: n for counts in args.scale for name, n in counts.items()}
+        return up(settings, scale, args.search)
     if args.command == "serve":
         from shop.cli.serve import serve
 

@@ -26,8 +26,10 @@ import structlog
 
 from shop.cli.config import CliSettings
 from shop.cli.embedded import stored_secret
+from shop.cli.embedded_search import SearchNodeUnavailableError
 from shop.cli.processes import port_is_free, spawn, stop
 from shop.cli.scaling import instance_ports
+from shop.cli.search import index_catalog, up_search_layer
 from shop.cli.services import SERVICES, ServiceSpec
 from shop.cli.system import data_layer, migrate
 
@@ -134,8 +136,19 @@ def _write_runtime_env(path: Path, env: dict[str, str]) -> None:
         file.write("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
 
 
-def up(settings: CliSettings, scale: Mapping[str, int] | None = None) -> int:
-    """``scale``: instances per service (default one each)."""
+def up(
+    settings: CliSettings, scale: Mapping[str, int] | None = None, search: str | None = None
+) -> int:
+    """``scale``: instances per service (default one each); ``search``: the search
+    backend (else ``SEARCH_BACKEND``), OpenSearch without a URL being the embedded node."""
+    try:
+        return _up(settings, scale, search)
+    except SearchNodeUnavailableError as exc:
+        log.error("no search node", error=str(exc))
+        return 1
+
+
+def _up(settings: CliSettings, scale: Mapping[str, int] | None, search: str | None) -> int:
     stopping = threading.Event()
 
     def request_stop(signum: int, _: FrameType | None) -> None:
@@ -155,8 +168,11 @@ def up(settings: CliSettings, scale: Mapping[str, int] | None = None) -> int:
         return 1
     ports = instance_ports(settings, scale or {})
 
-    with data_layer(settings) as data_env:
+    with data_layer(settings) as data_env, up_search_layer(settings, search) as search_env:
         migrate(data_env)
+        data_env |= search_env
+        if "OPENSEARCH_URL" in search_env:  # the embedded node: the catalog goes into it
+            index_catalog(data_env["PRODUCTS_DATABASE_URL"], search_env["OPENSEARCH_URL"])
         runtime_env = settings.data_dir / "runtime.env"
         _write_runtime_env(runtime_env, data_env)
         children = _children(settings, data_env, ports)
@@ -165,7 +181,7 @@ def up(settings: CliSettings, scale: Mapping[str, int] | None = None) -> int:
                 child.start()
             if not _wait_ready(children, settings.startup_timeout, stopping):
                 return 0  # stopped during start-up, as asked
-            print(_banner(children, runtime_env), flush=True)
+            print(_banner(children, runtime_env, search_env), flush=True)
             return _supervise(children, stopping)
         except StartupError as exc:
             log.error("start-up failed", error=str(exc))
@@ -196,10 +212,12 @@ def _supervise(children: list[Child], stopping: threading.Event) -> int:
     return 0
 
 
-def _banner(children: list[Child], runtime_env: Path) -> str:
+def _banner(children: list[Child], runtime_env: Path, search_env: Mapping[str, str]) -> str:
     lines = ["", "The shop is up:"]
     for child in children:
         lines.append(f"  {child.label:<11} {child.url}")
+    if "OPENSEARCH_URL" in search_env:
+        lines.append(f"  {'search':<11} {search_env['OPENSEARCH_URL']} (embedded OpenSearch)")
     gateway = next(c for c in children if c.spec.name == "gateway")
     lines += [
         f"  API docs    {gateway.url}/docs",

@@ -20,9 +20,16 @@ class ProductsSettings(DatabaseSettings, IdentitySettings):
     cache_ttl_seconds: int = Field(default=60, ge=0)
     public_base_url: str = "http://127.0.0.1:3000"
 
-    search_backend: Literal["postgres", "elasticsearch"] = "postgres"
+    search_backend: Literal["postgres", "elasticsearch", "opensearch"] = "postgres"
     elasticsearch_url: str | None = None
     elasticsearch_index: str = "products"
+    # OpenSearch (a node or a managed cluster such as AWS OpenSearch Service): TLS follows
+    # the URL's scheme; the CA bundle (PEM) replaces the system's trusted authorities.
+    opensearch_url: str | None = None
+    opensearch_index: str = "products"
+    opensearch_username: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_ca_bundle: Path | None = None
 
     storage_backend: Literal["local", "s3"] = "local"
     media_dir: Path | None = None  # None: $SHOP_DATA_DIR/media
@@ -46,7 +53,7 @@ class ProductsSettings(DatabaseSettings, IdentitySettings):
     def media_directory(self) -> Path:
         return self.media_dir or self.data_dir / "media"
 
-    @field_validator("elasticsearch_url")
+    @field_validator("elasticsearch_url", "opensearch_url")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else None

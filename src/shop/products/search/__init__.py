@@ -1,11 +1,14 @@
-"""Product search behind a small port, with a PostgreSQL and an Elasticsearch backend.
+"""Product search behind a small port: PostgreSQL, or a search engine (Elasticsearch or
+OpenSearch, one backend over an adapter per client).
 
 The listing route (shop.products.api_search) parses a :class:`ProductQuery`
 and asks ``app.state.search`` (a :class:`SearchBackend`, see
 :func:`search_resource`) for a :class:`SearchPage`.
 """
 
-from shop.products.search.es_backend import ElasticsearchSearch
+from shop.products.search.engine import SearchEngine, SearchEngineError
+from shop.products.search.es_backend import EngineSearch
+from shop.products.search.es_engine import ElasticsearchEngine
 from shop.products.search.es_indexer import (
     CATEGORY_CHANGED,
     PRODUCT_CHANGED,
@@ -19,10 +22,12 @@ from shop.products.search.es_query import build_search
 from shop.products.search.factory import (
     SearchConfigurationError,
     create_search_backend,
+    create_search_engine,
     indexes_stock,
     search_outbox_handlers,
     search_resource,
 )
+from shop.products.search.os_engine import OpenSearchEngine
 from shop.products.search.port import CategoryFacet, SearchBackend, SearchPage
 from shop.products.search.postgres import PostgresSearch
 from shop.products.search.query import ProductQuery, SortOrder, search_words
@@ -31,17 +36,22 @@ __all__ = [
     "CATEGORY_CHANGED",
     "PRODUCT_CHANGED",
     "CategoryFacet",
-    "ElasticsearchSearch",
+    "ElasticsearchEngine",
+    "EngineSearch",
+    "OpenSearchEngine",
     "PostgresSearch",
     "ProductIndexer",
     "ProductQuery",
     "ReindexResult",
     "SearchBackend",
     "SearchConfigurationError",
+    "SearchEngine",
+    "SearchEngineError",
     "SearchPage",
     "SortOrder",
     "build_search",
     "create_search_backend",
+    "create_search_engine",
     "ensure_index",
     "index_definition",
     "indexes_stock",

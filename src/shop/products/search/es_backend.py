@@ -1,6 +1,6 @@
-"""The Elasticsearch backend (``SEARCH_BACKEND=elasticsearch``).
+"""The search-engine backend (``SEARCH_BACKEND=elasticsearch`` or ``opensearch``).
 
-Elasticsearch finds and orders the ids; the products themselves are loaded from
+The engine finds and orders the ids; the products themselves are loaded from
 PostgreSQL (the source of truth) in the order found, so a page never shows a
 stale price or name. A product deleted since it was indexed is left out.
 """
@@ -11,23 +11,17 @@ import uuid
 from typing import Any
 
 import structlog
-from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.errors import UpstreamUnavailableError
 from shop.products.models import Product
+from shop.products.search.engine import SearchEngine, SearchEngineError
 from shop.products.search.es_query import build_search, encode_search_after
 from shop.products.search.port import CategoryFacet, SearchPage
 from shop.products.search.query import ProductQuery
 
-REQUEST_TIMEOUT_SECONDS = 5.0
-
 log = structlog.get_logger("shop.products.search")
-
-
-def create_client(url: str) -> AsyncElasticsearch:
-    return AsyncElasticsearch(url, request_timeout=REQUEST_TIMEOUT_SECONDS, max_retries=1)
 
 
 def read_page(
@@ -48,22 +42,24 @@ def read_page(
     return ids, int(response["hits"]["total"]["value"]), next_cursor, facets
 
 
-class ElasticsearchSearch:
-    def __init__(self, client: AsyncElasticsearch, alias: str) -> None:
-        self.client = client
+class EngineSearch:
+    """``engine``: an Elasticsearch or OpenSearch adapter; ``alias``: what it searches."""
+
+    def __init__(self, engine: SearchEngine, alias: str) -> None:
+        self.engine = engine
         self.alias = alias
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await self.engine.aclose()
 
     async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
-        request = build_search(query)  # a bad cursor is a 400 before any request
+        body = build_search(query)  # a bad cursor is a 400 before any request
         try:
-            response = await self.client.search(index=self.alias, **request)
-        except (TransportError, ApiError) as exc:
-            log.warning("search failed", error=type(exc).__name__, detail=str(exc)[:300])
+            response = await self.engine.search(self.alias, body)
+        except SearchEngineError as exc:
+            log.warning("search failed", error=str(exc))
             raise UpstreamUnavailableError("Search is unavailable; try again shortly.") from exc
-        ids, total, next_cursor, facets = read_page(response.body, query)
+        ids, total, next_cursor, facets = read_page(response, query)
         products: list[Product] = []
         if ids:
             found = await session.scalars(select(Product).where(Product.id.in_(ids)))

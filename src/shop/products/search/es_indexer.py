@@ -1,6 +1,8 @@
-"""Keeps the Elasticsearch index in step with the catalog, and rebuilds it.
+"""Keeps the search engine's index (Elasticsearch or OpenSearch) in step with the
+catalog, and rebuilds it.
 
-The index is always reached through the alias ``settings.elasticsearch_index``
+The index is always reached through the alias (``ELASTICSEARCH_INDEX`` or
+``OPENSEARCH_INDEX``)
 (writes pass ``require_alias``, so a missing alias is an error, never an index
 made up by dynamic mapping). :func:`ensure_index` creates a first index behind
 the alias; :func:`reindex` (``shop search reindex``) builds a new timestamped
@@ -18,7 +20,6 @@ a message delivered twice or late does no harm. Topics:
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -26,13 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from elasticsearch import AsyncElasticsearch, NotFoundError
-from elasticsearch.helpers import async_bulk
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.outbox import Handler
 from shop.products.models import Category, Inventory, Product
+from shop.products.search.engine import SearchEngine
 from shop.products.search.es_mapping import index_definition, product_document
 
 PRODUCT_CHANGED = "product.changed"
@@ -64,7 +64,7 @@ async def _lineages(
 
 async def load_documents(
     session: AsyncSession, product_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, dict[str, Any]]:
+) -> dict[str, dict[str, Any]]:
     """Documents of the products that exist, by id (three queries for any number)."""
     if not product_ids:
         return {}
@@ -77,18 +77,11 @@ async def load_documents(
     }
     lineages = await _lineages(session, {p.category_id for p in products if p.category_id})
     return {
-        p.id: product_document(
+        str(p.id): product_document(
             p, lineages.get(p.category_id, []) if p.category_id else [], stock.get(p.id, 0)
         )
         for p in products
     }
-
-
-def _actions(index: str, documents: dict[uuid.UUID, dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {"_op_type": "index", "_index": index, "_id": str(product_id), "_source": document}
-        for product_id, document in documents.items()
-    ]
 
 
 def new_index_name(alias: str, now: datetime | None = None) -> str:
@@ -96,25 +89,25 @@ def new_index_name(alias: str, now: datetime | None = None) -> str:
     return f"{alias}-{stamp}"
 
 
-async def ensure_index(client: AsyncElasticsearch, alias: str) -> None:
+async def ensure_index(engine: SearchEngine, alias: str) -> None:
     """Creates a first index behind ``alias`` unless the alias exists."""
-    if await client.indices.exists_alias(name=alias):
+    if await engine.alias_exists(alias):
         return
     index = new_index_name(alias)
-    await client.indices.create(index=index, aliases={alias: {}}, **index_definition())
+    await engine.create_index(index, index_definition(), alias=alias)
     log.info("search index created", index=index, alias=alias)
 
 
 class ProductIndexer:
-    """The outbox handlers of the Elasticsearch backend."""
+    """The outbox handlers of the Elasticsearch and OpenSearch backends."""
 
     def __init__(
         self,
-        client: AsyncElasticsearch,
+        engine: SearchEngine,
         alias: str,
         sessionmaker: async_sessionmaker[AsyncSession],
     ) -> None:
-        self.client = client
+        self.engine = engine
         self.alias = alias
         self.sessionmaker = sessionmaker
         self._ready = False
@@ -124,7 +117,7 @@ class ProductIndexer:
 
     async def _ensure_index(self) -> None:
         if not self._ready:
-            await ensure_index(self.client, self.alias)
+            await ensure_index(self.engine, self.alias)
             self._ready = True
 
     async def product_changed(self, payload: dict[str, Any]) -> None:
@@ -132,14 +125,11 @@ class ProductIndexer:
         await self._ensure_index()
         async with self.sessionmaker() as session:
             documents = await load_documents(session, [product_id])
-        document = documents.get(product_id)
-        if document is None:
-            with contextlib.suppress(NotFoundError):  # never indexed, or deleted already
-                await self.client.delete(index=self.alias, id=str(product_id))
+        document = documents.get(str(product_id))
+        if document is None:  # gone (never indexed, or deleted already: no error)
+            await self.engine.delete_document(self.alias, str(product_id))
             return
-        await self.client.index(
-            index=self.alias, id=str(product_id), document=document, require_alias=True
-        )
+        await self.engine.put_document(self.alias, str(product_id), document)
 
     async def category_changed(self, payload: dict[str, Any]) -> None:
         category_id = uuid.UUID(str(payload["id"]))
@@ -156,7 +146,7 @@ class ProductIndexer:
             )
             for start in range(0, len(ids), BATCH_SIZE):
                 documents = await load_documents(session, ids[start : start + BATCH_SIZE])
-                await async_bulk(self.client, _actions(self.alias, documents), require_alias=True)
+                await self.engine.bulk_index(self.alias, documents, require_alias=True)
 
 
 @dataclass(frozen=True)
@@ -191,7 +181,7 @@ async def _product_ids(
 
 
 async def reindex(
-    client: AsyncElasticsearch,
+    engine: SearchEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     alias: str,
 ) -> ReindexResult:
@@ -201,31 +191,29 @@ async def reindex(
     writes to the alias during the load land in the old index, so after the swap
     the products changed since the load began are indexed again."""
     index = new_index_name(alias)
-    await client.indices.create(index=index, **index_definition())
+    await engine.create_index(index, index_definition())
     count = 0
     async with sessionmaker() as session:
         started: datetime = (await session.execute(select(func.now()))).scalar_one()
         async for batch in _product_ids(session):
             documents = await load_documents(session, batch)
-            await async_bulk(client, _actions(index, documents))
+            await engine.bulk_index(index, documents, require_alias=False)
             count += len(documents)
-    await client.indices.refresh(index=index)
+    await engine.refresh(index)
 
-    previous: list[str] = []
-    if await client.indices.exists_alias(name=alias):
-        previous = list((await client.indices.get_alias(name=alias)).body)
+    previous = await engine.indices_of_alias(alias)
     actions: list[dict[str, Any]] = [{"add": {"index": index, "alias": alias}}]
     actions += [{"remove": {"index": old, "alias": alias}} for old in previous]
-    if not previous and await client.indices.exists(index=alias):
+    if not previous and await engine.index_exists(alias):
         actions.append({"remove_index": {"index": alias}})  # a concrete index of that name
-    await client.indices.update_aliases(actions=actions)
+    await engine.update_aliases(actions)
 
     async with sessionmaker() as session:
         async for batch in _product_ids(session, changed_since=started - CATCH_UP_MARGIN):
             documents = await load_documents(session, batch)
-            await async_bulk(client, _actions(index, documents))
+            await engine.bulk_index(index, documents, require_alias=False)
     removed = [old for old in previous if old != index]
     for old in removed:
-        await client.indices.delete(index=old)
+        await engine.delete_index(old)
     log.info("search index rebuilt", index=index, alias=alias, products=count, removed=removed)
     return ReindexResult(index=index, alias=alias, products=count, removed=removed)

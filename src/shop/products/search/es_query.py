@@ -1,9 +1,12 @@
-"""Elasticsearch requests for a :class:`ProductQuery`, and their cursors (pure functions).
+"""Search requests for a :class:`ProductQuery`, and their cursors (pure functions).
+
+Elasticsearch and OpenSearch take the same request body.
 
 Text: a fuzzy ``multi_match`` (``fuzziness: AUTO``, every word must match within
 one field), a ``cross_fields`` one (the words may be spread over name, category
-and description), a prefix match on the name's edge n-grams, and the exact SKU
-(boosted); any of them is enough. Filters: status, price range, stock. The
+and description), a prefix match on the name's edge n-grams, fuzzy matches on
+the name and on the category, and the exact SKU; any of them is enough, each
+worth fixed points (see text_query). Filters: status, price range, stock. The
 category filter is a ``post_filter``, so the ``categories`` terms aggregation
 (the facet) sees the result set without it. Pages: ``search_after`` on the sort
 order's key and the id, whose values the cursor carries.
@@ -29,36 +32,47 @@ SORTS: dict[SortOrder, list[dict[str, str]]] = {
 }
 
 
+# Points a product scores for each way it matches (see text_query).
+MATCH_POINTS = {"any": 1.0, "spread": 1.0, "prefix": 1.0, "name": 2.0, "category": 1.0, "sku": 10.0}
+
+
+def _points(clause: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {"constant_score": {"filter": clause, "boost": MATCH_POINTS[kind]}}
+
+
 def text_query(text: str) -> dict[str, Any]:
+    """Any of the clauses is enough; a product scores a fixed number of points for
+    each one it matches. Fixed points, not BM25: BM25 scores move with the whole
+    index (its word frequencies), so a relevance cursor's score would mean another
+    place after any write (every stock change is one) and a walk would repeat or
+    skip products. With points, a product's score is its own: exact matches (name,
+    prefix, both multi_matches) before typo matches, name before category before
+    description, the exact SKU first; ties by id."""
+    fuzzy = {
+        "query": text,
+        "type": "best_fields",
+        "fields": ["name^3", "name.folded^3", "sku.text^3", "category_name^2", "description"],
+        "fuzziness": "AUTO",
+        "prefix_length": 1,
+        "operator": "and",
+    }
+    spread = {
+        "query": text,
+        "type": "cross_fields",
+        "fields": ["name^3", "sku.text^3", "category_name^2", "description"],
+        "operator": "and",
+    }
+    # The name both stemmed and as written: a typo may be near one and not the other.
+    in_field = {"query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 1}
     return {
         "bool": {
             "should": [
-                {
-                    "multi_match": {
-                        "query": text,
-                        "type": "best_fields",
-                        "fields": [
-                            "name^3",
-                            "name.folded^3",
-                            "sku.text^3",
-                            "category_name^2",
-                            "description",
-                        ],
-                        "fuzziness": "AUTO",
-                        "prefix_length": 1,
-                        "operator": "and",
-                    }
-                },
-                {
-                    "multi_match": {
-                        "query": text,
-                        "type": "cross_fields",
-                        "fields": ["name^3", "sku.text^3", "category_name^2", "description"],
-                        "operator": "and",
-                    }
-                },
-                {"match": {"name.prefix": {"query": text, "operator": "and"}}},
-                {"term": {"sku": {"value": text, "boost": 10}}},
+                _points({"multi_match": fuzzy}, "any"),
+                _points({"multi_match": spread}, "spread"),
+                _points({"match": {"name.prefix": {"query": text, "operator": "and"}}}, "prefix"),
+                _points({"multi_match": {**in_field, "fields": ["name", "name.folded"]}}, "name"),
+                _points({"match": {"category_name": in_field}}, "category"),
+                _points({"term": {"sku": {"value": text}}}, "sku"),
             ],
             "minimum_should_match": 1,
         }
@@ -82,8 +96,8 @@ def filters(query: ProductQuery) -> list[dict[str, Any]]:
 
 
 def build_search(query: ProductQuery) -> dict[str, Any]:
-    """Keyword arguments of ``AsyncElasticsearch.search`` (without ``index``). One hit
-    more than the page is asked for: its presence means there is a next page."""
+    """The body of a ``_search`` request. One hit more than the page is asked for:
+    its presence means there is a next page."""
     sort = query.effective_sort
     boolean: dict[str, Any] = {"filter": filters(query)}
     if query.q is not None:
@@ -93,7 +107,7 @@ def build_search(query: ProductQuery) -> dict[str, Any]:
         "sort": SORTS[sort],
         "size": query.limit + 1,
         "track_total_hits": True,
-        "source": False,
+        "_source": False,
         "aggs": {"categories": {"terms": {"field": "category_slugs", "size": MAX_FACETS}}},
     }
     if query.category is not None:

@@ -2,7 +2,8 @@
 
 ``app.state.search`` holds the :class:`SearchBackend` for the app's lifetime.
 The products outbox carries ``product.changed`` and ``category.changed``
-whatever the backend: with Elasticsearch their handlers keep the index in step;
+whatever the backend: with Elasticsearch or OpenSearch their handlers keep the
+index in step;
 with PostgreSQL (whose search vector triggers keep in step by themselves) they
 do nothing, so the messages are marked delivered instead of piling up.
 """
@@ -14,21 +15,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from elastic_transport import TransportError
-from elasticsearch import ApiError
 from fastapi import FastAPI
 
 from shop.kit.health import ReadinessCheck
 from shop.kit.outbox import Handler
 from shop.kit.resource import Resource
 from shop.products.config import ProductsSettings
-from shop.products.search.es_backend import ElasticsearchSearch, create_client
+from shop.products.search.engine import SearchEngine, SearchEngineError
+from shop.products.search.es_backend import EngineSearch
+from shop.products.search.es_engine import ElasticsearchEngine
 from shop.products.search.es_indexer import (
     CATEGORY_CHANGED,
     PRODUCT_CHANGED,
     ProductIndexer,
     ensure_index,
 )
+from shop.products.search.os_engine import OpenSearchEngine
 from shop.products.search.port import SearchBackend
 from shop.products.search.postgres import PostgresSearch
 
@@ -40,27 +42,48 @@ class SearchConfigurationError(RuntimeError):
 
 
 def indexes_stock(settings: ProductsSettings) -> bool:
-    """Whether stock changes must put ``product.changed`` in the outbox: only the
-    Elasticsearch index holds a copy of the stock. With PostgreSQL the message's
+    """Whether stock changes must put ``product.changed`` in the outbox: only a search
+    engine's index holds a copy of the stock. With PostgreSQL the message's
     handler does nothing, so reservations (many, under order load) skip writing it;
     catalog writes (few) send it whatever the backend."""
-    return settings.search_backend == "elasticsearch"
+    return settings.search_backend in ("elasticsearch", "opensearch")
 
 
-def create_search_backend(settings: ProductsSettings) -> SearchBackend:
+def create_search_engine(settings: ProductsSettings) -> tuple[SearchEngine, str]:
+    """The engine adapter the settings name, and the alias it reads and writes."""
     if settings.search_backend == "elasticsearch":
         if not settings.elasticsearch_url:
             raise SearchConfigurationError(
                 "SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL to be set"
             )
-        return ElasticsearchSearch(
-            create_client(settings.elasticsearch_url), settings.elasticsearch_index
+        engine = ElasticsearchEngine.connect(settings.elasticsearch_url)
+        return engine, settings.elasticsearch_index
+    if settings.search_backend == "opensearch":
+        if not settings.opensearch_url:
+            raise SearchConfigurationError(
+                "SEARCH_BACKEND=opensearch needs OPENSEARCH_URL to be set"
+                " (`shop up` starts a local node when it is not)"
+            )
+        password = settings.opensearch_password
+        ca_bundle = settings.opensearch_ca_bundle
+        opensearch = OpenSearchEngine.connect(
+            settings.opensearch_url,
+            username=settings.opensearch_username,
+            password=password.get_secret_value() if password else None,
+            ca_bundle=str(ca_bundle) if ca_bundle else None,
         )
-    return PostgresSearch()
+        return opensearch, settings.opensearch_index
+    raise SearchConfigurationError(f"{settings.search_backend} is not a search engine")
+
+
+def create_search_backend(settings: ProductsSettings) -> SearchBackend:
+    if settings.search_backend == "postgres":
+        return PostgresSearch()
+    return EngineSearch(*create_search_engine(settings))
 
 
 def search_resource(settings: ProductsSettings) -> Resource:
-    """Puts the backend at ``app.state.search``; with Elasticsearch, makes sure the
+    """Puts the backend at ``app.state.search``; with a search engine, makes sure the
     index exists and adds a readiness check."""
 
     @asynccontextmanager
@@ -68,18 +91,13 @@ def search_resource(settings: ProductsSettings) -> Resource:
         backend = create_search_backend(settings)
         app.state.search = backend
         checks: dict[str, ReadinessCheck] = {}
-        if isinstance(backend, ElasticsearchSearch):
-            client = backend.client
-
-            async def ping() -> None:
-                await client.info()
-
-            checks["search"] = ping
+        if isinstance(backend, EngineSearch):
+            checks["search"] = backend.engine.ping
             try:
-                await ensure_index(client, backend.alias)
-            except (TransportError, ApiError) as exc:
+                await ensure_index(backend.engine, backend.alias)
+            except SearchEngineError as exc:
                 # Not fatal: searches answer 503 and the indexer retries until it is back.
-                log.warning("search index not checked", error=type(exc).__name__)
+                log.warning("search index not checked", error=str(exc))
         try:
             yield checks
         finally:
@@ -96,7 +114,7 @@ def search_outbox_handlers(app: FastAPI) -> dict[str, Handler]:
     """Handlers of the search topics for the products outbox worker (list
     :func:`search_resource` and the database resource before the worker)."""
     backend = app.state.search
-    if isinstance(backend, ElasticsearchSearch):
-        indexer = ProductIndexer(backend.client, backend.alias, app.state.sessionmaker)
+    if isinstance(backend, EngineSearch):
+        indexer = ProductIndexer(backend.engine, backend.alias, app.state.sessionmaker)
         return indexer.handlers()
     return {PRODUCT_CHANGED: _delivered, CATEGORY_CHANGED: _delivered}
