@@ -14,6 +14,7 @@ from shop.gateway.bodylimits import RouteBodyLimitMiddleware
 from shop.gateway.config import GatewaySettings
 from shop.gateway.health_checks import HealthChecker
 from shop.gateway.openapi import MergedOpenAPI
+from shop.gateway.paths import PathGuardMiddleware
 from shop.gateway.proxy import Proxy
 from shop.gateway.ratelimit import RateLimiter, rate_limit_resource
 from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
@@ -204,6 +205,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 hsts_max_age=settings.hsts_max_age,
             ),
             *cors_middleware(settings.cors_origins, settings.cors_max_age),
+            # Before routing: no path may be read one way here and another upstream.
+            Middleware(PathGuardMiddleware, prefixes=list(ROUTES)),
             Middleware(
                 RouteBodyLimitMiddleware,
                 json_max_bytes=settings.max_json_body_bytes,
