@@ -49,7 +49,7 @@ PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> Resource:
-    """One pooled client for all upstreams; ready when each service has a ready instance."""
+    """One pooled client for all upstreams."""
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
@@ -72,21 +72,8 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
         )
         app.state.openapi = MergedOpenAPI(client, upstreams)
 
-        def ready_instance(upstream: Upstream) -> ReadinessCheck:
-            async def check() -> None:
-                for base_url in upstream.urls:
-                    try:
-                        response = await client.get(base_url + "/health/ready", timeout=1.5)
-                    except httpx.HTTPError:
-                        continue
-                    if response.status_code == 200:
-                        return
-                raise RuntimeError(f"no ready instance of {upstream.name}")
-
-            return check
-
         try:
-            yield {f"upstream:{u.name}": ready_instance(u) for u in upstreams}
+            yield {}
         finally:
             await client.aclose()
 
@@ -94,11 +81,17 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
 
 
 def health_check_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> Resource:
-    """Checks every instance in the background (see shop.gateway.health_checks)."""
-    return background_resource(
-        "upstream_health_checks",
-        lambda _: HealthChecker(upstreams, settings.upstream_health_interval),
-    )
+    """Checks every instance in the background (see shop.gateway.health_checks); the
+    gateway is ready when each service has an instance whose latest check passed."""
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        checker = HealthChecker(upstreams, settings.upstream_health_interval)
+        loop = background_resource("upstream_health_checks", lambda _: checker)
+        async with loop(app) as alive:
+            yield {**alive, **checker.readiness_checks()}
+
+    return resource
 
 
 def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
