@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from shop.cli.services import SERVICES
 from shop.kit.config import ServiceSettings
@@ -108,7 +109,11 @@ def serve(name: str, *, reload: bool = False) -> int:
     spec = SERVICES[name]
     module_name, factory_name = spec.app_factory.split(":")
     # The service reads its settings (host, port, URLs) from the environment.
-    app = getattr(importlib.import_module(module_name), factory_name)()
+    try:
+        app = getattr(importlib.import_module(module_name), factory_name)()
+    except ValidationError as exc:  # which setting, and why (never its value)
+        print(f"shop serve {name}: refusing to start, {exc}", file=sys.stderr)
+        return STARTUP_FAILURE
     if not reload:
         return run_app(app)
     uvicorn.run(spec.app_factory, factory=True, reload=True, **uvicorn_options(app.state.settings))
