@@ -25,7 +25,11 @@ def clean_environment(**values: str) -> dict[str, str]:
 
 @contextmanager
 def running(
-    command: list[str], env: Mapping[str, str], base_url: str, workdir: Path
+    command: list[str],
+    env: Mapping[str, str],
+    base_url: str,
+    workdir: Path,
+    startup_seconds: float = 30,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Starts ``command`` in ``workdir`` (no ``.env`` there), waits until ``base_url``
     answers ``/health/live``, stops it with SIGTERM on exit. Its output goes to a log
@@ -34,7 +38,7 @@ def running(
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=dict(env), cwd=workdir, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + startup_seconds
         while True:
             try:
                 if httpx.get(base_url + "/health/live", timeout=1).status_code == 200:

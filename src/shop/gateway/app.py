@@ -18,6 +18,8 @@ from shop.gateway.paths import PathGuardMiddleware
 from shop.gateway.proxy import Proxy
 from shop.gateway.ratelimit import RateLimiter, rate_limit_resource
 from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
+from shop.gateway.server import head_deadline_protocol
+from shop.gateway.slow_clients import ClientConcurrencyMiddleware, RequestDeadlineMiddleware
 from shop.gateway.upstream_metrics import upstream_metrics
 from shop.gateway.upstreams import ROUTES, Upstream
 from shop.kit.app import Resource, create_service_app
@@ -200,6 +202,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             *cors_middleware(settings.cors_origins, settings.cors_max_age),
             # Before routing: no path may be read one way here and another upstream.
             Middleware(PathGuardMiddleware, prefixes=list(ROUTES)),
+            # Slow clients cannot pin the gateway (nor its pool of upstream connections).
+            Middleware(
+                ClientConcurrencyMiddleware,
+                limit=settings.max_requests_per_client,
+                trusted_proxies=settings.trusted_proxies,
+            ),
+            Middleware(
+                RequestDeadlineMiddleware,
+                seconds=settings.request_receive_timeout,
+                upload_seconds=settings.upload_receive_timeout,
+            ),
             Middleware(
                 RouteBodyLimitMiddleware,
                 json_max_bytes=settings.max_json_body_bytes,
@@ -210,4 +223,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # After every other route, as the routers were (no path of theirs is under a prefix).
     app.router.routes.extend(proxy_routes(upstreams))
     app.state.upstreams = upstreams
+    # For `shop serve gateway` (shop.cli.serve): the request head has a deadline too.
+    app.state.server_options = {"http": head_deadline_protocol(settings.request_head_timeout)}
     return app
