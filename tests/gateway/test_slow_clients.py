@@ -58,10 +58,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         )
         workdir: Path = tmp_path_factory.mktemp("gateway")
         gateway = Gateway("127.0.0.1", port)
-        # A loaded machine (the suite in parallel) can take long to start a process.
-        stack.enter_context(
-            running(shop_serve("gateway"), env, gateway.url, workdir, startup_seconds=120)
-        )
+        stack.enter_context(running(shop_serve("gateway"), env, gateway.url, workdir))
         yield gateway
 
 
