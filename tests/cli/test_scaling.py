@@ -11,6 +11,7 @@ from shop.cli.config import CliSettings
 from shop.cli.scaling import instance_ports, scale_argument
 from shop.cli.serve import shared_socket
 from shop.cli.supervisor import _children
+from shop.kit.service_auth import generate_service_token
 
 
 def test_one_or_several_services_per_flag() -> None:
@@ -46,7 +47,7 @@ def test_extra_instances_take_free_ports_above_the_services_own() -> None:
 def test_the_gateways_instances_share_its_port_and_listen_with_reuse_port(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("SERVICE_TOKEN", "a-token")
+    monkeypatch.setenv("SERVICE_TOKEN", generate_service_token())
     settings = CliSettings(
         gateway_port=24100, auth_port=24101, products_port=24102, orders_port=24103
     )
@@ -78,7 +79,9 @@ def test_the_gateway_gets_every_instance_and_each_instance_its_port(
 ) -> None:
     for name in ("AUTH_URLS", "PRODUCTS_URLS", "ORDERS_URLS", "PRODUCTS_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SERVICE_TOKEN", "a-token")  # else read from (made in) the data dir
+    monkeypatch.setenv(
+        "SERVICE_TOKEN", generate_service_token()
+    )  # else read from (made in) the data dir
     settings = CliSettings(bind_host="127.0.0.1")
     ports = {"auth": [3001], "products": [3002, 3004], "orders": [3003], "gateway": [3000]}
     children = _children(settings, {}, ports)
@@ -108,7 +111,7 @@ def test_a_products_url_of_the_callers_own_still_names_the_one_products_orders_c
     for name in ("AUTH_URLS", "PRODUCTS_URLS", "ORDERS_URLS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PRODUCTS_URL", "http://products.example:3002")
-    monkeypatch.setenv("SERVICE_TOKEN", "a-token")
+    monkeypatch.setenv("SERVICE_TOKEN", generate_service_token())
     settings = CliSettings(bind_host="127.0.0.1")
     ports = {"auth": [3001], "products": [3002, 3004], "orders": [3003], "gateway": [3000]}
     children = {c.label: c.env for c in _children(settings, {}, ports)}

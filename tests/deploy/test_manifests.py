@@ -321,6 +321,97 @@ def test_the_ingress_reaches_the_gateway_only_over_tls() -> None:
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     ]
-    assert backends == [{"name": "gateway", "port": {"name": "http"}}]
+    assert backends
+    assert all(b == {"name": "gateway", "port": {"name": "http"}} for b in backends)
     hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
     assert hosts <= {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
+
+
+# --- the edge and the network policies ------------------------------------------------------
+
+PUBLIC = ["/api/v1/products", "/api/v1/auth/login", "/media/products/a.webp", "/docs"]
+PUBLIC += ["/openapi.json", "/api"]
+NOT_PUBLIC = ["/metrics", "/health/ready", "/health/live", "/internal/v1/reservations/x"]
+NOT_PUBLIC += ["/", "/apis", "/docs/oauth2-redirect", "/openapi.json/x", "/mediax", "/metrics/"]
+
+
+def ingress_admits(path: str) -> bool:
+    """Whether a path of the Ingress matches (Kubernetes semantics: Exact is the whole
+    path; Prefix matches element by element, "/api" matches "/api" and "/api/x")."""
+    ingress = by_kind("Ingress")["shop"]
+    for rule in ingress["spec"]["rules"]:
+        for item in rule["http"]["paths"]:
+            if item["pathType"] == "Exact" and path == item["path"]:
+                return True
+            if item["pathType"] == "Prefix":
+                prefix = item["path"].rstrip("/").split("/")
+                if path.rstrip("/").split("/")[: len(prefix)] == prefix:
+                    return True
+    return False
+
+
+def test_the_ingress_exposes_only_the_public_paths_of_the_gateway() -> None:
+    ingress = by_kind("Ingress")["shop"]
+    paths = {
+        (item["path"], item["pathType"])
+        for rule in ingress["spec"]["rules"]
+        for item in rule["http"]["paths"]
+    }
+    assert paths == {
+        ("/api", "Prefix"),
+        ("/media", "Prefix"),
+        ("/docs", "Exact"),
+        ("/openapi.json", "Exact"),
+    }
+    for path in PUBLIC:
+        assert ingress_admits(path), path
+    for path in NOT_PUBLIC:
+        assert not ingress_admits(path), path
+
+
+def test_the_ingress_buffers_requests_before_the_gateway_sees_them() -> None:
+    annotations = by_kind("Ingress")["shop"]["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "on"
+
+
+INGRESS_CONTROLLER = "namespace:ingress-nginx"
+PROMETHEUS = "namespace:monitoring"
+
+
+def peer_name(peer: dict[str, Any]) -> str:
+    """A ``from`` entry as a name: a component of the shop, or a namespace."""
+    assert set(peer) in ({"podSelector"}, {"namespaceSelector"}), peer
+    if "podSelector" in peer:
+        labels = peer["podSelector"]["matchLabels"]
+        (name,) = [n for n, d in by_kind("Deployment").items() if selects(labels, pod_labels(d))]
+        return name
+    return "namespace:" + peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+
+
+def admitted_to(service: str) -> set[str]:
+    """Who may connect to ``service``'s pods, and only to its http port: the union of
+    the policies that select them (Kubernetes semantics)."""
+    labels = pod_labels(by_kind("Deployment")[service])
+    admitted: set[str] = set()
+    for policy in by_kind("NetworkPolicy").values():
+        if not selects(policy["spec"]["podSelector"].get("matchLabels", {}), labels):
+            continue
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        for rule in policy["spec"].get("ingress", []):
+            assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+            admitted |= {peer_name(peer) for peer in rule["from"]}
+    return admitted
+
+
+def test_a_default_policy_denies_every_other_connection() -> None:
+    deny = by_kind("NetworkPolicy")["default-deny-ingress"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
+def test_network_policies_let_only_the_gateway_reach_the_services() -> None:
+    assert admitted_to("gateway") == {INGRESS_CONTROLLER, PROMETHEUS}
+    # The internal reservation API: orders only, besides the gateway.
+    assert admitted_to("products") == {"gateway", "orders", PROMETHEUS}
+    assert admitted_to("orders") == {"gateway", PROMETHEUS}
+    # The JWKS every service verifies tokens with.
+    assert admitted_to("auth") == {"gateway", "products", "orders", PROMETHEUS}

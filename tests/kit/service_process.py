@@ -25,16 +25,21 @@ def clean_environment(**values: str) -> dict[str, str]:
 
 @contextmanager
 def running(
-    command: list[str], env: Mapping[str, str], base_url: str, workdir: Path
+    command: list[str],
+    env: Mapping[str, str],
+    base_url: str,
+    workdir: Path,
+    startup_seconds: float = 120,  # a Python service starting on a loaded machine
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Starts ``command`` in ``workdir`` (no ``.env`` there), waits until ``base_url``
-    answers ``/health/live``, stops it with SIGTERM on exit. Its output goes to a log
-    file in ``workdir``, shown if it fails to start."""
+    answers ``/health/live`` (a loaded machine can take half a minute to start one),
+    stops it with SIGTERM on exit. Its output goes to a log file in ``workdir``,
+    shown if it fails to start."""
     log_path = workdir / f"{Path(command[-1]).name}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=dict(env), cwd=workdir, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 120  # a Python service starting on a loaded machine
+        deadline = time.monotonic() + startup_seconds
         while True:
             try:
                 if httpx.get(base_url + "/health/live", timeout=1).status_code == 200:

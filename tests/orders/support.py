@@ -15,6 +15,7 @@ import httpx
 import redis.asyncio
 from fastapi import FastAPI
 
+from shop.kit.service_auth import generate_service_token
 from shop.orders.app import create_app
 from shop.orders.config import OrdersSettings
 from shop.orders.reconciler import Round
@@ -25,7 +26,7 @@ from tests.products.conftest import plain_url
 from tests.products.reservation_support import Books
 from tests.support import Databases, app_client
 
-SERVICE_TOKEN = "orders-test-service-token-3a9f0c1d2e"
+SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 API = "/api/v1/orders"
 ORDERS_TABLES = "orders, order_lines, order_events, idempotency_keys, outbox"
 ADDRESS = {

@@ -18,12 +18,13 @@ import redis.asyncio
 from fastapi import FastAPI
 
 from shop.kit.config import to_async_database_url
+from shop.kit.service_auth import generate_service_token
 from shop.products.app import create_app
 from shop.products.config import ProductsSettings
 from tests.kit.identity_support import JwksServer, SigningKey, live_token
 from tests.support import Databases, app_client
 
-SERVICE_TOKEN = "test-service-token-0123456789abcdef"
+SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 TABLES = (
     "products, categories, inventory, stock_movements, reservations, reservation_lines,"
     " product_images, outbox"

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 
 from shop.kit.config import to_async_database_url
 from shop.kit.db import create_sessionmaker
+from shop.kit.service_auth import generate_service_token
 from shop.products.app import create_app
 from shop.products.config import ProductsSettings
 from shop.products.models import (
@@ -39,7 +40,7 @@ from shop.products.models import (
 )
 from tests.support import Databases, app_client
 
-SERVICE_TOKEN = "reservations-test-service-token-5f0c2b7e"
+SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 SERVICE = {"X-Service-Token": SERVICE_TOKEN}
 API = "/internal/v1/reservations"
 TABLES = (

@@ -20,6 +20,7 @@ import redis
 from shop.auth.app import create_app as create_auth_app
 from shop.gateway.app import create_app as create_gateway_app
 from shop.gateway.config import GatewaySettings
+from shop.kit.service_auth import generate_service_token
 from shop.orders.app import create_app as create_orders_app
 from shop.products.app import create_app as create_products_app
 from tests.auth.conftest import API as AUTH_API
@@ -29,7 +30,7 @@ from tests.products.conftest import TABLES as PRODUCTS_TABLES
 from tests.products.conftest import plain_url
 from tests.support import Databases, served
 
-SERVICE_TOKEN = "resilience-service-token-5c1e0a9b7d"
+SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 CUSTOMER = "resilience-customer@example.com"
 ADMIN = "resilience-admin@example.com"
 AUTH_TABLES = "users, refresh_tokens, one_time_tokens, outbox"

@@ -51,12 +51,19 @@ class MissingEmbeddedExtraError(EmbeddedServerError):
         )
 
 
-def stored_secret(path: Path) -> str:
-    """A password generated once and kept beside the data it protects."""
+def stored_secret(
+    path: Path,
+    generate: Callable[[], str] = lambda: secrets.token_urlsafe(24),
+    acceptable: Callable[[str], bool] = lambda _: True,
+) -> str:
+    """A secret generated once and kept beside the data it protects; one stored
+    earlier that is no longer ``acceptable`` (too short) is replaced."""
+    if path.exists() and not acceptable(path.read_text().strip()):
+        path.unlink()
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(24))
+            file.write(generate())
     return path.read_text().strip()
 
 

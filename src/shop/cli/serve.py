@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from shop.cli.services import SERVICES
 from shop.kit.config import ServiceSettings
@@ -69,11 +70,18 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, older, oldest)
 
 
+def server_options(app: FastAPI) -> dict[str, Any]:
+    """The uvicorn options for ``app``: the common ones, and those the app asks for in
+    ``app.state.server_options`` (the gateway: a protocol that bounds slow clients)."""
+    settings: ServiceSettings = app.state.settings
+    return uvicorn_options(settings) | dict(getattr(app.state, "server_options", {}))
+
+
 def run_app(app: FastAPI) -> int:
     """Serves ``app`` until it is told to stop, then drains it (see above)."""
     settings: ServiceSettings = app.state.settings
     tune_garbage_collection()
-    server = DrainingServer(uvicorn.Config(app, **uvicorn_options(settings)), app)
+    server = DrainingServer(uvicorn.Config(app, **server_options(app)), app)
     if not settings.reuse_port:
         server.run()
     else:
@@ -108,8 +116,12 @@ def serve(name: str, *, reload: bool = False) -> int:
     spec = SERVICES[name]
     module_name, factory_name = spec.app_factory.split(":")
     # The service reads its settings (host, port, URLs) from the environment.
-    app = getattr(importlib.import_module(module_name), factory_name)()
+    try:
+        app = getattr(importlib.import_module(module_name), factory_name)()
+    except ValidationError as exc:  # which setting, and why (never its value)
+        print(f"shop serve {name}: refusing to start, {exc}", file=sys.stderr)
+        return STARTUP_FAILURE
     if not reload:
         return run_app(app)
-    uvicorn.run(spec.app_factory, factory=True, reload=True, **uvicorn_options(app.state.settings))
+    uvicorn.run(spec.app_factory, factory=True, reload=True, **server_options(app))
     return 0

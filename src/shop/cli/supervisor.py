@@ -23,6 +23,7 @@ from types import FrameType
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from shop.cli.config import CliSettings
 from shop.cli.embedded import stored_secret
@@ -32,6 +33,7 @@ from shop.cli.scaling import instance_ports
 from shop.cli.search import index_catalog, up_search_layer
 from shop.cli.services import SERVICES, ServiceSpec
 from shop.cli.system import data_layer, migrate
+from shop.kit.service_auth import generate_service_token, strong_service_token
 
 log = structlog.get_logger("shop.supervisor")
 
@@ -67,6 +69,20 @@ class Child:
         return len(self.crashes) <= MAX_RESTARTS
 
 
+def stored_service_token(data_dir: Path) -> str:
+    """The data directory's service.token: 32 random bytes, made on first use (and again
+    if an older version made a shorter one, which the services refuse)."""
+
+    def strong(token: str) -> bool:
+        try:
+            strong_service_token(SecretStr(token))
+        except ValueError:
+            return False
+        return True
+
+    return stored_secret(data_dir / "service.token", generate_service_token, strong)
+
+
 def _children(
     settings: CliSettings, data_env: dict[str, str], ports: Mapping[str, list[int]]
 ) -> list[Child]:
@@ -81,7 +97,7 @@ def _children(
         base.setdefault(f"{name.upper()}_URLS", ",".join(urls))
     # The orders service proves itself to the products service's internal API with it.
     if "SERVICE_TOKEN" not in base:
-        base["SERVICE_TOKEN"] = stored_secret(settings.data_dir.resolve() / "service.token")
+        base["SERVICE_TOKEN"] = stored_service_token(settings.data_dir.resolve())
     # Every service verifies tokens against the auth service's keys (its first instance:
     # all of them publish the same keys).
     auth_url = f"http://{settings.bind_host}:{settings.port_of('auth')}"

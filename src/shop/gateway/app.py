@@ -14,9 +14,12 @@ from shop.gateway.bodylimits import RouteBodyLimitMiddleware
 from shop.gateway.config import GatewaySettings
 from shop.gateway.health_checks import HealthChecker
 from shop.gateway.openapi import MergedOpenAPI
+from shop.gateway.paths import PathGuardMiddleware
 from shop.gateway.proxy import Proxy
 from shop.gateway.ratelimit import RateLimiter, rate_limit_resource
 from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
+from shop.gateway.server import head_deadline_protocol
+from shop.gateway.slow_clients import ClientConcurrencyMiddleware, RequestDeadlineMiddleware
 from shop.gateway.upstream_metrics import upstream_metrics
 from shop.gateway.upstreams import ROUTES, Upstream
 from shop.kit.app import create_service_app
@@ -49,7 +52,7 @@ PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> Resource:
-    """One pooled client for all upstreams; ready when each service has a ready instance."""
+    """One pooled client for all upstreams."""
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
@@ -72,21 +75,8 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
         )
         app.state.openapi = MergedOpenAPI(client, upstreams)
 
-        def ready_instance(upstream: Upstream) -> ReadinessCheck:
-            async def check() -> None:
-                for base_url in upstream.urls:
-                    try:
-                        response = await client.get(base_url + "/health/ready", timeout=1.5)
-                    except httpx.HTTPError:
-                        continue
-                    if response.status_code == 200:
-                        return
-                raise RuntimeError(f"no ready instance of {upstream.name}")
-
-            return check
-
         try:
-            yield {f"upstream:{u.name}": ready_instance(u) for u in upstreams}
+            yield {}
         finally:
             await client.aclose()
 
@@ -94,11 +84,17 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
 
 
 def health_check_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> Resource:
-    """Checks every instance in the background (see shop.gateway.health_checks)."""
-    return background_resource(
-        "upstream_health_checks",
-        lambda _: HealthChecker(upstreams, settings.upstream_health_interval),
-    )
+    """Checks every instance in the background (see shop.gateway.health_checks); the
+    gateway is ready when each service has an instance whose latest check passed."""
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        checker = HealthChecker(upstreams, settings.upstream_health_interval)
+        loop = background_resource("upstream_health_checks", lambda _: checker)
+        async with loop(app) as alive:
+            yield {**alive, **checker.readiness_checks()}
+
+    return resource
 
 
 def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
@@ -205,6 +201,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 hsts_max_age=settings.hsts_max_age,
             ),
             *cors_middleware(settings.cors_origins, settings.cors_max_age),
+            # Before routing: no path may be read one way here and another upstream.
+            Middleware(PathGuardMiddleware, prefixes=list(ROUTES)),
+            # Slow clients cannot pin the gateway (nor its pool of upstream connections).
+            Middleware(
+                ClientConcurrencyMiddleware,
+                limit=settings.max_requests_per_client,
+                trusted_proxies=settings.trusted_proxies,
+            ),
+            Middleware(
+                RequestDeadlineMiddleware,
+                seconds=settings.request_receive_timeout,
+                upload_seconds=settings.upload_receive_timeout,
+            ),
             Middleware(
                 RouteBodyLimitMiddleware,
                 json_max_bytes=settings.max_json_body_bytes,
@@ -215,4 +224,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # After every other route, as the routers were (no path of theirs is under a prefix).
     app.router.routes.extend(proxy_routes(upstreams))
     app.state.upstreams = upstreams
+    # For `shop serve gateway` (shop.cli.serve): the request head has a deadline too.
+    app.state.server_options = {"http": head_deadline_protocol(settings.request_head_timeout)}
     return app

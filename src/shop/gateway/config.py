@@ -21,6 +21,18 @@ class GatewaySettings(IdentitySettings):
     # Every other route takes JSON, never this much.
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1)
 
+    # Slow clients (see gateway.slow_clients and gateway.server). Seconds from the start
+    # of a request by which its whole body must have arrived (408 after), for image
+    # uploads and for every other route; seconds from a connection's start (or a kept-alive
+    # connection's next request) by which the request line and headers must have arrived
+    # (the connection is closed after).
+    upload_receive_timeout: float = Field(default=120.0, gt=0)
+    request_receive_timeout: float = Field(default=30.0, gt=0)
+    request_head_timeout: float = Field(default=30.0, gt=0)
+    # Requests in progress at once per client address (TRUSTED_PROXIES decides which
+    # address that is), per gateway process; 429 beyond.
+    max_requests_per_client: int = Field(default=50, ge=1)
+
     # Requests per client IP and, besides, per signed-in user, in the notation of the
     # `limits` library ("600/minute", "10 per second"). /api/v1/auth/* has its own,
     # stricter budget: that is where passwords are guessed and accounts created.

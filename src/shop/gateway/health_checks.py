@@ -4,17 +4,25 @@ An instance that fails ``UPSTREAM_UNHEALTHY_AFTER`` checks in a row is ejected
 until one passes (see :mod:`shop.kit.instances`). So an instance that hangs, or
 stays up but is not ready, is taken out without clients paying for it, and a
 restarted one is taken back as soon as it is ready.
+
+The gateway's own readiness is read from the same state
+(:meth:`HealthChecker.readiness_checks`): a service is ready when the latest
+check of one of its instances passed. A probe of the gateway costs no request
+to any service (a fan-out per probe would multiply the load that probes cause
+by the number of instances), and the gateway is not ready before the first
+round of checks has told it anything.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import httpx
 import structlog
 
 from shop.gateway.upstreams import Upstream
+from shop.kit.health import ReadinessCheck
 from shop.kit.http import create_http_client
 
 log = structlog.get_logger("shop.gateway.health")
@@ -24,11 +32,36 @@ log = structlog.get_logger("shop.gateway.health")
 CHECK_TIMEOUT = 2.0
 
 
+class NotCheckedYetError(RuntimeError):
+    """No health check of the service's instances has finished yet."""
+
+
+class NoReadyInstanceError(RuntimeError):
+    """The latest check of every instance of the service failed."""
+
+
 class HealthChecker:
     def __init__(self, upstreams: Sequence[Upstream], interval: float) -> None:
         self.upstreams = upstreams
         self.interval = interval
         self._seen_ready: set[str] = set()
+        # Whether the latest check of each instance (by URL) passed; absent: not checked yet.
+        self._latest: dict[str, bool] = {}
+
+    def readiness_checks(self) -> Mapping[str, ReadinessCheck]:
+        """``upstream:<name>`` per service, read from the checks' state (no I/O)."""
+
+        def ready(upstream: Upstream) -> ReadinessCheck:
+            async def check() -> None:
+                outcomes = [self._latest[url] for url in upstream.urls if url in self._latest]
+                if not outcomes:
+                    raise NotCheckedYetError(f"{upstream.name} not checked yet")
+                if not any(outcomes):
+                    raise NoReadyInstanceError(f"no ready instance of {upstream.name}")
+
+            return check
+
+        return {f"upstream:{upstream.name}": ready(upstream) for upstream in self.upstreams}
 
     async def run_forever(self) -> None:
         # A client of its own: a pool saturated by traffic must not fail the checks.
@@ -59,6 +92,7 @@ class HealthChecker:
         except httpx.HTTPError as exc:
             status = repr(exc)
         seen_ready = url in self._seen_ready
+        self._latest[url] = status == 200
         if status == 200:
             self._seen_ready.add(url)
             if upstream.check_passed(url):

@@ -37,7 +37,8 @@ from shop.kit.errors import ShopError, UpstreamTimeoutError, UpstreamUnavailable
 log = structlog.get_logger("shop.gateway.proxy")
 
 # Connection-level headers that must not be forwarded (RFC 9110, section 7.6.1),
-# plus those the gateway sets itself.
+# plus those the gateway sets itself, and those that only services and proxies
+# inside the system may send: a client's must never reach a service.
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -59,6 +60,24 @@ NOT_FORWARDED_REQUEST = HOP_BY_HOP | {
     # Set to the request's ID instead: the client's own would arrive next to it (and
     # first, even when the gateway found it unusable and made a new one).
     "x-request-id",
+    # The internal API's shared secret: only services present it, to each other.
+    "x-service-token",
+    # What proxies say about the client, the request or its original URL: set by the
+    # gateway (above) or by no one; a service or its framework might believe them.
+    "forwarded",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
 }
 NOT_FORWARDED_RESPONSE = HOP_BY_HOP | {"date", "server", "x-request-id"}
 _NOT_FORWARDED_REQUEST_BYTES = frozenset(name.encode() for name in NOT_FORWARDED_REQUEST)
@@ -160,11 +179,13 @@ class Proxy:
 
     async def forward(self, request: Request, upstream: Upstream) -> Response:
         scope = request.scope
-        # The path as the client encoded it: decoded, "a%2Fb" would become two segments.
-        raw_path: bytes | None = scope.get("raw_path")
-        path_and_query = raw_path.decode("latin-1") if raw_path else scope["path"]
+        # The path as the client encoded it (decoded, "a%2Fb" would become two
+        # segments), which shop.gateway.paths has found unambiguous.
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        target = raw_path
         if query := scope.get("query_string"):
-            path_and_query += "?" + query.decode("latin-1")
+            target += b"?" + query
+        path_and_query = target.decode("latin-1")
         headers = forwarded_headers(request, self.trusted_proxies)
         # Without a body from the client, streaming would still send the service a
         # (chunked, empty) one, even on a GET. "Content-Length: 0" (a PUT without a
@@ -176,7 +197,13 @@ class Proxy:
         failure: httpx.TransportError | None = None  # after the request was sent
         for base_url in upstream.order():
             outgoing = self.client.build_request(
-                request.method, base_url + path_and_query, headers=headers, content=body
+                request.method,
+                base_url + path_and_query,
+                headers=headers,
+                content=body,
+                # Sent as the request target byte for byte: httpx would normalise dot
+                # segments and re-quote the path of the URL (which logs and traces show).
+                extensions={"target": target},
             )
             lease = upstream.lease(base_url)
             streaming = False  # the lease then lasts until the body is relayed

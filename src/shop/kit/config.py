@@ -38,7 +38,11 @@ def to_async_database_url(url: str) -> str:
 class ServiceSettings(BaseSettings):
     """Settings every service process has."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # An error names the setting and the reason, never the value: it may be a secret
+    # (a weak SERVICE_TOKEN, a database URL with its password).
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     service_name: str = "shop"
     environment: Environment = Field(default="production", validation_alias="SHOP_ENV")

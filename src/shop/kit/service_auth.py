@@ -21,11 +21,17 @@ Rules:
   call is refused with 503 (``service-authentication-not-configured``). The API
   fails closed, and a misconfigured deployment is the operator's error to fix,
   not a caller's to retry with other credentials.
+- A configured token must be at least 32 random bytes, as text (43 characters:
+  ``secrets.token_urlsafe(32)``; ``openssl rand -hex 32`` gives 64), and not a
+  placeholder from the repository's examples: the services' settings validate it
+  with :func:`strong_service_token`, so a service refuses to start with a weak one.
 """
 
 from __future__ import annotations
 
 import hmac
+import secrets
+import string
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -39,6 +45,26 @@ from shop.kit.errors import ShopError
 SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 (a header name, not a secret)
 # Longer header values are refused unread (a token is a few dozen characters).
 MAX_SERVICE_TOKEN_LENGTH = 1024
+# 32 random bytes as text: in URL-safe base64 (the shortest usual text of them), or
+# in hex digits (a token of hex digits only is taken for hex).
+MIN_SERVICE_TOKEN_LENGTH = 43
+MIN_HEX_SERVICE_TOKEN_LENGTH = 64
+# Fewer distinct characters than this in a token this long is no random text (64 hex
+# digits of 32 random bytes show fewer than 12 with a probability below 1e-6).
+MIN_DISTINCT_CHARACTERS = 12
+# Parts of placeholders in the repository's examples (compose.yaml, .env.example,
+# deploy/kubernetes/secret.example.yaml) and of their usual kin: a token containing
+# one was typed by a person, or copied from an example anyone can read.
+PLACEHOLDER_MARKERS = (
+    "dev-only",
+    "not-for-production",
+    "replace",
+    "change-me",
+    "changeme",
+    "example",
+    "placeholder",
+    "service-token",
+)
 
 log = structlog.get_logger("shop.service_auth")
 
@@ -93,6 +119,36 @@ def secret_value(token: SecretStr | str | None) -> str | None:
         token = token.get_secret_value()
     if token is None or not token.strip():
         return None
+    return token
+
+
+def generate_service_token() -> str:
+    """A token that passes :func:`strong_service_token`: 32 random bytes."""
+    return secrets.token_urlsafe(32)
+
+
+def strong_service_token(token: SecretStr | None) -> SecretStr | None:
+    """The settings' validator of ``SERVICE_TOKEN``: unset stays unset (the internal
+    API is then closed), anything else must be at least 32 random bytes as text and
+    no placeholder; a ValueError says why not and how to make one."""
+    value = secret_value(token)
+    if value is None:
+        return None
+    how = (
+        "Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        " or `openssl rand -hex 32`, and give the same one to products and orders."
+    )
+    lowered = value.lower()
+    if any(marker in lowered for marker in PLACEHOLDER_MARKERS):
+        raise ValueError(f"SERVICE_TOKEN is a placeholder from an example, not a secret. {how}")
+    is_hex = all(character in string.hexdigits for character in value)
+    shortest = MIN_HEX_SERVICE_TOKEN_LENGTH if is_hex else MIN_SERVICE_TOKEN_LENGTH
+    if len(value) < shortest or len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        raise ValueError(
+            f"SERVICE_TOKEN must be at least 32 random bytes ({MIN_SERVICE_TOKEN_LENGTH}"
+            f" characters of base64, or 64 hex digits); this one has {len(value)} characters"
+            f" ({len(set(value))} distinct). {how}"
+        )
     return token
 
 

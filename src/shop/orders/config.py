@@ -8,6 +8,7 @@ from pydantic_settings import NoDecode
 from shop.kit.config import DatabaseSettings
 from shop.kit.email import EmailSettings
 from shop.kit.identity import IdentitySettings
+from shop.kit.service_auth import strong_service_token
 
 
 class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
@@ -46,6 +47,9 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     # Delivered (or given up) outbox rows are deleted this long after, by the worker.
     outbox_retention_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     public_base_url: str = "http://127.0.0.1:3000"
+
+    # At least 32 random bytes, no placeholder: else the service refuses to start.
+    _strong_service_token = field_validator("service_token")(strong_service_token)
 
     @field_validator("products_url", "public_base_url")
     @classmethod

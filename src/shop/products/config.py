@@ -5,6 +5,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from shop.kit.config import DatabaseSettings
 from shop.kit.identity import IdentitySettings
+from shop.kit.service_auth import strong_service_token
 
 
 class ProductsSettings(DatabaseSettings, IdentitySettings):
@@ -52,6 +53,9 @@ class ProductsSettings(DatabaseSettings, IdentitySettings):
     @property
     def media_directory(self) -> Path:
         return self.media_dir or self.data_dir / "media"
+
+    # At least 32 random bytes, no placeholder: else the service refuses to start.
+    _strong_service_token = field_validator("service_token")(strong_service_token)
 
     @field_validator("elasticsearch_url", "opensearch_url")
     @classmethod
