@@ -40,6 +40,13 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+# How long a service keeps an idle connection open: well past the time its callers keep
+# one in their pools (shop.kit.http.CLIENT_KEEPALIVE_SECONDS), so that a caller never
+# sends a request on a connection the service is closing (the gateway overrides it for
+# the public: shop.gateway.app).
+SERVICE_KEEP_ALIVE_SECONDS = 30
+
+
 def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
     return {
         "host": settings.bind_host,
@@ -51,6 +58,7 @@ def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
         "server_header": False,
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "proxy_headers": False,
+        "timeout_keep_alive": SERVICE_KEEP_ALIVE_SECONDS,
     }
 
 

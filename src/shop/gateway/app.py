@@ -18,7 +18,7 @@ from shop.gateway.paths import PathGuardMiddleware
 from shop.gateway.proxy import Proxy
 from shop.gateway.ratelimit import RateLimiter, rate_limit_resource
 from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
-from shop.gateway.server import head_deadline_protocol
+from shop.gateway.server import PUBLIC_KEEP_ALIVE_SECONDS, head_deadline_protocol
 from shop.gateway.slow_clients import ClientConcurrencyMiddleware, RequestDeadlineMiddleware
 from shop.gateway.upstream_metrics import upstream_metrics
 from shop.gateway.upstreams import ROUTES, Upstream
@@ -26,7 +26,7 @@ from shop.kit.app import create_service_app
 from shop.kit.background import background_resource
 from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
-from shop.kit.http import create_http_client
+from shop.kit.http import CLIENT_KEEPALIVE_SECONDS, create_http_client
 from shop.kit.http_pool import lean_transport
 from shop.kit.identity import current_identity, identity_resource
 from shop.kit.redis import redis_resource
@@ -59,6 +59,7 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
         limits = httpx.Limits(
             max_connections=settings.upstream_max_connections,
             max_keepalive_connections=settings.upstream_max_connections,
+            keepalive_expiry=CLIENT_KEEPALIVE_SECONDS,
         )
         client = create_http_client(
             timeout=httpx.Timeout(
@@ -225,5 +226,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.router.routes.extend(proxy_routes(upstreams))
     app.state.upstreams = upstreams
     # For `shop serve gateway` (shop.cli.serve): the request head has a deadline too.
-    app.state.server_options = {"http": head_deadline_protocol(settings.request_head_timeout)}
+    # Its clients are the public (or an ingress): idle connections are not kept long.
+    app.state.server_options = {
+        "http": head_deadline_protocol(settings.request_head_timeout),
+        "timeout_keep_alive": PUBLIC_KEEP_ALIVE_SECONDS,
+    }
     return app

@@ -18,6 +18,10 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+# How long the gateway keeps a client's idle connection open (uvicorn's default): an
+# idle connection costs a file descriptor, and the public has many.
+PUBLIC_KEEP_ALIVE_SECONDS = 5
+
 
 class HeadDeadlineProtocol(HttpToolsProtocol):
     head_timeout: float = 30.0  # set per server by head_deadline_protocol()

@@ -16,7 +16,14 @@ import structlog
 from shop.kit.tracing import instrument_http_client
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=2.0, read=10.0, write=10.0, pool=2.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# A client drops an idle pooled connection after this long; the services keep theirs
+# open longer (shop.cli.serve.SERVICE_KEEP_ALIVE_SECONDS). Were it the other way round,
+# a service could close a connection just as a caller sent a request on it, and a POST
+# on a connection closed under it is not retried: the caller sees a 502.
+CLIENT_KEEPALIVE_SECONDS = 5.0
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=20, keepalive_expiry=CLIENT_KEEPALIVE_SECONDS
+)
 
 
 async def _forward_request_id(request: httpx.Request) -> None:
