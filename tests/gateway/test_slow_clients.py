@@ -16,8 +16,10 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from shop.cli.processes import free_port
+from shop.gateway.slow_clients import ClientConcurrencyMiddleware
 from tests.gateway.services import PROBLEM, SERVICES, echo_app
 from tests.kit.service_process import clean_environment, running, shop_serve
 from tests.support import served
@@ -183,3 +185,47 @@ async def test_a_request_head_not_sent_in_time_closes_the_connection(
     # Everyone else is still served.
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
         assert (await client.get("/api/v1/products")).status_code == 200
+
+
+async def test_an_ipv6_client_is_one_64_for_requests_in_progress() -> None:
+    """Its many addresses do not multiply what one IPv6 client may hold open."""
+    release = asyncio.Event()
+    arrived: asyncio.Queue[None] = asyncio.Queue()  # one item per request let through
+
+    async def held(scope: Scope, receive: Receive, send: Send) -> None:
+        arrived.put_nowait(None)
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guard = ClientConcurrencyMiddleware(held, limit=1, trusted_proxies=())
+
+    async def request(address: str) -> int:
+        scope: Scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "headers": [],
+            "client": (address, 40000),
+            "query_string": b"",
+        }
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await guard(scope, receive, send)
+        return int(sent[0]["status"])
+
+    first = asyncio.create_task(request("2001:db8:1:2::1"))
+    await asyncio.wait_for(arrived.get(), 30)
+    # Another address of the same /64: refused at once (let through, it would wait).
+    assert await asyncio.wait_for(request("2001:db8:1:2::ffff"), 30) == 429
+    other = asyncio.create_task(request("2001:db8:1:3::1"))  # another /64: let in
+    await asyncio.wait_for(arrived.get(), 30)
+    release.set()
+    assert await first == 200
+    assert await other == 200

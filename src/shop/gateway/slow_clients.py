@@ -13,7 +13,8 @@ hundred of them and every other client waits for a pooled connection, then gets
   bounded (a streamed answer listens for one).
 - :class:`ClientConcurrencyMiddleware`: at most ``MAX_REQUESTS_PER_CLIENT``
   requests in progress (from their start to the end of their answer) per client
-  address, as :func:`shop.kit.clients.client_ip` finds it (``TRUSTED_PROXIES``);
+  address, as :func:`shop.kit.clients.client_ip` finds it (``TRUSTED_PROXIES``; an
+  IPv6 client counted per /64);
   the next is answered 429 (problem) at once. Counted per gateway process.
 
 The request head (line and headers) is bounded by the server: see
@@ -28,7 +29,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shop.gateway.bodylimits import is_upload
-from shop.kit.clients import Proxies, client_ip
+from shop.kit.clients import Proxies, client_ip, client_key
 from shop.kit.errors import ShopError, problem_response
 
 
@@ -88,7 +89,8 @@ class ClientConcurrencyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        client = client_ip(Request(scope), self.trusted_proxies)
+        # An IPv6 client is its /64, as for the rate limits: it has that many addresses.
+        client = client_key(client_ip(Request(scope), self.trusted_proxies))
         count = self.in_progress.get(client, 0)
         if count >= self.limit:
             response = problem_response(
