@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import MetaData, Table, func, select, text, update
@@ -31,7 +30,8 @@ from shop.kit.logging import configure_logging
 from shop.kit.outbox import enqueue, outbox_table
 from shop.kit.outbox_email import email_handler, enqueue_email
 from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource, retry_delay
-from tests.support import Databases, app_client, with_database
+from tests.kit.scratch_database import scratch_database
+from tests.support import Databases, app_client
 
 METADATA = new_metadata()
 OUTBOX = outbox_table(METADATA)
@@ -57,24 +57,8 @@ def engine_for(url: str) -> AsyncEngine:
 @pytest.fixture(scope="module")
 async def outbox_url(databases: Databases, worker_id: str) -> AsyncIterator[str]:
     """A scratch database with just the outbox table, for this module and worker."""
-    name = f"test_outbox_{worker_id}"
-    admin = await asyncpg.connect(databases.admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = with_database(databases.admin_url, name)
-    engine = engine_for(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(METADATA.create_all)
-    await engine.dispose()
-    yield url
-    admin = await asyncpg.connect(databases.admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(databases, f"test_outbox_{worker_id}", METADATA) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from shop.kit.email import EmailDeliveryError
 from shop.kit.outbox import enqueue, outbox_table
 from shop.kit.outbox_retention import purge_settled
 from shop.kit.outbox_worker import OutboxWorker
-from tests.support import Databases, with_database
+from tests.kit.scratch_database import scratch_database
+from tests.support import Databases
 
 METADATA = new_metadata()
 OUTBOX = outbox_table(METADATA)
@@ -30,24 +31,8 @@ LINK = "https://shop.example/reset-password?token=live-secret-token-4c1f"
 @pytest.fixture(scope="module")
 async def outbox_url(databases: Databases, worker_id: str) -> AsyncIterator[str]:
     """A scratch database with just the outbox table, for this module and worker."""
-    name = f"test_outbox_retention_{worker_id}"
-    admin = await asyncpg.connect(databases.admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = with_database(databases.admin_url, name)
-    engine = create_async_engine(to_async_database_url(url))
-    async with engine.begin() as connection:
-        await connection.run_sync(METADATA.create_all)
-    await engine.dispose()
-    yield url
-    admin = await asyncpg.connect(databases.admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(databases, f"test_outbox_retention_{worker_id}", METADATA) as url:
+        yield url
 
 
 @pytest.fixture
