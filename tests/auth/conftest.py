@@ -269,3 +269,13 @@ def verify_with_jwks(token: str, jwks: dict[str, Any], auth: AuthFixture) -> dic
         audience=auth.settings.jwt_audience,
     )
     return claims
+
+
+@pytest.fixture
+async def sessions_redis(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    """A client of the Redis that holds the sessions, to look at them directly."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -5,13 +5,11 @@ not at a verifier that fetches the JWKS through a load balancer over both."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
-import pytest
 import redis.asyncio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -51,15 +49,6 @@ class RoundRobin(httpx.AsyncBaseTransport):
 def kid_of(token: str) -> str:
     kid: str = jwt.get_unverified_header(token)["kid"]
     return kid
-
-
-@pytest.fixture
-async def sessions_redis(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_rotating_the_key_under_two_running_instances_answers_no_401(

@@ -37,15 +37,6 @@ async def watcher(sql: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
-@pytest.fixture
-async def sessions_redis(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def blocked_or_done(
     watcher: asyncpg.Connection, waiting: int, task: asyncio.Task[Any] | None = None
 ) -> bool:
