@@ -1,6 +1,7 @@
 """The gateway is ready when every service has a ready instance, as its active health
 checks last saw them (a probe sends no request to any service); it is live regardless."""
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,6 +114,30 @@ async def test_not_ready_before_the_first_round_of_checks(services: dict[str, st
     async with httpx.AsyncClient() as client:
         await checker.check_all(client)
     assert await run_checks(checks, 1.0) == {f"upstream:{name}": "ok" for name in SERVICES}
+
+
+def slow_ready_app(name: str, delay: float) -> FastAPI:
+    """Ready, after thinking ``delay`` seconds about it."""
+    app = FastAPI(title=name)
+
+    @app.get("/health/ready")
+    async def health_ready() -> Response:
+        await asyncio.sleep(delay)
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+async def test_serves_only_once_the_first_round_has_finished(services: dict[str, str]) -> None:
+    """Ready on the very first probe, even when an instance is slow to answer its check:
+    no 503 "not checked yet" in a gateway's first seconds (a scaled gateway's twin
+    on the same port would answer it while the other is ready)."""
+    with served(slow_ready_app("products", delay=0.5)) as slow:
+        settings = gateway_settings(services, products_urls=[slow])
+        async with gateway_client(settings) as gateway:
+            response = await gateway.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": ALL_OK}
 
 
 def counting_app(name: str, probes: list[str]) -> FastAPI:

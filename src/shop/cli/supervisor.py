@@ -119,9 +119,11 @@ def _children(
     return children
 
 
-def _wait_ready(children: list[Child], timeout: float, stopping: threading.Event) -> bool:
-    """True once every service is ready; False if asked to stop meanwhile."""
-    deadline = time.monotonic() + timeout
+def _wait_ready(
+    children: list[Child], deadline: float, timeout: float, stopping: threading.Event
+) -> bool:
+    """True once every child is ready (by ``deadline``, a monotonic time ``timeout``
+    seconds after the start-up began); False if asked to stop meanwhile."""
     pending = list(children)
     with httpx.Client(timeout=1.0) as client:
         while pending:
@@ -193,10 +195,17 @@ def _up(settings: CliSettings, scale: Mapping[str, int] | None, search: str | No
         _write_runtime_env(runtime_env, data_env)
         children = _children(settings, data_env, ports)
         try:
-            for child in children:
-                child.start()
-            if not _wait_ready(children, settings.startup_timeout, stopping):
-                return 0  # stopped during start-up, as asked
+            # The services first, the gateway once they are ready: a gateway ready at
+            # once then, and never one instance of a scaled gateway answering 503
+            # while its twin on the same port is already ready.
+            services = [c for c in children if c.spec.name != "gateway"]
+            gateways = [c for c in children if c.spec.name == "gateway"]
+            deadline = time.monotonic() + settings.startup_timeout
+            for group in (services, gateways):
+                for child in group:
+                    child.start()
+                if not _wait_ready(group, deadline, settings.startup_timeout, stopping):
+                    return 0  # stopped during start-up, as asked
             print(_banner(children, runtime_env, search_env), flush=True)
             return _supervise(children, stopping)
         except StartupError as exc:

@@ -1,5 +1,6 @@
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ from starlette.types import Scope
 
 from shop.gateway.bodylimits import RouteBodyLimitMiddleware
 from shop.gateway.config import GatewaySettings
-from shop.gateway.health_checks import HealthChecker
+from shop.gateway.health_checks import CHECK_TIMEOUT, HealthChecker
 from shop.gateway.openapi import MergedOpenAPI
 from shop.gateway.paths import PathGuardMiddleware
 from shop.gateway.proxy import Proxy
@@ -86,13 +87,18 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
 
 def health_check_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> Resource:
     """Checks every instance in the background (see shop.gateway.health_checks); the
-    gateway is ready when each service has an instance whose latest check passed."""
+    gateway is ready when each service has an instance whose latest check passed. It
+    starts serving after the first round of checks."""
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
         checker = HealthChecker(upstreams, settings.upstream_health_interval)
         loop = background_resource("upstream_health_checks", lambda _: checker)
         async with loop(app) as alive:
+            # Each check gives up after CHECK_TIMEOUT, so the first round ends by then;
+            # the bound is for a loop that died before finishing it.
+            with suppress(TimeoutError):
+                await asyncio.wait_for(checker.first_round(), timeout=2 * CHECK_TIMEOUT)
             yield {**alive, **checker.readiness_checks()}
 
     return resource

@@ -10,7 +10,11 @@ The gateway's own readiness is read from the same state
 check of one of its instances passed. A probe of the gateway costs no request
 to any service (a fan-out per probe would multiply the load that probes cause
 by the number of instances), and the gateway is not ready before the first
-round of checks has told it anything.
+round of checks has told it anything. The gateway starts serving only after that
+first round (:meth:`HealthChecker.first_round`), so a gateway that accepts a
+connection already knows which instances are up: no 503 for a probe or a client
+in its first seconds, and none from one instance of a scaled gateway while its
+twin on the same port is ready.
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ class HealthChecker:
         self._seen_ready: set[str] = set()
         # Whether the latest check of each instance (by URL) passed; absent: not checked yet.
         self._latest: dict[str, bool] = {}
+        self._first_round_done = asyncio.Event()
+
+    async def first_round(self) -> None:
+        """Returns once the first round of checks has finished, passed or not."""
+        await self._first_round_done.wait()
 
     def readiness_checks(self) -> Mapping[str, ReadinessCheck]:
         """``upstream:<name>`` per service, read from the checks' state (no I/O)."""
@@ -75,6 +84,7 @@ class HealthChecker:
                     await self.check_all(client)
                 except Exception:
                     log.exception("upstream health checks failed")
+                self._first_round_done.set()
                 await asyncio.sleep(self.interval)
 
     async def check_all(self, client: httpx.AsyncClient) -> None:
