@@ -257,7 +257,8 @@ def make_customer(system: System, n: int) -> tuple[str, str]:
 
 
 def product_ids(system: System, wanted: int) -> tuple[list[str], list[str]]:
-    """(ids of active products, those of them in stock), up to `wanted`."""
+    """(ids of active products, those of them in stock with a single variant: what an
+    order names by product_id), up to `wanted`."""
     api = system.url("products") + "/api/v1/products"
     ids: list[str] = []
     in_stock: list[str] = []
@@ -271,7 +272,7 @@ def product_ids(system: System, wanted: int) -> tuple[list[str], list[str]]:
         body = page.json()
         for item in body["items"]:
             ids.append(item["id"])
-            if item["available"] > 0:
+            if item["available"] > 0 and len(item["variants"]) == 1:
                 in_stock.append(item["id"])
         cursor = body.get("next_cursor")
         if not cursor:

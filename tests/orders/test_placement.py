@@ -29,16 +29,20 @@ async def test_an_order_is_placed_with_the_catalogs_prices_and_its_stock_committ
     assert order["items"] == [  # in the customer's order, priced by the catalog
         {
             "product_id": str(mug),
+            "variant_id": await env.books.variant(mug),
             "sku": mug_entry.sku,
             "name": "Coffee Mug",
+            "variant_title": "",
             "unit_price": 1250,
             "quantity": 3,
             "line_total": 3750,
         },
         {
             "product_id": str(lamp),
+            "variant_id": await env.books.variant(lamp),
             "sku": lamp_entry.sku,
             "name": "Desk Lamp",
+            "variant_title": "",
             "unit_price": 4500,
             "quantity": 1,
             "line_total": 4500,
@@ -167,7 +171,9 @@ async def test_not_enough_stock_is_409_with_every_short_line_and_nothing_held(
 
     answer = problem(await env.place(ada, (plenty, 1), (short, 3)), 409, "insufficient-stock")
 
-    assert answer["errors"] == [{"product_id": str(short), "requested": 3, "available": 2}]
+    [error] = answer["errors"]
+    assert error.pop("variant_id")  # the product's only (default) variant
+    assert error == {"product_id": str(short), "requested": 3, "available": 2}
     assert await env.books.levels(plenty) == (10, 0)
     assert await env.books.levels(short) == (2, 0)
     [row] = await env.db.fetch("SELECT * FROM orders")

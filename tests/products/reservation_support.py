@@ -31,7 +31,9 @@ from shop.products.config import ProductsSettings
 from shop.products.models import (
     Inventory,
     Product,
+    ProductOption,
     ProductStatus,
+    ProductVariant,
     Reservation,
     ReservationLine,
     ReservationStatus,
@@ -107,12 +109,20 @@ class Books:
                     status=status,
                 )
             )
+            # Its default variant, as the catalog makes it for a product without options.
+            variant = ProductVariant(
+                product_id=product_id, sku=f"RSV-{number:05d}-{product_id.hex[:6]}", price=price
+            )
+            session.add(variant)
             await session.flush()
-            session.add(Inventory(product_id=product_id, on_hand=on_hand, reserved=0))
+            session.add(
+                Inventory(variant_id=variant.id, product_id=product_id, on_hand=on_hand, reserved=0)
+            )
             if on_hand:
                 session.add(
                     StockMovement(
                         product_id=product_id,
+                        variant_id=variant.id,
                         on_hand_delta=on_hand,
                         reserved_delta=0,
                         reason=StockReason.ADJUSTMENT,
@@ -122,18 +132,130 @@ class Books:
                 )
         return product_id
 
+    async def product_with_variants(
+        self, stock: dict[str, int], *, price: int = 1000, option: str = "Size"
+    ) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+        """An active product with one option and a variant per value of ``stock`` (its
+        units on hand, in the ledger as the catalog writes them). Returns the product's
+        id and its variants' ids by value."""
+        number = next(_numbers)
+        product_id = uuid.uuid4()
+        sku = f"VAR-{number:05d}-{product_id.hex[:6]}"
+        variants = {value: uuid.uuid4() for value in stock}
+        async with self.sessionmaker() as session, session.begin():
+            session.add(
+                Product(
+                    id=product_id,
+                    sku=sku,
+                    slug=f"variable-{number}-{product_id.hex[:8]}",
+                    name=f"Variable thing {number}",
+                    description="",
+                    price=price,
+                    currency="USD",
+                    attributes={},
+                    status=ProductStatus.ACTIVE,
+                )
+            )
+            await session.flush()
+            session.add(
+                ProductOption(product_id=product_id, position=0, name=option, values=list(stock))
+            )
+            for position, value in enumerate(stock):
+                session.add(
+                    ProductVariant(
+                        id=variants[value],
+                        product_id=product_id,
+                        sku=f"{sku}-{value}",
+                        title=value,
+                        options={option: value},
+                        price=price,
+                        position=position,
+                    )
+                )
+            await session.flush()
+            for value, on_hand in stock.items():
+                variant_id = variants[value]
+                session.add(
+                    Inventory(
+                        variant_id=variant_id, product_id=product_id, on_hand=on_hand, reserved=0
+                    )
+                )
+                session.add(
+                    StockMovement(
+                        product_id=product_id,
+                        variant_id=variant_id,
+                        on_hand_delta=on_hand,
+                        reserved_delta=0,
+                        reason=StockReason.ADJUSTMENT,
+                        note="initial stock",
+                        actor="test",
+                    )
+                )
+        return product_id, variants
+
+    async def variant_levels(self, variant_id: uuid.UUID) -> tuple[int, int]:
+        """``(on_hand, reserved)`` of a variant."""
+        async with self.sessionmaker() as session:
+            row = await session.get(Inventory, variant_id)
+            assert row is not None
+            return row.on_hand, row.reserved
+
+    async def assert_variant_balanced(self, *variant_ids: uuid.UUID) -> None:
+        """Per variant: the ledger's deltas add up to its levels, ``reserved`` is what
+        held reservations hold of it, and nothing is oversold."""
+        for variant_id in variant_ids:
+            on_hand, reserved = await self.variant_levels(variant_id)
+            async with self.sessionmaker() as session:
+                moved = (
+                    await session.execute(
+                        select(
+                            func.coalesce(func.sum(StockMovement.on_hand_delta), 0),
+                            func.coalesce(func.sum(StockMovement.reserved_delta), 0),
+                        ).where(StockMovement.variant_id == variant_id)
+                    )
+                ).one()
+                held = await session.scalar(
+                    select(func.coalesce(func.sum(ReservationLine.quantity), 0))
+                    .join(Reservation, Reservation.order_id == ReservationLine.order_id)
+                    .where(
+                        ReservationLine.variant_id == variant_id,
+                        Reservation.status == ReservationStatus.HELD,
+                    )
+                )
+            assert (int(moved[0]), int(moved[1])) == (on_hand, reserved), variant_id
+            assert reserved == int(held or 0), variant_id
+            assert 0 <= reserved <= on_hand, variant_id
+
     async def catalog_entry(self, product_id: uuid.UUID) -> Product:
         async with self.sessionmaker() as session:
             product = await session.get(Product, product_id)
             assert product is not None
             return product
 
-    async def levels(self, product_id: uuid.UUID) -> tuple[int, int]:
-        """``(on_hand, reserved)`` of a product."""
+    async def variant(self, product_id: uuid.UUID) -> str:
+        """The id of the product's (default) variant, as the API writes it."""
         async with self.sessionmaker() as session:
-            row = await session.get(Inventory, product_id)
-            assert row is not None
-            return row.on_hand, row.reserved
+            variant_id = await session.scalar(
+                select(ProductVariant.id).where(ProductVariant.product_id == product_id)
+            )
+            return str(variant_id)
+
+    async def levels(self, product_id: uuid.UUID) -> tuple[int, int]:
+        """``(on_hand, reserved)`` of a product, summed over its variants."""
+        async with self.sessionmaker() as session:
+            on_hand, reserved = (
+                await session.execute(
+                    select(func.sum(Inventory.on_hand), func.sum(Inventory.reserved)).where(
+                        Inventory.product_id == product_id
+                    )
+                )
+            ).one()
+            assert on_hand is not None, f"product {product_id} has no inventory"
+            return int(on_hand), int(reserved)
+
+    async def execute(self, sql: str, **params: Any) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(text(sql), params)
 
     async def ledger(
         self, product_id: uuid.UUID | None = None, order_id: uuid.UUID | None = None

@@ -27,7 +27,7 @@ from shop.kit.db import create_engine, create_sessionmaker
 from shop.products.app import create_app
 from shop.products.cache import GENERATION_KEY
 from shop.products.config import ProductsSettings
-from shop.products.models import Category, Inventory, Product, ProductStatus
+from shop.products.models import Category, Inventory, Product, ProductStatus, ProductVariant
 from tests.products.conftest import TABLES, Signer, products_settings
 from tests.support import Databases, app_client
 
@@ -103,10 +103,16 @@ class Catalog:
                 product = Product(id=uuid.uuid4(), **fields)
                 session.add(product)
                 made.append(product)
+            variants = [
+                ProductVariant(id=uuid.uuid4(), product_id=p.id, sku=p.sku, price=p.price)
+                for p in made
+            ]
+            session.add_all(variants)
             await session.flush()
-            for product, spec in zip(made, specs, strict=True):
+            for product, variant, spec in zip(made, variants, specs, strict=True):
                 session.add(
                     Inventory(
+                        variant_id=variant.id,
                         product_id=product.id,
                         on_hand=spec.get("on_hand", 10),
                         reserved=spec.get("reserved", 0),

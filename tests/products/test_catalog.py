@@ -187,10 +187,21 @@ async def test_stock_adjustments_are_bounded_and_recorded(
 ) -> None:
     created = await products.product(initial_stock=10)
     inventory = f"{API}/products/{created['id']}/inventory"
-    assert (await products.client.get(inventory, headers=products.admin)).json() == {
+    levels = (await products.client.get(inventory, headers=products.admin)).json()
+    [variant] = created["variants"]
+    assert levels == {
         "on_hand": 10,
         "reserved": 0,
         "available": 10,
+        "variants": [
+            {
+                "variant_id": variant["id"],
+                "sku": created["sku"],
+                "on_hand": 10,
+                "reserved": 0,
+                "available": 10,
+            }
+        ],
     }
     connection = await asyncpg.connect(plain_url(databases.urls["products"]))
     try:
@@ -203,7 +214,12 @@ async def test_stock_adjustments_are_bounded_and_recorded(
         ok = await products.client.post(
             adjust, json={"delta": -6, "reason": "damaged in transit"}, headers=products.admin
         )
-        assert ok.json() == {"on_hand": 4, "reserved": 4, "available": 0}
+        assert {k: ok.json()[k] for k in ("on_hand", "reserved", "available")} == {
+            "on_hand": 4,
+            "reserved": 4,
+            "available": 0,
+        }
+        assert ok.json()["variants"][0]["available"] == 0
         ledger = await connection.fetch(
             "SELECT on_hand_delta, reason, note, actor FROM stock_movements ORDER BY id"
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.gateway.upstreams import ROUTES
@@ -60,8 +60,10 @@ async def test_a_reservation_holds_stock_with_the_catalogs_prices_names_and_skus
         entry = await env.books.catalog_entry(product_id)
         assert lines[str(product_id)] == {
             "product_id": str(product_id),
+            "variant_id": await env.books.variant(product_id),
             "sku": entry.sku,
             "name": entry.name,
+            "variant_title": "",
             "unit_price": entry.price,
             "currency": entry.currency,
             "quantity": quantity,
@@ -110,8 +112,18 @@ async def test_one_short_line_holds_nothing_and_every_short_line_is_listed(
 
     body = problem(response, 409, "insufficient-stock")
     assert sorted(body["errors"], key=lambda e: e["available"]) == [
-        {"product_id": str(none), "requested": 1, "available": 0},
-        {"product_id": str(few), "requested": 3, "available": 2},
+        {
+            "product_id": str(none),
+            "variant_id": await env.books.variant(none),
+            "requested": 1,
+            "available": 0,
+        },
+        {
+            "product_id": str(few),
+            "variant_id": await env.books.variant(few),
+            "requested": 3,
+            "available": 2,
+        },
     ]
     for product_id, on_hand in ((plenty, 100), (few, 2), (none, 0)):
         assert await env.books.levels(product_id) == (on_hand, 0)
@@ -128,7 +140,14 @@ async def test_available_counts_what_other_orders_hold(env: ReservationsEnv) -> 
     product = await env.books.product(5)
     assert (await env.reserve(uuid.uuid4(), (product, 4))).status_code == 201
     short = problem(await env.reserve(uuid.uuid4(), (product, 2)), 409, "insufficient-stock")
-    assert short["errors"] == [{"product_id": str(product), "requested": 2, "available": 1}]
+    assert short["errors"] == [
+        {
+            "product_id": str(product),
+            "variant_id": await env.books.variant(product),
+            "requested": 2,
+            "available": 1,
+        }
+    ]
     assert (await env.reserve(uuid.uuid4(), (product, 1))).status_code == 201
     assert await env.books.levels(product) == (5, 5)
     await env.books.assert_balanced(product)
@@ -359,7 +378,14 @@ async def test_reserve_and_commit_at_once_takes_the_units_in_one_step(
     problem(await env.release(order_id), 409, "reservation-committed")
     # Short stock takes nothing, as a hold would.
     short = problem(await env.reserve(uuid.uuid4(), (product, 8), commit=True), 409)
-    assert short["errors"] == [{"product_id": str(product), "requested": 8, "available": 7}]
+    assert short["errors"] == [
+        {
+            "product_id": str(product),
+            "variant_id": await env.books.variant(product),
+            "requested": 8,
+            "available": 7,
+        }
+    ]
     assert await env.books.levels(product) == (7, 0)
     await env.books.assert_balanced(product, other)
 
@@ -580,7 +606,7 @@ async def test_the_database_refuses_negative_available_stock(env: ReservationsEn
                         update(Inventory).where(Inventory.product_id == product).values(**values)
                     )
     async with env.books.sessionmaker() as session:
-        row = await session.get(Inventory, product)
+        row = await session.scalar(select(Inventory).where(Inventory.product_id == product))
         assert row is not None
         row.reserved += 2  # what a reserve without its check would do
         with pytest.raises(IntegrityError, match="available_not_negative"):

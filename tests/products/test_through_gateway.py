@@ -96,7 +96,9 @@ async def test_every_products_route_through_the_gateway(
     adjusted = await gateway.post(
         inventory + "/adjustments", json={"delta": 3, "reason": "delivery"}, headers=admin
     )
-    assert adjusted.json() == {"on_hand": 8, "reserved": 0, "available": 8}
+    levels = adjusted.json()
+    assert (levels["on_hand"], levels["reserved"], levels["available"]) == (8, 0, 8)
+    assert [v["available"] for v in levels["variants"]] == [8]
 
     upload = await gateway.post(
         f"/products/{product['id']}/images",

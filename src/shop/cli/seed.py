@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -49,7 +50,7 @@ from shop.products.config import ProductsSettings
 from shop.products.image_service import store_product_image
 from shop.products.images import ImageLimits, process_upload
 from shop.products.models import Category, Product, ProductImage
-from shop.products.schemas import CategoryIn, ProductIn
+from shop.products.schemas import CategoryIn, OptionIn, ProductIn, VariantIn
 from shop.products.service import Catalog, create_category, create_product
 from shop.products.storage import MediaStorage, create_media_storage
 
@@ -152,19 +153,7 @@ class _Seeder:
                 catalog = self.catalog()
                 for product in batch:
                     await create_product(
-                        session,
-                        catalog,
-                        ProductIn(
-                            sku=product.sku,
-                            slug=product.slug,
-                            name=product.name,
-                            description=product.description,
-                            price=product.price,
-                            category_id=categories[product.category_slug],
-                            attributes=product.attributes,
-                            status=product.status,
-                            initial_stock=product.initial_stock,
-                        ),
+                        session, catalog, _product_in(product, categories[product.category_slug])
                     )
         return len(new), len(demo.products) - len(new) - conflicts, conflicts
 
@@ -255,3 +244,32 @@ def seed_demo(cli: CliSettings, products: int, *, images: bool = True) -> SeedRe
         result = asyncio.run(_seed(settings, demo, images))
     log.info("demo catalog seeded", **vars(result))
     return result
+
+
+def _product_in(product: DemoProduct, category_id: uuid.UUID) -> ProductIn:
+    """The demo product as an admin would post it: with its options and variants, or
+    with its price and stock (one default variant)."""
+    fields: dict[str, Any] = {
+        "sku": product.sku,
+        "slug": product.slug,
+        "name": product.name,
+        "description": product.description,
+        "category_id": category_id,
+        "attributes": product.attributes,
+        "status": product.status,
+    }
+    if not product.variants:
+        return ProductIn(**fields, price=product.price, initial_stock=product.initial_stock)
+    return ProductIn(
+        **fields,
+        options=[OptionIn(name=name, values=list(values)) for name, values in product.options],
+        variants=[
+            VariantIn(
+                sku=variant.sku,
+                options=dict(variant.options),
+                price=variant.price,
+                initial_stock=variant.initial_stock,
+            )
+            for variant in product.variants
+        ],
+    )

@@ -58,6 +58,14 @@ class ProductsNotOrderableError(ShopError):
     type_slug = "products-not-orderable"
 
 
+class VariantRequiredError(ShopError):
+    """An item names by product_id alone a product with several variants."""
+
+    status = 422
+    title = "Variant required"
+    type_slug = "variant-required"
+
+
 class MixedCurrencyError(ShopError):
     status = 422
     title = "Mixed currencies"

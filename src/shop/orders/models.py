@@ -107,17 +107,21 @@ class Order(Base):
 
 
 class OrderLine(Base):
-    """A product of an order, with the catalog's SKU, name and price when it was reserved."""
+    """A variant of an order, with the catalog's SKU, name, variant title and price when
+    it was reserved. ``variant_id`` is null only on lines placed before variants existed
+    (each was its product's only, default, variant)."""
 
     __tablename__ = "order_lines"
 
     order_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
     )
-    product_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    position: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[uuid.UUID]
+    variant_id: Mapped[uuid.UUID | None]
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
+    variant_title: Mapped[str] = mapped_column(String(320), default="")
     unit_price: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(Integer)
     line_total: Mapped[int] = mapped_column(BigInteger)

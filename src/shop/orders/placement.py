@@ -38,7 +38,13 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from shop.kit.contracts.reservations import ReservationOut, ReservationRefusal, ReservationStatus
+from shop.kit.contracts.reservations import (
+    ReservationLineOut,
+    ReservationOut,
+    ReservationRefusal,
+    ReservationStatus,
+    ReserveLineIn,
+)
 from shop.kit.db import unit_of_work
 from shop.kit.errors import ShopError
 from shop.kit.identity import Identity
@@ -52,18 +58,20 @@ from shop.orders.errors import (
     OrderNotPlacedError,
     ProductsNotOrderableError,
     StockHoldLapsedError,
+    VariantRequiredError,
 )
 from shop.orders.models import Order, OrderLine, OrderStatus, StockState
 from shop.orders.presenters import order_out
 from shop.orders.products_client import ProductsRefusedError, ProductsUnavailableError
 from shop.orders.repository import OrderRepository
-from shop.orders.schemas import PlaceOrderIn
+from shop.orders.schemas import ItemIn, PlaceOrderIn
 
 log = structlog.get_logger("shop.orders.placement")
 
 # The history's notes of the cancellations that refuse a placement.
 NOT_ENOUGH_STOCK = "not enough stock"
 NOT_ORDERABLE = "some products cannot be ordered"
+VARIANT_REQUIRED = "some items need a variant"
 HOLD_LAPSED = "the stock hold lapsed before it was committed"
 MIXED_CURRENCIES = "mixed currencies"
 NOT_COMPLETED = "placement did not complete"  # the reconciler's
@@ -85,21 +93,28 @@ async def place_order(
     Idempotency-Key's ``lease``, the order is recorded on the key."""
     if orders.products.breaker_open:  # fail fast, and leave no pending order behind
         raise CatalogUnavailableError()
-    items = [(item.product_id, item.quantity) for item in body.items]
+    items = body.items
+    lines = [
+        ReserveLineIn(
+            product_id=item.product_id, variant_id=item.variant_id, quantity=item.quantity
+        )
+        for item in items
+    ]
     actor = actor_of(identity)
     order_id = await _record_pending(orders, identity, body, actor, lease)
     try:
-        reservation = await orders.products.reserve(order_id, items, commit=True)
+        reservation = await orders.products.reserve(order_id, lines, commit=True)
     except ProductsUnavailableError as exc:
         log.warning("placement left pending", order_id=str(order_id), reason=str(exc))
         raise CatalogUnavailableError() from exc
     except ProductsRefusedError as exc:
         raise await _refused(orders, order_id, actor, exc) from None
 
-    if {(line.product_id, line.quantity) for line in reservation.lines} != set(items):
+    positions = _positions(items, reservation.lines)
+    if positions is None:
         log.error("the reservation does not match the order", order_id=str(order_id))
         raise CatalogUnavailableError()
-    outcome, order = await _confirm(orders, order_id, reservation, items, actor, lease)
+    outcome, order = await _confirm(orders, order_id, reservation, positions, actor, lease)
     if outcome is not Confirmation.CONFIRMED:
         await stock.give_back(orders, order_id)
         if outcome is Confirmation.MIXED_CURRENCIES:
@@ -107,6 +122,25 @@ async def place_order(
         raise CatalogUnavailableError("The order could not be placed in time. Try again.")
     assert order is not None
     return order
+
+
+def _positions(items: list[ItemIn], lines: list[ReservationLineOut]) -> dict[uuid.UUID, int] | None:
+    """The position of the item each reserved line answers, by the line's variant; None
+    unless the lines answer the items one for one (a line named by product answers the
+    reserved line of that product's variant)."""
+    positions: dict[uuid.UUID, int] = {}
+    for index, item in enumerate(items):
+        matches = [
+            line
+            for line in lines
+            if line.variant_id not in positions
+            and (item.variant_id is None or line.variant_id == item.variant_id)
+            and (item.product_id is None or line.product_id == item.product_id)
+        ]
+        if len(matches) != 1 or matches[0].quantity != item.quantity:
+            return None
+        positions[matches[0].variant_id] = index
+    return positions if len(positions) == len(lines) else None
 
 
 def placed_answer(order: Order) -> idempotency.Answer:
@@ -185,6 +219,8 @@ def _refusal_of(order: Order) -> ShopError:
         return InsufficientStockError("Not enough stock for some items; nothing was reserved.")
     if note == NOT_ORDERABLE:
         return ProductsNotOrderableError("Some products do not exist or cannot be ordered.")
+    if note == VARIANT_REQUIRED:
+        return VariantRequiredError("Some items name a product with several variants.")
     if note == HOLD_LAPSED:
         return StockHoldLapsedError()
     if note == MIXED_CURRENCIES:
@@ -209,14 +245,24 @@ async def _refused(
         error = InsufficientStockError(
             "Not enough stock for some items; nothing was reserved.", errors=errors
         )
-    elif refusal.refusal is ReservationRefusal.PRODUCTS_NOT_ORDERABLE:
-        note = NOT_ORDERABLE
+    elif refusal.refusal in {
+        ReservationRefusal.PRODUCTS_NOT_ORDERABLE,
+        ReservationRefusal.VARIANT_REQUIRED,
+    }:
         for entry in errors:  # products numbers our items as its reservation's lines
             if isinstance(entry.get("field"), str):
                 entry["field"] = entry["field"].replace("lines.", "items.", 1)
-        error = ProductsNotOrderableError(
-            "Some products do not exist or cannot be ordered; see errors.", errors=errors
-        )
+        if refusal.refusal is ReservationRefusal.VARIANT_REQUIRED:
+            note = VARIANT_REQUIRED
+            error = VariantRequiredError(
+                "Some items name a product with several variants; name the variant_id.",
+                errors=errors,
+            )
+        else:
+            note = NOT_ORDERABLE
+            error = ProductsNotOrderableError(
+                "Some products do not exist or cannot be ordered; see errors.", errors=errors
+            )
     else:  # released by the reconciler meanwhile, or a refusal we do not expect
         log.warning("reservation refused", order_id=str(order_id), type=refusal.type_slug)
         return CatalogUnavailableError("The order could not be placed in time. Try again.")
@@ -234,14 +280,14 @@ async def _confirm(
     orders: Orders,
     order_id: uuid.UUID,
     reservation: ReservationOut,
-    items: list[tuple[uuid.UUID, int]],
+    position: dict[uuid.UUID, int],
     actor: str,
     lease: idempotency.Lease | None,
 ) -> tuple[Confirmation, Order | None]:
-    """Confirms the pending order from its reservation; the confirmed order comes with
-    its lines and history loaded, as this transaction wrote them. Under a lease, the
-    answer (the order, 201) is stored on the key in the same transaction."""
-    position = {product_id: index for index, (product_id, _) in enumerate(items)}
+    """Confirms the pending order from its reservation (``position``: each variant's
+    place among the items); the confirmed order comes with its lines and history loaded,
+    as this transaction wrote them. Under a lease, the answer (the order, 201) is stored
+    on the key in the same transaction."""
     async with unit_of_work(orders.sessionmaker) as session:
         order = await OrderRepository(session).lock(order_id, with_history=True)
         if order is None or order.status != OrderStatus.PENDING:
@@ -257,9 +303,11 @@ async def _confirm(
                 OrderLine(
                     order_id=order_id,
                     product_id=line.product_id,
-                    position=position[line.product_id],
+                    variant_id=line.variant_id,
+                    position=position[line.variant_id],
                     sku=line.sku,
                     name=line.name,
+                    variant_title=line.variant_title,
                     unit_price=line.unit_price,
                     quantity=line.quantity,
                     line_total=line.unit_price * line.quantity,

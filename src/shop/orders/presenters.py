@@ -14,8 +14,10 @@ def order_out(order: Order) -> OrderOut:
         items=[
             OrderItemOut(
                 product_id=line.product_id,
+                variant_id=line.variant_id,
                 sku=line.sku,
                 name=line.name,
+                variant_title=line.variant_title,
                 unit_price=line.unit_price,
                 quantity=line.quantity,
                 line_total=line.line_total,

@@ -125,11 +125,21 @@ class ProductsClient:
         return bool(self.breaker.opened)
 
     async def reserve(
-        self, order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
+        self,
+        order_id: uuid.UUID,
+        items: Sequence[ReserveLineIn | tuple[uuid.UUID, int]],
+        *,
+        commit: bool = False,
     ) -> ReservationOut:
-        """Holds the items for the order; with ``commit``, takes them off the shelf at once
-        (the answer is then ``committed``)."""
-        lines = [ReserveLineIn(product_id=p, quantity=q) for p, q in items]
+        """Holds the items (lines, or ``(product_id, quantity)`` pairs for single-variant
+        products) for the order; with ``commit``, takes them off the shelf at once (the
+        answer is then ``committed``)."""
+        lines = [
+            item
+            if isinstance(item, ReserveLineIn)
+            else ReserveLineIn(product_id=item[0], quantity=item[1])
+            for item in items
+        ]
         body = ReserveIn(lines=lines, commit=commit)
         # "commit" only when asked: the body is the one it always was.
         return await self._call(

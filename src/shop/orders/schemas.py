@@ -37,18 +37,34 @@ class AddressIn(Strict):
 
 
 class ItemIn(Strict):
-    product_id: uuid.UUID
+    """A variant; or, by ``product_id`` alone, a product with a single variant."""
+
+    product_id: uuid.UUID | None = None
+    variant_id: uuid.UUID | None = None
     quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Self:
+        if self.product_id is None and self.variant_id is None:
+            raise ValueError("an item names its variant_id (or product_id)")
+        return self
+
+    @property
+    def key(self) -> tuple[str, uuid.UUID]:
+        if self.variant_id is not None:
+            return ("variant", self.variant_id)
+        assert self.product_id is not None
+        return ("product", self.product_id)
 
 
 def _distinct_products(items: list[ItemIn]) -> list[ItemIn]:
-    seen: set[uuid.UUID] = set()
+    seen: set[tuple[str, uuid.UUID]] = set()
     for item in items:
-        if item.product_id in seen:
+        if item.key in seen:
             raise ValueError(
-                f"product {item.product_id} is listed more than once; give one line a product"
+                f"{item.key[0]} {item.key[1]} is listed more than once; give it one line"
             )
-        seen.add(item.product_id)
+        seen.add(item.key)
     return items
 
 
@@ -77,8 +93,10 @@ class StatusChangeIn(Strict):
 
 class OrderItemOut(BaseModel):
     product_id: uuid.UUID
+    variant_id: uuid.UUID | None = Field(description="null on lines from before variants")
     sku: str
     name: str
+    variant_title: str = Field(description='"M / Red"; "" for a default variant')
     unit_price: int = Field(description="Minor units, the catalog's price when ordered")
     quantity: int
     line_total: int

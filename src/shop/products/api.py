@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import zlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
@@ -23,9 +24,8 @@ from shop.kit.db import Session
 from shop.kit.errors import problem_responses
 from shop.kit.identity import AdminUser, OptionalUser
 from shop.kit.validation import NO_NUL
-from shop.products import reads, service
+from shop.products import reads, service, stock
 from shop.products.cache import CatalogCache, Pin
-from shop.products.presenters import inventory_out
 from shop.products.schemas import (
     AdjustmentIn,
     CategoryIn,
@@ -55,15 +55,20 @@ CatalogContext = Annotated[Catalog, Depends(get_catalog)]
 
 
 def etag(view: ProductOut) -> str:
-    """The version, and the stock: a stock change alters the read without a new version."""
-    return f'"v{view.version}.{view.available}"'
+    """The version, and the stock: a stock change alters the read without a new version.
+    With several variants, a digest of each one's stock too (the sum may stay the same
+    while units move between variants)."""
+    if len(view.variants) <= 1:
+        return f'"v{view.version}.{view.available}"'
+    levels = ",".join(f"{variant.id}:{variant.available}" for variant in view.variants)
+    return f'"v{view.version}.{view.available}.{zlib.crc32(levels.encode()):08x}"'
 
 
 def expected_version(if_match: str | None) -> int | None:
     """The version an ``If-Match`` header names (``"v3.7"``, ``W/"v3"``); ``*`` or none: any."""
     if if_match is None or if_match.strip() == "*":
         return None
-    match = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})(?:\.\d{1,10})?"\s*', if_match)
+    match = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})(?:\.\d{1,10}(?:\.[0-9a-f]{8})?)?"\s*', if_match)
     return int(match.group(1)) if match else -1  # an unknown tag matches no version
 
 
@@ -200,7 +205,7 @@ async def delete_product(
 
 @router.get("/products/{product_id}/inventory", responses=problem_responses(401, 403, 404))
 async def get_inventory(product_id: uuid.UUID, _: AdminUser, session: Session) -> InventoryOut:
-    return inventory_out(await service.inventory_of(session, product_id))
+    return await stock.inventory_of(session, product_id)
 
 
 @router.post(
@@ -214,5 +219,12 @@ async def adjust_inventory(
     session: Session,
     catalog: CatalogContext,
 ) -> InventoryOut:
-    inventory = await service.adjust_stock(session, catalog, product_id, body.delta, body.reason)
-    return inventory_out(inventory)
+    return await stock.adjust_stock(
+        session,
+        catalog.cache,
+        catalog.actor,
+        product_id,
+        body.variant_id,
+        body.delta,
+        body.reason,
+    )

@@ -55,11 +55,13 @@ def _notify_search(request: Request) -> bool:
         **problem_responses(
             descriptions={
                 **SERVICE_AUTH,
-                409: "Not enough stock (`insufficient-stock`, `errors: [{product_id, requested, "
-                "available}]`), the order was released (`reservation-released`) or reserved "
-                "with other lines (`reservation-mismatch`) (problem)",
-                422: "Invalid body, or unknown or non-active products "
-                "(`products-not-orderable`, `errors: [{field, message, product_id, reason}]`)",
+                409: "Not enough stock (`insufficient-stock`, `errors: [{product_id, variant_id, "
+                "requested, available}]`), the order was released (`reservation-released`) or "
+                "reserved with other lines (`reservation-mismatch`) (problem)",
+                422: "Invalid body, unknown or non-active products or variants "
+                "(`products-not-orderable`, `errors: [{field, message, product_id, variant_id, "
+                "reason}]`), or a product with several variants named without one "
+                "(`variant-required`, the same errors)",
             }
         ),
     },
@@ -76,7 +78,12 @@ async def reserve(
     outcome = await reservations.reserve(
         session,
         order_id,
-        [(line.product_id, line.quantity) for line in body.lines],
+        [
+            reservations.WantedLine(
+                quantity=line.quantity, product_id=line.product_id, variant_id=line.variant_id
+            )
+            for line in body.lines
+        ],
         ttl=timedelta(seconds=settings.reservation_ttl_seconds),
         actor=caller.actor,
         cache=_cache(request),

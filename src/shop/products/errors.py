@@ -126,3 +126,52 @@ class ReservationExpiredError(ConflictError):
 class ReservationCommittedError(ConflictError):
     title = "Reservation committed"
     type_slug = ReservationRefusal.COMMITTED
+
+
+# --- Variants -----------------------------------------------------------------------
+
+
+class VariantNotFoundError(ShopError):
+    status = 404
+    title = "Variant not found"
+    type_slug = "variant-not-found"
+
+
+class LastActiveVariantError(ShopError):
+    status = 409
+    title = "Last active variant"
+    type_slug = "last-active-variant"
+
+
+class InvalidVariantError(ShopError):
+    """A variant's options do not fit the product's (undeclared value, missing option,
+    a combination another active variant has)."""
+
+    status = 422
+    title = "Invalid variant"
+    type_slug = "invalid-variant"
+
+    def __init__(self, field: str, message: str) -> None:
+        errors: list[dict[str, Any]] = [{"field": field, "message": message}]
+        super().__init__(f"{field}: {message}", errors=errors)
+
+
+class VariantRequiredError(ShopError):
+    """The product has several active variants: the request must name one. ``errors``
+    names the fields (the reservation API's lines: NotOrderableLine)."""
+
+    status = 422
+    title = "Variant required"
+    type_slug = ReservationRefusal.VARIANT_REQUIRED
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=errors or [{"field": "variant_id", "message": detail}])
+
+
+class PriceDerivedError(ShopError):
+    status = 422
+    title = "Price is derived"
+    type_slug = "price-derived"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, errors=[{"field": "price", "message": detail}])

@@ -1,4 +1,5 @@
-"""Tables of ``products_db``: the catalog, stock and its ledger, reservations, images."""
+"""Tables of ``products_db``: the catalog (products, their options and variants), stock
+per variant and its ledger, reservations, images."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -31,12 +34,15 @@ __all__ = [  # ReservationStatus is the reservation API's (shop.kit.contracts)
     "Inventory",
     "Product",
     "ProductImage",
+    "ProductOption",
     "ProductStatus",
+    "ProductVariant",
     "Reservation",
     "ReservationLine",
     "ReservationStatus",
     "StockMovement",
     "StockReason",
+    "VariantStatus",
     "outbox",
 ]
 
@@ -76,6 +82,11 @@ class ProductStatus(enum.StrEnum):
 
 
 class Product(Base):
+    """A product. ``sku`` is the product's own (its default variant's, for a product
+    without options); ``price`` is derived: the lowest price among its active variants,
+    kept by every variant write (shop.products.variants), so that listings sort and
+    filter on one column."""
+
     __tablename__ = "products"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -120,13 +131,84 @@ Index(
 )
 
 
-class Inventory(Base):
-    """Stock of one product. Reservations hold units without taking them off the shelf."""
+class ProductOption(Base):
+    """One of a product's (up to three) options, such as Size, with its ordered values."""
 
-    __tablename__ = "inventory"
+    __tablename__ = "product_options"
 
     product_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    values: Mapped[list[str]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        UniqueConstraint("product_id", "name", name="uq_product_options_product_id_name"),
+        CheckConstraint("position BETWEEN 0 AND 2", name="at_most_three"),
+    )
+
+
+class VariantStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class ProductVariant(Base):
+    """One sellable unit of a product: its SKU, option values, price and stock."""
+
+    __tablename__ = "product_variants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    # Unique across the catalog: order lines and the warehouse know a unit by it.
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    # The option values in the options' order, " / "-joined ("M / Red"); "" for a default.
+    title: Mapped[str] = mapped_column(String(320), default="")
+    options: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    price: Mapped[int] = mapped_column(BigInteger)
+    compare_at_price: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[VariantStatus] = mapped_column(
+        _enum(VariantStatus, "variant_status"), default=VariantStatus.ACTIVE
+    )
+    weight_grams: Mapped[int | None] = mapped_column(Integer)
+    image_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("product_images.id", ondelete="SET NULL")
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("compare_at_price >= 0", name="compare_at_price_not_negative"),
+        CheckConstraint("weight_grams >= 0", name="weight_not_negative"),
+        # Two active variants of a product never share a combination (archived ones may).
+        Index(
+            "uq_product_variants_active_combination",
+            "product_id",
+            "options",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+
+class Inventory(Base):
+    """Stock of one variant. Reservations hold units without taking them off the shelf.
+    ``product_id`` is the variant's product, kept here for per-product sums (search)."""
+
+    __tablename__ = "inventory"
+
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("product_variants.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
     )
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
@@ -160,6 +242,9 @@ class StockMovement(Base):
     product_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("products.id", ondelete="CASCADE"), index=True
     )
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("product_variants.id", ondelete="CASCADE"), index=True
+    )
     on_hand_delta: Mapped[int] = mapped_column(Integer, default=0)
     reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[StockReason] = mapped_column(_enum(StockReason, "stock_reason"))
@@ -188,21 +273,26 @@ class Reservation(Base):
 
 
 class ReservationLine(Base):
-    """One product of a reservation, with the catalog's price, name and SKU at that time."""
+    """One variant of a reservation, with the catalog's price, name, SKU and variant title
+    at that time."""
 
     __tablename__ = "reservation_lines"
 
     order_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("reservations.order_id", ondelete="CASCADE"), primary_key=True
     )
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("product_variants.id", ondelete="RESTRICT"), primary_key=True
+    )
     product_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True
+        ForeignKey("products.id", ondelete="RESTRICT"), index=True
     )
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     name: Mapped[str] = mapped_column(String(200))
     sku: Mapped[str] = mapped_column(String(64))
+    variant_title: Mapped[str] = mapped_column(String(320), default="")
 
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from shop.products.models import Inventory, Product, ProductImage
-from shop.products.schemas import ImageOut, InventoryOut, ProductOut
+from shop.products.models import (
+    Inventory,
+    Product,
+    ProductImage,
+    ProductOption,
+    ProductVariant,
+    VariantStatus,
+)
+from shop.products.schemas import ImageOut, OptionOut, ProductOut, VariantOut
 
 
 class MediaUrls(Protocol):
@@ -25,25 +32,46 @@ def image_out(image: ProductImage, media: MediaUrls) -> ImageOut:
     )
 
 
-def product_out(product: Product, available: int, images: Sequence[ImageOut]) -> ProductOut:
+def variant_out(variant: ProductVariant, stock: Inventory | None) -> VariantOut:
+    return VariantOut(
+        id=variant.id,
+        sku=variant.sku,
+        title=variant.title,
+        options=variant.options,
+        price=variant.price,
+        compare_at_price=variant.compare_at_price,
+        available=stock.on_hand - stock.reserved if stock is not None else 0,
+        status=variant.status,
+        image_id=variant.image_id,
+        weight_grams=variant.weight_grams,
+        version=variant.version,
+    )
+
+
+def product_out(
+    product: Product,
+    options: Sequence[ProductOption],
+    variants: Sequence[VariantOut],
+    images: Sequence[ImageOut],
+) -> ProductOut:
+    """``price`` and ``available`` over the active ones of ``variants``."""
+    active = [variant for variant in variants if variant.status == VariantStatus.ACTIVE]
     return ProductOut(
         id=product.id,
         sku=product.sku,
         slug=product.slug,
         name=product.name,
         description=product.description,
-        price=product.price,
+        price=min((v.price for v in active), default=product.price),
         currency=product.currency,
         category_id=product.category_id,
         attributes=product.attributes,
         status=product.status,
-        available=available,
+        available=sum(variant.available for variant in active),
         images=list(images),
+        options=[OptionOut(name=option.name, values=option.values) for option in options],
+        variants=list(variants),
         version=product.version,
         created_at=product.created_at,
         updated_at=product.updated_at,
     )
-
-
-def inventory_out(inventory: Inventory) -> InventoryOut:
-    return InventoryOut.model_validate(inventory, from_attributes=True)

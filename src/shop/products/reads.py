@@ -16,27 +16,45 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.db import unit_of_work
 from shop.products.cache import Pin
-from shop.products.models import Product
-from shop.products.presenters import MediaUrls, image_out, product_out
-from shop.products.repositories import ImageRepository, StockRepository
+from shop.products.models import Product, VariantStatus
+from shop.products.presenters import MediaUrls, image_out, product_out, variant_out
+from shop.products.repositories import ImageRepository, OptionRepository, VariantRepository
 from shop.products.schemas import CategoryCount, Facets, ImageOut, ProductOut, ProductSearchOut
 from shop.products.search import ProductQuery, SearchBackend
 from shop.products.service import find_product
 
 
 async def product_views(
-    session: AsyncSession, products: Sequence[Product], media: MediaUrls
+    session: AsyncSession,
+    products: Sequence[Product],
+    media: MediaUrls,
+    *,
+    archived_variants: bool = False,
 ) -> list[ProductOut]:
-    """``products`` with their stock and images, loaded in two queries for the whole
-    page (never one per product)."""
+    """``products`` with their options, variants, stock and images, loaded in three
+    queries for the whole page (never one per product). ``archived_variants``: shown
+    too (to admins), else only the active ones."""
     ids = [product.id for product in products]
     if not ids:
         return []
-    stock = await StockRepository(session).available_of(ids)
+    variants = await VariantRepository(session).with_stock(ids)
+    options = await OptionRepository(session).of_products(ids)
     images: dict[uuid.UUID, list[ImageOut]] = defaultdict(list)
     for image in await ImageRepository(session).of_products(ids):
         images[image.product_id].append(image_out(image, media))
-    return [product_out(p, stock.get(p.id, 0), images[p.id]) for p in products]
+    return [
+        product_out(
+            p,
+            options[p.id],
+            [
+                variant_out(variant, stock)
+                for variant, stock in variants[p.id]
+                if archived_variants or variant.status == VariantStatus.ACTIVE
+            ],
+            images[p.id],
+        )
+        for p in products
+    ]
 
 
 async def product_view(
@@ -54,7 +72,7 @@ async def product_view(
         # Before the stock is read (READ COMMITTED: a later statement, a later
         # snapshot): a stock change from now on makes this entry stale.
         await pin(product.id)
-        [view] = await product_views(session, [product], media)
+        [view] = await product_views(session, [product], media, archived_variants=include_drafts)
     return view
 
 
@@ -63,7 +81,7 @@ async def written_product(
 ) -> ProductOut:
     """The product as a write in ``session`` has just left it (drafts included)."""
     product = await find_product(session, str(product_id), include_drafts=True)
-    [view] = await product_views(session, [product], media)
+    [view] = await product_views(session, [product], media, archived_variants=True)
     return view
 
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shop.kit.validation import JsonInt, StrictInput
-from shop.products.models import ProductStatus
+from shop.products.models import ProductStatus, VariantStatus
+from shop.products.options import MAX_OPTIONS, MAX_VALUES, MAX_VARIANTS, check_variants
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 Slug = Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Price = Annotated[JsonInt, Field(ge=0, le=10**12, description="Minor units: 1999 is 19.99")]
+Stock = Annotated[JsonInt, Field(ge=0, le=10**9)]
+Weight = Annotated[JsonInt, Field(ge=0, le=10**8, description="Grams")]
+OptionName = Annotated[str, Field(min_length=1, max_length=50)]
+OptionValue = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 def _bounded_attributes(value: dict[str, Any]) -> dict[str, Any]:
@@ -61,16 +66,63 @@ class CategoryList(BaseModel):
     items: list[CategoryOut]
 
 
+class OptionIn(Strict):
+    name: OptionName
+    values: Annotated[list[OptionValue], Field(min_length=1, max_length=MAX_VALUES)]
+
+
+class VariantIn(Strict):
+    sku: Sku
+    options: dict[OptionName, OptionValue] = Field(default_factory=dict)
+    price: Price
+    compare_at_price: Price | None = None
+    initial_stock: Stock = 0
+    weight_grams: Weight | None = None
+    image_id: uuid.UUID | None = None
+
+
+class VariantUpdate(Strict):
+    sku: Sku | None = None
+    options: dict[OptionName, OptionValue] | None = None
+    price: Price | None = None
+    compare_at_price: Price | None = None
+    weight_grams: Weight | None = None
+    image_id: uuid.UUID | None = None
+    status: VariantStatus | None = None
+
+
 class ProductIn(Strict):
+    """A product; with ``variants`` (and ``options``), its sellable units, else one
+    default variant carrying ``sku``, ``price`` and ``initial_stock``."""
+
     sku: Sku
     slug: Slug | None = None
     name: Name
     description: Annotated[str, Field(max_length=20_000)] = ""
-    price: Price
+    price: Price | None = None
     category_id: uuid.UUID | None = None
     attributes: Attributes = Field(default_factory=dict)
     status: ProductStatus = ProductStatus.DRAFT
-    initial_stock: Annotated[JsonInt, Field(ge=0, le=10**9)] = 0
+    initial_stock: Stock | None = None
+    options: Annotated[list[OptionIn], Field(max_length=MAX_OPTIONS)] = Field(default_factory=list)
+    variants: Annotated[list[VariantIn], Field(min_length=1, max_length=MAX_VARIANTS)] | None = None
+
+    @model_validator(mode="after")
+    def _variants_or_price(self) -> Self:
+        if self.variants is None:
+            if self.price is None:
+                raise ValueError("price is required for a product without variants")
+            if self.options:
+                raise ValueError("options need variants that name their values")
+            return self
+        if self.price is not None:
+            raise ValueError("price is derived from the variants; give each variant its price")
+        if self.initial_stock is not None:
+            raise ValueError("with variants, stock is given per variant (initial_stock)")
+        check_variants(
+            [(o.name, o.values) for o in self.options], [v.options for v in self.variants]
+        )
+        return self
 
 
 class ProductUpdate(Strict):
@@ -92,6 +144,25 @@ class ImageOut(BaseModel):
     height: int
 
 
+class OptionOut(BaseModel):
+    name: str
+    values: list[str]
+
+
+class VariantOut(BaseModel):
+    id: uuid.UUID
+    sku: str
+    title: str
+    options: dict[str, str]
+    price: int
+    compare_at_price: int | None
+    available: int
+    status: VariantStatus
+    image_id: uuid.UUID | None
+    weight_grams: int | None
+    version: int
+
+
 class ProductOut(BaseModel):
     id: uuid.UUID
     sku: str
@@ -105,6 +176,8 @@ class ProductOut(BaseModel):
     status: ProductStatus
     available: int
     images: list[ImageOut]
+    options: list[OptionOut]
+    variants: list[VariantOut]
     version: int
     created_at: datetime
     updated_at: datetime
@@ -126,12 +199,26 @@ class ProductSearchOut(BaseModel):
     facets: Facets
 
 
-class InventoryOut(BaseModel):
+class VariantInventoryOut(BaseModel):
+    variant_id: uuid.UUID
+    sku: str
     on_hand: int
     reserved: int
     available: int
 
 
+class InventoryOut(BaseModel):
+    """A product's stock: the sums over its variants, then each variant's."""
+
+    on_hand: int
+    reserved: int
+    available: int
+    variants: list[VariantInventoryOut]
+
+
 class AdjustmentIn(Strict):
     delta: Annotated[JsonInt, Field(ge=-(10**9), le=10**9)]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+    variant_id: uuid.UUID | None = Field(
+        default=None, description="Required unless the product has a single active variant"
+    )

@@ -1,4 +1,5 @@
-"""Catalog use cases: categories, products and stock adjustments.
+"""Catalog use cases: categories and products (their variants: shop.products.variants;
+stock: shop.products.stock).
 
 Each takes the caller's ``session`` and a :class:`Catalog` (what a write needs
 besides it) and plain inputs. They flush but never commit: the request's
@@ -25,29 +26,24 @@ from shop.products.errors import (
     CategoryInUseError,
     CategoryNotFoundError,
     DuplicateError,
+    PriceDerivedError,
     ProductNotFoundError,
-    StockBelowReservedError,
     UnknownReferenceError,
     VersionMismatchError,
 )
-from shop.products.models import (
-    Category,
-    Inventory,
-    Product,
-    ProductStatus,
-    StockMovement,
-    StockReason,
-)
+from shop.products.models import Category, Product, ProductStatus, VariantStatus
 from shop.products.repositories import (
     CategoryRepository,
+    OptionRepository,
     OutboxRepository,
     ProductRepository,
     Repository,
-    StockRepository,
+    VariantRepository,
 )
-from shop.products.schemas import CategoryIn, CategoryUpdate, ProductIn, ProductUpdate
+from shop.products.schemas import CategoryIn, CategoryUpdate, ProductIn, ProductUpdate, VariantIn
 from shop.products.search import CATEGORY_CHANGED
 from shop.products.slugs import MAX_LENGTH, slugify
+from shop.products.variants import write_variants
 
 
 @dataclass(frozen=True)
@@ -163,15 +159,23 @@ async def _check_category(session: AsyncSession, category_id: uuid.UUID | None) 
 
 
 async def create_product(session: AsyncSession, catalog: Catalog, data: ProductIn) -> Product:
-    products, stock = ProductRepository(session), StockRepository(session)
+    """The product with its options and variants; without ``variants``, one default
+    variant carrying its SKU, price and initial stock."""
+    products = ProductRepository(session)
     await _check_category(session, data.category_id)
+    variants = data.variants
+    if variants is None:
+        assert data.price is not None  # ProductIn requires it without variants
+        variants = [
+            VariantIn(sku=data.sku, price=data.price, initial_stock=data.initial_stock or 0)
+        ]
     product = products.add(
         Product(
             sku=data.sku,
             slug=data.slug or await _unique_slug(products, slugify(data.name)),
             name=data.name,
             description=data.description,
-            price=data.price,
+            price=min(variant.price for variant in variants),
             currency=catalog.currency,
             category_id=data.category_id,
             attributes=data.attributes,
@@ -179,18 +183,8 @@ async def create_product(session: AsyncSession, catalog: Catalog, data: ProductI
         )
     )
     await _flush_unique(products, "product")
-    stock.add(Inventory(product_id=product.id, on_hand=data.initial_stock, reserved=0))
-    if data.initial_stock:
-        stock.record(
-            StockMovement(
-                product_id=product.id,
-                on_hand_delta=data.initial_stock,
-                reason=StockReason.ADJUSTMENT,
-                note="initial stock",
-                actor=catalog.actor,
-            )
-        )
-    await stock.flush()
+    options = [(option.name, option.values) for option in data.options]
+    await write_variants(session, product, options, variants, catalog.actor)
     await announce(session, catalog.cache, [product.id])
     return product
 
@@ -227,6 +221,8 @@ async def update_product(
     changes = data.model_dump(exclude_unset=True)
     if "category_id" in changes:
         await _check_category(session, data.category_id)
+    if data.price is not None or data.sku is not None:
+        await _default_variant_follows(session, product, data)
     for field, value in changes.items():
         if value is None and field != "category_id":
             continue  # null means "leave as is" for fields that cannot be empty
@@ -239,6 +235,30 @@ async def update_product(
     return product
 
 
+async def _default_variant_follows(
+    session: AsyncSession, product: Product, data: ProductUpdate
+) -> None:
+    """A product without options sells one variant: its price and SKU follow the
+    product's. With options, the price is derived (a 422) and the SKU is the product's own."""
+    has_options = bool(await OptionRepository(session).of_product(product.id))
+    active = [
+        variant
+        for variant in await VariantRepository(session).of_product(product.id)
+        if variant.status == VariantStatus.ACTIVE
+    ]
+    if data.price is not None and (has_options or len(active) != 1):
+        raise PriceDerivedError(
+            "The price is the lowest of the variants' prices; change a variant's price."
+        )
+    if has_options or len(active) != 1:
+        return
+    [variant] = active
+    if data.price is not None:
+        variant.price = data.price
+    if data.sku is not None and variant.sku == product.sku:
+        variant.sku = data.sku
+
+
 async def archive_product(session: AsyncSession, catalog: Catalog, product_id: uuid.UUID) -> None:
     products = ProductRepository(session)
     product = await _locked_product(products, product_id)
@@ -246,42 +266,3 @@ async def archive_product(session: AsyncSession, catalog: Catalog, product_id: u
         product.status = ProductStatus.ARCHIVED
         await products.flush()
         await announce(session, catalog.cache, [product.id])
-
-
-# --- stock --------------------------------------------------------------------------
-
-
-async def inventory_of(
-    session: AsyncSession, product_id: uuid.UUID, *, lock: bool = False
-) -> Inventory:
-    inventory = await StockRepository(session).of(product_id, lock=lock)
-    if inventory is None:
-        raise ProductNotFoundError
-    return inventory
-
-
-async def adjust_stock(
-    session: AsyncSession, catalog: Catalog, product_id: uuid.UUID, delta: int, reason: str
-) -> Inventory:
-    inventory = await inventory_of(session, product_id, lock=True)
-    if inventory.on_hand + delta < inventory.reserved:
-        raise StockBelowReservedError(
-            f"On hand would be {inventory.on_hand + delta}, below the {inventory.reserved} "
-            "units reserved for orders.",
-            on_hand=inventory.on_hand,
-            reserved=inventory.reserved,
-        )
-    inventory.on_hand += delta
-    stock = StockRepository(session)
-    stock.record(
-        StockMovement(
-            product_id=product_id,
-            on_hand_delta=delta,
-            reason=StockReason.ADJUSTMENT,
-            note=reason,
-            actor=catalog.actor,
-        )
-    )
-    await stock.flush()
-    await announce(session, catalog.cache, [product_id], stock_only=True)
-    return inventory

@@ -34,6 +34,7 @@ from shop.cli.demo.generator import (
     DemoCatalog,
     DemoCategory,
     DemoProduct,
+    DemoVariant,
     demo_catalog,
     demo_categories,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "DemoCatalog",
     "DemoCategory",
     "DemoProduct",
+    "DemoVariant",
     "demo_catalog",
     "demo_categories",
     "demo_image",

@@ -24,6 +24,14 @@ class DemoCategory:
 
 
 @dataclass(frozen=True)
+class DemoVariant:
+    sku: str
+    options: tuple[tuple[str, str], ...]  # (option, value) in the options' order
+    price: int  # minor units
+    initial_stock: int
+
+
+@dataclass(frozen=True)
 class DemoProduct:
     sku: str
     slug: str
@@ -36,6 +44,9 @@ class DemoProduct:
     status: ProductStatus
     initial_stock: int
     colour: tuple[int, int, int]  # of the picture
+    # Sizes, colours or capacities to choose from; none: one default variant.
+    options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    variants: tuple[DemoVariant, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,8 +131,12 @@ class _Generator:
         )
         prefix = f"{department.code}-{kind.code}"
         self.counters[prefix] = self.counters.get(prefix, 0) + 1
+        sku = f"{prefix}-{self.counters[prefix]:04d}"
+        options, variants = _variants(rng, department, kind, sku, price, stock, colour, size)
         return DemoProduct(
-            sku=f"{prefix}-{self.counters[prefix]:04d}",
+            sku=sku,
+            options=options,
+            variants=variants,
             slug=slugify(name),
             name=name,
             description=" ".join(sentences),
@@ -148,6 +163,54 @@ class _Generator:
         self.names.add(name)
         self.slugs.add(slugify(name))
         return name, extra
+
+
+# Kinds sold in sizes and colours (consecutive sizes around the product's own), and
+# laptops in storage capacities, each a step up in price.
+_SIZED_KINDS = frozenset({"SHO", "JKT"})
+_CAPACITIES = (("256 GB", 0), ("512 GB", 10000), ("1 TB", 25000))
+
+
+def _variants(
+    rng: random.Random,
+    department: Department,
+    kind: Kind,
+    sku: str,
+    price: int,
+    stock: int,
+    colour: str | None,
+    size: str | None,
+) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[DemoVariant, ...]]:
+    """The options and variants of a product of ``kind`` (none for most kinds)."""
+    options: tuple[tuple[str, tuple[str, ...]], ...]
+    if kind.code in _SIZED_KINDS and size is not None and colour is not None:
+        at = kind.sizes.index(size)
+        start = max(0, min(at - 1, len(kind.sizes) - 4))
+        sizes = kind.sizes[start : start + 4]
+        colours = (colour, rng.choice([c for c in department.colours if c != colour]))
+        options = (("Size", sizes), ("Colour", colours))
+        combos = [(s, c) for c in colours for s in sizes]
+        return options, tuple(
+            DemoVariant(
+                sku=f"{sku}-{n + 1:02d}",
+                options=(("Size", s), ("Colour", c)),
+                price=price,
+                initial_stock=rng.randint(0, max(1, stock // 3)),
+            )
+            for n, (s, c) in enumerate(combos)
+        )
+    if kind.code == "LAP":
+        options = (("Storage", tuple(name for name, _ in _CAPACITIES)),)
+        return options, tuple(
+            DemoVariant(
+                sku=f"{sku}-{name.replace(' ', '')}",
+                options=(("Storage", name),),
+                price=price + extra,
+                initial_stock=rng.randint(0, max(1, stock // 2)),
+            )
+            for name, extra in _CAPACITIES
+        )
+    return (), ()
 
 
 def _product_name(

@@ -12,9 +12,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shop.kit.validation import JsonBool, JsonInt
 
@@ -33,6 +33,9 @@ class ReservationRefusal(enum.StrEnum):
     """The problem types (the last part of the ``type`` URL) of a refused call."""
 
     PRODUCTS_NOT_ORDERABLE = "products-not-orderable"  # 422, errors: NotOrderableLine
+    # 422, errors: NotOrderableLine: a line names by product_id alone a product with
+    # several active variants.
+    VARIANT_REQUIRED = "variant-required"
     INSUFFICIENT_STOCK = "insufficient-stock"  # 409, errors: ShortLine
     NOT_FOUND = "reservation-not-found"  # 404
     MISMATCH = "reservation-mismatch"  # 409: reserved before with other lines
@@ -45,18 +48,39 @@ class ReservationRefusal(enum.StrEnum):
 
 
 class ReserveLineIn(BaseModel):
+    """A variant, by ``variant_id``; or by ``product_id`` alone, the product's only
+    active variant (a product with several is refused: ``variant-required``). With
+    both, the variant must be one of that product's."""
+
     model_config = ConfigDict(extra="forbid")
 
-    product_id: uuid.UUID
+    product_id: uuid.UUID | None = None
+    variant_id: uuid.UUID | None = None
     quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Self:
+        if self.product_id is None and self.variant_id is None:
+            raise ValueError(
+                "a line names its variant_id (or the product_id of a product with a single variant)"
+            )
+        return self
+
+    @property
+    def key(self) -> tuple[str, uuid.UUID]:
+        """What the line names: its variant, else its product."""
+        if self.variant_id is not None:
+            return ("variant", self.variant_id)
+        assert self.product_id is not None
+        return ("product", self.product_id)
 
 
 def _distinct_products(lines: list[ReserveLineIn]) -> list[ReserveLineIn]:
-    seen: set[uuid.UUID] = set()
+    seen: set[tuple[str, uuid.UUID]] = set()
     for line in lines:
-        if line.product_id in seen:
-            raise ValueError(f"product {line.product_id} is listed more than once")
-        seen.add(line.product_id)
+        if line.key in seen:
+            raise ValueError(f"{line.key[0]} {line.key[1]} is listed more than once")
+        seen.add(line.key)
     return lines
 
 
@@ -83,8 +107,10 @@ class ReservationLineOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     product_id: uuid.UUID
-    sku: str
-    name: str
+    variant_id: uuid.UUID
+    sku: str = Field(description="The variant's SKU")
+    name: str = Field(description="The product's name")
+    variant_title: str = Field(default="", description='"M / Red"; "" for a default variant')
     unit_price: int = Field(description="Minor units, the catalog's price when reserved")
     currency: str
     quantity: int
@@ -107,17 +133,21 @@ class ShortLine(BaseModel):
     is available."""
 
     product_id: uuid.UUID
+    variant_id: uuid.UUID | None = None
     requested: int
     available: int
 
 
 class NotOrderableLine(BaseModel):
-    """A member of ``errors`` of ``products-not-orderable``: the line's product is
-    unknown (``reason`` ``unknown``) or not active (``reason`` its status)."""
+    """A member of ``errors`` of ``products-not-orderable``: the line's product or
+    variant is unknown (``reason`` ``unknown``), not active (``reason`` its status) or
+    named twice (``duplicate``); and of ``variant-required`` (``reason``
+    ``variant-required``): the line names by product_id a product with several variants."""
 
-    field: str  # lines.<index>.product_id
+    field: str  # lines.<index>.product_id, lines.<index>.variant_id
     message: str
-    product_id: uuid.UUID
+    product_id: uuid.UUID | None
+    variant_id: uuid.UUID | None = None
     reason: str
 
 

@@ -17,13 +17,16 @@ from shop.products.repositories.catalog import (
 from shop.products.repositories.images import ImageRepository
 from shop.products.repositories.outbox import OutboxRepository
 from shop.products.repositories.reservations import ReservationRepository
+from shop.products.repositories.variants import OptionRepository, VariantRepository
 
 __all__ = [
     "CategoryRepository",
     "ImageRepository",
+    "OptionRepository",
     "OutboxRepository",
     "ProductRepository",
     "Repository",
     "ReservationRepository",
     "StockRepository",
+    "VariantRepository",
 ]

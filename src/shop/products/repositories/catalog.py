@@ -85,38 +85,38 @@ class ProductRepository(Repository[Product]):
 
 
 class StockRepository(Repository[Inventory]):
-    """The inventory rows and the ledger of stock movements."""
+    """The inventory rows (one per variant) and the ledger of stock movements."""
 
     model = Inventory
 
-    async def of(self, product_id: uuid.UUID, *, lock: bool = False) -> Inventory | None:
-        query = select(Inventory).where(Inventory.product_id == product_id)
+    async def of_variant(self, variant_id: uuid.UUID, *, lock: bool = False) -> Inventory | None:
+        query = select(Inventory).where(Inventory.variant_id == variant_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update().execution_options(populate_existing=True)
         inventory: Inventory | None = await self.session.scalar(query)
         return inventory
 
-    async def available_of(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
-        """Units available (on hand, not reserved) of each product that has stock."""
+    async def of_products(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Inventory]:
+        """The inventory rows of these products' variants, by variant id."""
         rows = await self.session.scalars(
             select(Inventory).where(Inventory.product_id.in_(list(product_ids)))
         )
-        return {row.product_id: row.on_hand - row.reserved for row in rows}
+        return {row.variant_id: row for row in rows}
 
-    async def lock_many(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Inventory]:
-        """The inventory rows of ``product_ids``, locked in product order (the stable order
+    async def lock_many(self, variant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Inventory]:
+        """The inventory rows of ``variant_ids``, locked in variant order (the stable order
         every transaction uses, so that none waits for another in a cycle), read fresh."""
-        ids = sorted(set(product_ids))
+        ids = sorted(set(variant_ids))
         if not ids:
             return {}
         rows = await self.session.scalars(
             select(Inventory)
-            .where(Inventory.product_id.in_(ids))
-            .order_by(Inventory.product_id)
+            .where(Inventory.variant_id.in_(ids))
+            .order_by(Inventory.variant_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        return {row.product_id: row for row in rows}
+        return {row.variant_id: row for row in rows}
 
     def record(self, movement: StockMovement) -> None:
         """A ledger row, written at the next flush."""

@@ -86,12 +86,12 @@ class ReservationRepository(Repository[Reservation]):
         )
 
     async def lines(self, order_ids: Sequence[uuid.UUID]) -> list[ReservationLine]:
-        """The lines of these orders' reservations, by order, then by product; read fresh."""
+        """The lines of these orders' reservations, by order, then by variant; read fresh."""
         return list(
             await self.session.scalars(
                 select(ReservationLine)
                 .where(ReservationLine.order_id.in_(order_ids))
-                .order_by(ReservationLine.order_id, ReservationLine.product_id)
+                .order_by(ReservationLine.order_id, ReservationLine.variant_id)
                 .execution_options(populate_existing=True)
             )
         )

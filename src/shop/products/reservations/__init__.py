@@ -13,7 +13,7 @@ Their queries are :class:`shop.products.repositories.ReservationRepository`'s.
 Concurrency. Rows are always locked in one order, so two transactions never
 wait for each other in a cycle: first the reservation's row (a new key for a
 reserve, ``FOR UPDATE`` otherwise, ``SKIP LOCKED`` for the sweeper), then the
-inventory rows of its products ``ORDER BY product_id FOR UPDATE``. Stock is
+inventory rows of its variants ``ORDER BY variant_id FOR UPDATE``. Stock is
 checked and changed under those locks, and the database's CHECK constraints
 (``0 <= reserved <= on_hand``) refuse an oversell even if the code were wrong.
 
@@ -45,6 +45,7 @@ has released it yet; it can still be released.
 
 from shop.products.reservations.holding import (
     ReserveOutcome,
+    WantedLine,
     commit,
     get_reservation,
     reserve,
@@ -61,6 +62,7 @@ __all__ = [
     "SWEEPER_ACTOR",
     "ReservationView",
     "ReserveOutcome",
+    "WantedLine",
     "commit",
     "get_reservation",
     "release",

@@ -81,17 +81,22 @@ async def restock(
     reservation, _ = found
     lines = await reservations.lines([order_id])
     stock_rows = StockRepository(session)
-    stock = await stock_rows.lock_many(line.product_id for line in lines)
+    stock = await stock_rows.lock_many(line.variant_id for line in lines)
     for line in lines:
         stock_row(stock, line).on_hand += line.quantity
         movement = ledger_row(
-            line.product_id, order_id, actor, StockReason.RELEASE, on_hand=line.quantity
+            line.product_id,
+            line.variant_id,
+            order_id,
+            actor,
+            StockReason.RELEASE,
+            on_hand=line.quantity,
         )
         movement.note = "returned to stock: the order was cancelled"
         stock_rows.record(movement)
     reservation.status = ReservationStatus.RELEASED
     await reservations.flush()
-    await stock_changed(session, cache, [line.product_id for line in lines], notify_search)
+    await stock_changed(session, cache, {line.product_id for line in lines}, notify_search)
     log.info("committed reservation returned to stock", order_id=str(order_id))
     return await stored_view(reservations, order_id)
 
@@ -124,11 +129,18 @@ async def _release_held(
     released; returns the products whose stock changed."""
     lines = await ReservationRepository(session).lines([r.order_id for r in reservations])
     stock_rows = StockRepository(session)
-    stock = await stock_rows.lock_many(line.product_id for line in lines)
+    stock = await stock_rows.lock_many(line.variant_id for line in lines)
     for line in lines:
         stock_row(stock, line).reserved -= line.quantity
         stock_rows.record(
-            ledger_row(line.product_id, line.order_id, actor, reason, reserved=-line.quantity)
+            ledger_row(
+                line.product_id,
+                line.variant_id,
+                line.order_id,
+                actor,
+                reason,
+                reserved=-line.quantity,
+            )
         )
     for reservation in reservations:
         reservation.status = ReservationStatus.RELEASED

@@ -36,6 +36,7 @@ class ReservationView:
 
 def ledger_row(
     product_id: uuid.UUID,
+    variant_id: uuid.UUID,
     order_id: uuid.UUID,
     actor: str,
     reason: StockReason,
@@ -45,6 +46,7 @@ def ledger_row(
 ) -> StockMovement:
     return StockMovement(
         product_id=product_id,
+        variant_id=variant_id,
         on_hand_delta=on_hand,
         reserved_delta=reserved,
         reason=reason,
@@ -65,9 +67,10 @@ async def stock_changed(
 
 
 def stock_row(stock: Mapping[uuid.UUID, Inventory], line: ReservationLine) -> Inventory:
-    row = stock.get(line.product_id)
+    """The inventory row of the line's variant (``stock`` is by variant id)."""
+    row = stock.get(line.variant_id)
     if row is None:  # pragma: no cover - inventory outlives every reservation line
-        raise RuntimeError(f"no inventory row for product {line.product_id}")
+        raise RuntimeError(f"no inventory row for variant {line.variant_id}")
     return row
 
 
@@ -85,7 +88,7 @@ def view_of_rows(
     expires_at: datetime,
     lines: Sequence[ReservationLine],
 ) -> ReservationView:
-    """``lines`` in product order (as ReservationRepository.lines reads them)."""
+    """``lines`` in variant order (as ReservationRepository.lines reads them)."""
     return ReservationView(
         order_id=order_id,
         status=status,

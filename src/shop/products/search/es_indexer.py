@@ -21,6 +21,7 @@ a message delivered twice or late does no harm. Topics:
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -69,12 +70,11 @@ async def load_documents(
     if not product_ids:
         return {}
     products = list(await session.scalars(select(Product).where(Product.id.in_(product_ids))))
-    stock = {
-        row.product_id: row.on_hand - row.reserved
-        for row in await session.scalars(
-            select(Inventory).where(Inventory.product_id.in_(product_ids))
-        )
-    }
+    stock: dict[uuid.UUID, int] = defaultdict(int)  # summed over the product's variants
+    for row in await session.scalars(
+        select(Inventory).where(Inventory.product_id.in_(product_ids))
+    ):
+        stock[row.product_id] += row.on_hand - row.reserved
     lineages = await _lineages(session, {p.category_id for p in products if p.category_id})
     return {
         str(p.id): product_document(

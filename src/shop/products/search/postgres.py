@@ -245,7 +245,7 @@ class PostgresSearch:
                 # The text match bounds the candidates: look each one's stock up by key
                 # rather than hash the whole inventory.
                 available = (
-                    select(Inventory.on_hand - Inventory.reserved)
+                    select(func.sum(Inventory.on_hand - Inventory.reserved))
                     .where(Inventory.product_id == Product.id)
                     .scalar_subquery()
                 )

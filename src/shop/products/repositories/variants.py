@@ -1,0 +1,100 @@
+"""Queries of a product's options and variants."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+
+from shop.products.models import Inventory, ProductOption, ProductVariant, VariantStatus
+from shop.products.repositories.base import Repository
+
+
+class VariantRepository(Repository[ProductVariant]):
+    model = ProductVariant
+
+    async def of_products(
+        self, product_ids: Iterable[uuid.UUID], *, active_only: bool = False
+    ) -> dict[uuid.UUID, list[ProductVariant]]:
+        """Each product's variants in their order (every product of ``product_ids`` has
+        a list, maybe empty)."""
+        ids = list(product_ids)
+        query = select(ProductVariant).where(ProductVariant.product_id.in_(ids))
+        if active_only:
+            query = query.where(ProductVariant.status == VariantStatus.ACTIVE)
+        query = query.order_by(ProductVariant.position, ProductVariant.created_at)
+        found: dict[uuid.UUID, list[ProductVariant]] = {product_id: [] for product_id in ids}
+        for variant in await self.session.scalars(query):
+            found[variant.product_id].append(variant)
+        return found
+
+    async def of_product(self, product_id: uuid.UUID) -> list[ProductVariant]:
+        return (await self.of_products([product_id]))[product_id]
+
+    async def with_stock(
+        self, product_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[ProductVariant, Inventory | None]]]:
+        """Each product's variants in their order, each with its inventory row (one
+        query for a whole page)."""
+        ids = list(product_ids)
+        rows = await self.session.execute(
+            select(ProductVariant, Inventory)
+            .outerjoin(Inventory, Inventory.variant_id == ProductVariant.id)
+            .where(ProductVariant.product_id.in_(ids))
+            .order_by(ProductVariant.position, ProductVariant.created_at)
+        )
+        found: dict[uuid.UUID, list[tuple[ProductVariant, Inventory | None]]] = {
+            product_id: [] for product_id in ids
+        }
+        for variant, stock in rows.tuples():
+            found[variant.product_id].append((variant, stock))
+        return found
+
+    async def fresh_by_id(
+        self, variant_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, ProductVariant]:
+        """The variants of ``variant_ids`` that exist, read fresh, by id."""
+        rows = await self.session.scalars(
+            select(ProductVariant)
+            .where(ProductVariant.id.in_(list(variant_ids)))
+            .execution_options(populate_existing=True)
+        )
+        return {variant.id: variant for variant in rows}
+
+    async def lowest_active_price(self, product_id: uuid.UUID) -> int | None:
+        price: int | None = await self.session.scalar(
+            select(func.min(ProductVariant.price)).where(
+                ProductVariant.product_id == product_id,
+                ProductVariant.status == VariantStatus.ACTIVE,
+            )
+        )
+        return price
+
+    async def next_position(self, product_id: uuid.UUID) -> int:
+        last: int | None = await self.session.scalar(
+            select(func.max(ProductVariant.position)).where(ProductVariant.product_id == product_id)
+        )
+        return 0 if last is None else last + 1
+
+
+class OptionRepository(Repository[ProductOption]):
+    model = ProductOption
+
+    async def of_products(
+        self, product_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ProductOption]]:
+        """Each product's options in their order."""
+        found: dict[uuid.UUID, list[ProductOption]] = defaultdict(list)
+        rows = await self.session.scalars(
+            select(ProductOption)
+            .where(ProductOption.product_id.in_(list(product_ids)))
+            .order_by(ProductOption.product_id, ProductOption.position)
+        )
+        for option in rows:
+            found[option.product_id].append(option)
+        return found
+
+    async def of_product(self, product_id: uuid.UUID) -> list[ProductOption]:
+        return (await self.of_products([product_id])).get(product_id, [])
