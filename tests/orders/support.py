@@ -28,7 +28,10 @@ from tests.support import Databases, app_client
 
 SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 API = "/api/v1/orders"
-ORDERS_TABLES = "orders, order_lines, order_events, idempotency_keys, outbox"
+ORDERS_TABLES = (
+    "orders, order_lines, order_events, idempotency_keys, outbox,"
+    " shipping_methods, tax_rates, promotions, promotion_uses"
+)
 ADDRESS = {
     "name": "Ada Lovelace",
     "line1": "12 St James's Square",

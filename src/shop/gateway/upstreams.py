@@ -15,6 +15,9 @@ ROUTES: dict[str, str] = {
     "/api/v1/categories": "products",
     "/api/v1/products": "products",
     "/api/v1/orders": "orders",
+    "/api/v1/shipping-methods": "orders",
+    "/api/v1/tax-rates": "orders",
+    "/api/v1/promotions": "orders",
     # Images of the local storage backend (with S3 their URLs point at the bucket).
     "/media": "products",
 }

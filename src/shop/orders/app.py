@@ -21,6 +21,7 @@ from shop.orders.config import OrdersSettings
 from shop.orders.context import Orders
 from shop.orders.emails import OrderEmails
 from shop.orders.models import outbox
+from shop.orders.pricing_api import router as pricing_router
 from shop.orders.products_client import ProductsClient
 from shop.orders.reconciler import reconciler_resource
 
@@ -70,7 +71,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         settings,
         title="Orders service",
         description="Order placement with stock reservation, lifecycle, tracking.",
-        routers=[router],
+        routers=[router, pricing_router],
         resources=[
             database_resource(settings),
             redis_resource(settings.redis_url),

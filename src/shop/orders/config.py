@@ -47,6 +47,9 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     # Delivered (or given up) outbox rows are deleted this long after, by the worker.
     outbox_retention_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     public_base_url: str = "http://127.0.0.1:3000"
+    # Catalog prices include tax (EU-style): the total is what the lines and shipping
+    # cost, and tax_total is the tax they contain. Else (US-style) tax is added on top.
+    prices_include_tax: bool = False
 
     # At least 32 random bytes, no placeholder: else the service refuses to start.
     _strong_service_token = field_validator("service_token")(strong_service_token)

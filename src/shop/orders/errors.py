@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from shop.kit.errors import ShopError, UpstreamUnavailableError
 
@@ -125,3 +125,153 @@ class CatalogUnavailableError(UpstreamUnavailableError):
             detail or "The catalog could not be reached; the order was not placed. Try again.",
             **extra,
         )
+
+
+# --- Shipping methods, tax rates, promotions -------------------------------------------
+
+
+class InvalidFieldError(ShopError):
+    """A field that is valid alone but not with the others (a window, a range, a kind
+    and its value), checked once the stored and the new values are merged."""
+
+    status = 422
+    title = "Validation failed"
+    type_slug = "validation"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class ShippingMethodNotFoundError(ShopError):
+    status = 404
+    title = "Shipping method not found"
+    type_slug = "shipping-method-not-found"
+
+
+class TaxRateNotFoundError(ShopError):
+    status = 404
+    title = "Tax rate not found"
+    type_slug = "tax-rate-not-found"
+
+
+class DuplicateTaxRateError(ShopError):
+    status = 409
+    title = "Tax rate exists"
+    type_slug = "duplicate-tax-rate"
+
+    def __init__(self) -> None:
+        super().__init__("This country (and region) already has a tax rate; change that one.")
+
+
+class PromotionNotFoundError(ShopError):
+    status = 404
+    title = "Promotion not found"
+    type_slug = "promotion-not-found"
+
+
+class DuplicatePromotionCodeError(ShopError):
+    status = 409
+    title = "Promotion code exists"
+    type_slug = "duplicate-promotion-code"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A promotion with this code (in any letter case) exists, active or not.",
+            errors=[{"field": "code", "message": "already used by another promotion"}],
+        )
+
+
+class PromotionRefusedError(ShopError):
+    """A code that can't be applied to this cart: a 422 whose ``reason`` says why (the
+    subclasses), the cart unchanged."""
+
+    status = 422
+    reason: ClassVar[str] = "not-applicable"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(
+            detail or self.title,
+            reason=self.reason,
+            errors=[{"field": "code", "message": detail or self.title}],
+            **extra,
+        )
+
+
+class PromotionUnknownError(PromotionRefusedError):
+    title = "Unknown promotion code"
+    type_slug = "promotion-unknown"
+    reason = "unknown"
+
+
+class PromotionInactiveError(PromotionRefusedError):
+    title = "Promotion inactive"
+    type_slug = "promotion-inactive"
+    reason = "inactive"
+
+
+class PromotionNotStartedError(PromotionRefusedError):
+    title = "Promotion not started"
+    type_slug = "promotion-not-started"
+    reason = "not-started"
+
+
+class PromotionExpiredError(PromotionRefusedError):
+    title = "Promotion expired"
+    type_slug = "promotion-expired"
+    reason = "expired"
+
+
+class PromotionUsedUpError(PromotionRefusedError):
+    title = "Promotion used up"
+    type_slug = "promotion-used-up"
+    reason = "used-up"
+
+
+class PromotionMinSubtotalError(PromotionRefusedError):
+    title = "Subtotal below the promotion's minimum"
+    type_slug = "promotion-min-subtotal"
+    reason = "min-subtotal"
+
+
+class PromotionCustomerLimitError(PromotionRefusedError):
+    title = "Promotion already used by this customer"
+    type_slug = "promotion-per-customer-limit"
+    reason = "per-customer-limit"
+
+
+class PromotionExhaustedError(ShopError):
+    """At checkout: the last use went to another order meanwhile. The order is not
+    placed and the cart keeps its lines (and the code, to remove)."""
+
+    status = 409
+    title = "Promotion exhausted"
+    type_slug = "promotion-exhausted"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(
+            detail or "This promotion code has no uses left.", reason="used-up", **extra
+        )
+
+
+class PromotionCustomerExhaustedError(ShopError):
+    """At checkout: this customer's last use of the code went to another of their orders
+    meanwhile."""
+
+    status = 409
+    title = "Promotion exhausted for this customer"
+    type_slug = "promotion-customer-exhausted"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(
+            detail or "This customer has used this promotion code as often as it allows.",
+            reason="per-customer-limit",
+            **extra,
+        )
+
+
+class OrderHasPromotionError(ShopError):
+    """An order uses one promotion code at most."""
+
+    status = 409
+    title = "Order has a promotion"
+    type_slug = "order-has-promotion"

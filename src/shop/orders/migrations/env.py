@@ -1,5 +1,6 @@
 """Alembic environment of the orders service (see shop.kit.migrations)."""
 
+import shop.orders.pricing_models  # noqa: F401  (its tables join the metadata)
 from shop.kit.migrations import run_migrations
 from shop.orders.models import Base
 
