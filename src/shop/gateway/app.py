@@ -61,6 +61,7 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
             max_keepalive_connections=settings.upstream_max_connections,
             keepalive_expiry=CLIENT_KEEPALIVE_SECONDS,
         )
+        transport = lean_transport(limits)
         client = create_http_client(
             timeout=httpx.Timeout(
                 connect=settings.upstream_connect_timeout,
@@ -69,10 +70,10 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
                 pool=settings.upstream_connect_timeout,
             ),
             limits=limits,
-            transport=lean_transport(limits),
+            transport=transport,
         )
         app.state.proxy = Proxy(
-            client, settings.trusted_proxies, retries=upstream_metrics(app, upstreams)
+            client, transport, settings.trusted_proxies, retries=upstream_metrics(app, upstreams)
         )
         app.state.openapi = MergedOpenAPI(client, upstreams)
 
