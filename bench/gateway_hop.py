@@ -2,20 +2,22 @@
 
 Starts `shop up` (fresh data directory, embedded PostgreSQL and Redis) with a small
 demo catalog, then drives ``GET /api/v1/products/{id}`` with wrk (random ids, the
-bench's get_random.lua) at each target in turn:
+bench's get_random.lua) at each target:
 
-- ``direct``: the products service itself (what the hop adds to);
+- ``direct``: the products service itself (what the hop adds to), on its own;
 - ``gateway``: the gateway of this checkout;
 - ``baseline`` (with ``--baseline REF``): a second gateway process, started from the
   ``src/`` of git ref REF, with exactly the environment `shop up` gave the first, in
   front of the same products service.
 
-The targets alternate for ``--rounds`` rounds, so the machine's noise falls on all of
-them alike. For each run it reports requests/s, p50/p99 and the CPU milliseconds per
-request of the gateway process and of the products process, from /proc/<pid>/stat
-before and after (user + system). With ``--profile`` it also samples the gateway
-under load with py-spy (``pip install py-spy`` in the venv; not in the locks) and
-prints where its time goes by package. See bench/README.md, "The gateway hop".
+The two gateways are loaded at the same time (``--apart``: in turn), each with the
+given connections, so that whatever else the machine runs weighs on both alike;
+``--rounds`` repeats it all. For each run it reports requests/s, p50/p99 and the CPU
+milliseconds per request of each gateway process and of the products process, from
+/proc/<pid>/task/*/schedstat before and after. With ``--profile`` it also samples
+each gateway under load with py-spy (``uv pip install py-spy`` in the venv; not in
+the locks), counting only samples that hold the GIL, and prints where its time goes
+by package. See bench/README.md, "The gateway hop".
 """
 
 # ruff: noqa: S603, S607 - it runs this checkout's own commands, git and wrk
@@ -35,6 +37,7 @@ import tarfile
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -250,6 +253,38 @@ def measure(
     return row
 
 
+def measure_together(
+    targets: dict[str, tuple[str, int]],
+    products_pid: int,
+    ids: Path,
+    connections: int,
+    seconds: int,
+) -> list[dict[str, Any]]:
+    """wrk against every gateway at once, ``connections`` each: on a shared machine whose
+    load comes and goes, they then run under the same load, and their CPU per request
+    compares fairly. The products service's CPU is per request of all of them."""
+    pids = {name: pid for name, (_, pid) in targets.items()} | {"products": products_pid}
+    before = {label: cpu_seconds(pid) for label, pid in pids.items()}
+    with ThreadPoolExecutor(len(targets)) as pool:
+        futures = {
+            name: pool.submit(wrk, url, ids, connections, seconds)
+            for name, (url, _) in targets.items()
+        }
+        results = {name: future.result() for name, future in futures.items()}
+    after = {label: cpu_seconds(pid) for label, pid in pids.items()}
+    spent = {label: (after[label] - before[label]) * 1000 for label in pids}
+    total = max(1, sum(result["requests"] for result in results.values()))
+    rows = []
+    for name, result in results.items():
+        cpu = {
+            "gateway": round(spent[name] / max(1, result["requests"]), 3),
+            "products": round(spent["products"] / total, 3),
+        }
+        rows.append({"target": name, "connections": connections, **result, "cpu_ms": cpu})
+        print(f"  {name:9} c={connections:<3} {result['rps']:8.1f} req/s  cpu ms/req {cpu}")
+    return rows
+
+
 # Where the gateway's time goes: each py-spy sample counted once for the innermost
 # frame's package (self time), grouped by these prefixes of the file path.
 PACKAGES = (
@@ -297,12 +332,12 @@ def profile(pid: int, url: str, ids: Path, connections: int, seconds: int, out: 
             "--duration",
             str(int(seconds)),
             "--rate",
-            "500",
+            "250",
+            "--gil",
             "--format",
             "raw",
             "--output",
             str(raw),
-            "--nonblocking",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -334,7 +369,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"# Gateway hop, {report['meta']['stamp']}",
         "",
         f"{report['meta']['products']} products, wrk {report['meta']['seconds']} s per run, "
-        f"{report['meta']['rounds']} rounds alternating the targets; baseline: "
+        f"{report['meta']['rounds']} rounds, the gateways loaded "
+        f"{'in turn' if report['meta']['apart'] else 'at the same time'}; baseline: "
         f"`{report['meta']['baseline'] or '-'}`, gateway: `{report['meta']['head']}`.",
         "",
         "| target | conns | req/s | p50 ms | p99 ms | errors "
@@ -379,6 +415,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", help="a git ref whose gateway runs side by side")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway(s)")
     parser.add_argument("--no-direct", action="store_true", help="skip the products-only runs")
+    parser.add_argument(
+        "--apart",
+        action="store_true",
+        help="load the gateways in turn, not at the same time (see measure_together)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args(argv)
     connections = [int(c) for c in args.connections.split(",")]
@@ -420,9 +461,12 @@ def main(argv: list[str] | None = None) -> int:
                                 args.duration,
                             )
                         )
-                    for name, (url, pid) in targets.items():
-                        pids = {"gateway": pid, "products": products_pid}
-                        runs.append(measure(name, url, pids, ids, conns, args.duration))
+                    if args.apart or len(targets) == 1:
+                        for name, (url, pid) in targets.items():
+                            pids = {"gateway": pid, "products": products_pid}
+                            runs.append(measure(name, url, pids, ids, conns, args.duration))
+                    else:
+                        runs += measure_together(targets, products_pid, ids, conns, args.duration)
             profiles = {}
             if args.profile:
                 for name, (url, pid) in targets.items():
@@ -437,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             "products": args.products,
             "seconds": args.duration,
             "rounds": args.rounds,
+            "apart": args.apart,
             "baseline": args.baseline,
             "head": head,
             "cpus": os.cpu_count(),
