@@ -102,3 +102,23 @@ async def test_requests_beyond_max_connections_wait_for_one(
         answers = await asyncio.gather(*(client.get(url) for _ in range(8)))
     assert [a.status_code for a in answers] == [200] * 8
     assert len(accepted) <= 2
+
+
+@pytest.mark.parametrize("server", [1000], indirect=True)
+async def test_a_request_waiting_for_a_busy_pool_gets_a_pool_timeout_then_a_connection(
+    server: tuple[str, list[int]],
+) -> None:
+    """The request that waits is signalled through its event (the pool skips the event
+    only for a request that gets a connection at once)."""
+    url, accepted = server
+    async with _client(max_connections=1) as client:
+        async with client.stream("GET", url) as held:  # the one connection, busy
+            with pytest.raises(httpx.PoolTimeout):
+                await client.get(url, timeout=httpx.Timeout(5.0, pool=0.2))
+            waiting = asyncio.ensure_future(client.get(url))
+            await asyncio.sleep(0.05)
+            assert not waiting.done()
+            await held.aread()
+        answer = await asyncio.wait_for(waiting, timeout=30)
+    assert answer.status_code == 200
+    assert len(accepted) == 1

@@ -62,6 +62,7 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
             max_keepalive_connections=settings.upstream_max_connections,
             keepalive_expiry=CLIENT_KEEPALIVE_SECONDS,
         )
+        transport = lean_transport(limits)
         client = create_http_client(
             timeout=httpx.Timeout(
                 connect=settings.upstream_connect_timeout,
@@ -70,10 +71,10 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
                 pool=settings.upstream_connect_timeout,
             ),
             limits=limits,
-            transport=lean_transport(limits),
+            transport=transport,
         )
         app.state.proxy = Proxy(
-            client, settings.trusted_proxies, retries=upstream_metrics(app, upstreams)
+            client, transport, settings.trusted_proxies, retries=upstream_metrics(app, upstreams)
         )
         app.state.openapi = MergedOpenAPI(client, upstreams)
 
@@ -108,7 +109,9 @@ def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
     async def forward(request: Request) -> Response:
         limiter: RateLimiter = request.app.state.rate_limiter
         user_id: str | None = None
-        if "authorization" in request.headers and request.url.path not in OPEN_PATHS:
+        # The scope's path, not request.url's: the same for these prefixes and paths
+        # (URL only escapes "?", "#" and "\\", which none of them has), without parsing a URL.
+        if "authorization" in request.headers and request.scope["path"] not in OPEN_PATHS:
             # A bad token is refused here, before it costs a service anything. The
             # service verifies it again: it trusts nothing a client could forge.
             try:

@@ -128,7 +128,8 @@ class RateLimiter:
         return Verdict(limit, count <= limit.amount, max(0, limit.amount - count), reset_at)
 
     async def _count(self, request: Request, kind: str, value: str) -> Verdict | None:
-        verdict = await self._hit(request.url.path, kind, value)
+        # The route group by the scope's path (see shop.gateway.app.forward_to): no URL parsed.
+        verdict = await self._hit(request.scope["path"], kind, value)
         if verdict is not None and not verdict.allowed:
             raise RateLimitedError(verdict)
         return verdict

@@ -76,6 +76,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def came_over_https(scope: Scope, trusted_proxies: Proxies) -> bool:
     if scope.get("scheme") == "https":
         return True
+    if not trusted_proxies:
+        return False
     client = scope.get("client")
     try:
         peer = ip_address(client[0]) if client else None

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shop.gateway.bodylimits import is_upload
-from shop.kit.clients import Proxies, client_ip, client_key
+from shop.kit.clients import Proxies, client_key, scope_client_ip
 from shop.kit.errors import ShopError, problem_response
 
 
@@ -90,7 +89,7 @@ class ClientConcurrencyMiddleware:
             await self.app(scope, receive, send)
             return
         # An IPv6 client is its /64, as for the rate limits: it has that many addresses.
-        client = client_key(client_ip(Request(scope), self.trusted_proxies))
+        client = client_key(scope_client_ip(scope, self.trusted_proxies))
         count = self.in_progress.get(client, 0)
         if count >= self.limit:
             response = problem_response(

@@ -20,13 +20,32 @@ An expired connection found that way is closed and the next one is tried, as
 before. Idle connections above ``max_keepalive_connections`` are closed.
 Everything else (connecting, HTTP/1.1, streaming, errors, timeouts) is
 httpcore's own.
+
+Two more costs per request are skipped when they buy nothing: a request given a
+connection at once is not signalled through an event (an anyio event set up per
+request, behind an async-library lookup) unless it is already waiting on it; and
+the cancellation shield around closing connections is entered only when there
+are connections to close (twice per request otherwise, for an empty list).
+Together about 8% of the gateway's CPU per proxied read (bench/README.md, "The
+gateway hop").
 """
 
 from __future__ import annotations
 
 import httpcore
 import httpx
+from httpcore._async.connection_pool import AsyncPoolRequest
 from httpcore._async.interfaces import AsyncConnectionInterface
+
+
+def _assign(pool_request: AsyncPoolRequest, connection: AsyncConnectionInterface) -> None:
+    """``pool_request.assign_to_connection(connection)``, without its event when no one
+    waits on it: httpcore waits on a request's event only while it has no connection,
+    and sets the event up (its backend) before waiting."""
+    if pool_request._connection_acquired._backend:
+        pool_request.assign_to_connection(connection)
+    else:
+        pool_request.connection = connection
 
 
 class LeanConnectionPool(httpcore.AsyncConnectionPool):
@@ -62,8 +81,12 @@ class LeanConnectionPool(httpcore.AsyncConnectionPool):
                     closing.append(idle_now[0])
                 chosen = self.create_connection(origin)
                 connections.append(chosen)
-            pool_request.assign_to_connection(chosen)
+            _assign(pool_request, chosen)
         return closing
+
+    async def _close_connections(self, closing: list[AsyncConnectionInterface]) -> None:
+        if closing:
+            await super()._close_connections(closing)
 
 
 def lean_transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
@@ -72,5 +95,8 @@ def lean_transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     pool = transport._pool
     if type(pool) is not httpcore.AsyncConnectionPool:  # pragma: no cover - httpx changed
         raise RuntimeError(f"unexpected httpx connection pool {type(pool).__name__}")
+    waiting = AsyncPoolRequest(httpcore.Request("GET", "http://localhost/"))
+    if getattr(waiting._connection_acquired, "_backend", None) != "":  # pragma: no cover
+        raise RuntimeError("unexpected httpcore pool request")  # httpcore changed
     pool.__class__ = LeanConnectionPool  # same state, leaner bookkeeping
     return transport

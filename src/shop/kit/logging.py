@@ -77,6 +77,15 @@ def configure_logging(service: str, log_format: LogFormat, level: str = "INFO") 
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    # Not gathered for every line, as no line shows them (the logging HOWTO,
+    # "Optimization"): the caller's file and line (a walk up the stack per call,
+    # through structlog's frames), the thread, the process. Half of what an access
+    # log line cost (bench/README.md, "The gateway hop"). Pytest's captured-log
+    # sections show "(unknown file)" instead of the file and line.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

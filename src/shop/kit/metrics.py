@@ -44,6 +44,9 @@ class HttpMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.refreshes: list[Refresh] = []
+        # The children of both metrics per label values, looked up once: labels() costs
+        # more than the increment itself. As bounded as the labels (route templates).
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     @contextmanager
     def collecting(self, collector: Collector, refresh: Refresh | None = None) -> Iterator[None]:
@@ -60,9 +63,13 @@ class HttpMetrics:
             self.registry.unregister(collector)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (self.service, method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        children = self._children.get((method, route, status))
+        if children is None:
+            labels = (self.service, method, route, str(status))
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     async def endpoint(self, _: Request) -> Response:
         await asyncio.gather(*(refresh() for refresh in self.refreshes))
