@@ -20,16 +20,23 @@ from typing import Any
 import httpx
 
 from bench.cpu import cpu_by_process, cpu_per_request
+from bench.options import parse_args
 from bench.report import add_ratios, markdown, to_json
 from bench.scaling import compare, plot, scaling_markdown, scaling_summary
+from bench.search import (
+    judged_relevance,
+    listing_paths,
+    read_cache_counts,
+    search_node_memory_mb,
+    search_paths,
+    side_by_side,
+    wait_for_index,
+)
 from bench.system import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     CUSTOMER_PASSWORD,
     HOT_PRODUCT_STOCK,
-    RESULTS_DIR,
-    SCENARIOS,
-    SEARCH_QUERY,
     UNLIMITED,
     WARMED_UP,
     System,
@@ -42,98 +49,13 @@ from bench.system import (
     start_system,
 )
 from bench.wrk import Scenario, run_wrk
-from shop.cli.scaling import scale_argument
 
 # --- main ----------------------------------------------------------------------------------
 
 
-def _counts(text: str) -> list[int]:
-    try:
-        return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated whole numbers") from None
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    catalog = parser.add_mutually_exclusive_group()
-    catalog.add_argument(
-        "--products", type=int, default=10_000, help="demo catalog size (default 10000)"
-    )
-    catalog.add_argument(
-        "--sizes",
-        type=_counts,
-        default=[],
-        metavar="N,N,...",
-        help="several catalog sizes, e.g. 1000,10000,100000: one fresh system and one result "
-        "set per size, and a table of how the figures scale",
-    )
-    parser.add_argument(
-        "--scale",
-        type=scale_argument,
-        action="append",
-        default=[],
-        metavar="SERVICE=N",
-        help="passed to `shop up --scale` (auth, products or orders; repeatable, or "
-        "comma-separated). The ceiling and direct reads still hit the first instance",
-    )
-    parser.add_argument(
-        "--no-images",
-        dest="images",
-        action="store_false",
-        help="seed without pictures (`shop seed-demo --no-images`): much faster seeding; "
-        "product responses then carry no image",
-    )
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument(
-        "--warmup",
-        type=int,
-        default=5,
-        help="seconds of unmeasured load per read scenario before the measured runs "
-        "(fills the read cache for all of them alike; 0: none)",
-    )
-    parser.add_argument(
-        "--connections",
-        type=_counts,
-        default=[1, 8, 32],
-        help="comma-separated connection counts (default 1,8,32)",
-    )
-    parser.add_argument("--customers", type=int, default=8, help="verified customers to create")
-    parser.add_argument(
-        "--bcrypt-rounds", type=int, default=12, help="BCRYPT_ROUNDS for the run (default 12)"
-    )
-    parser.add_argument(
-        "--only", default="", help="comma-separated scenario names to run (the ceiling always runs)"
-    )
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the results go")
-    parser.add_argument(
-        "--compare",
-        type=Path,
-        nargs="+",
-        metavar="RESULT.json",
-        help="run nothing: put the given result files side by side in one table, e.g. a "
-        "--scale products=2 run beside a run without it (written to --out)",
-    )
-    parser.add_argument("--startup-timeout", type=float, default=180.0)
-    args = parser.parse_args(argv)
-    args.scale = {name: count for counts in args.scale for name, count in counts.items()}
-    args.sizes = args.sizes or [args.products]
-    if not args.connections or any(c < 1 or c > 1024 for c in args.connections):
-        parser.error("connections must be between 1 and 1024")
-    if any(not 1 <= size <= 100_000 for size in args.sizes):
-        parser.error("catalog sizes must be between 1 and 100000 (shop seed-demo's limit)")
-    if len(set(args.sizes)) != len(args.sizes):
-        parser.error("--sizes: each size once")
-    if not 1 <= args.duration <= 600:
-        parser.error("duration must be between 1 and 600 seconds")
-    if args.only:
-        unknown = {name.strip() for name in args.only.split(",")} - set(SCENARIOS)
-        if unknown:
-            parser.error(f"--only: unknown scenarios {sorted(unknown)}; known: {SCENARIOS}")
-    return args
-
-
-def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> dict[str, Any]:
+def run_size(
+    args: argparse.Namespace, products: int, stamp: str, name: str, backend: str = "postgres"
+) -> dict[str, Any]:
     """One fresh system, seeded with `products` products, every scenario: writes
     <out>/<name>.json, .md and .png and returns the report."""
     root = Path(tempfile.mkdtemp(prefix="shop-bench-"))
@@ -141,11 +63,19 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
     failed = True
     try:
         print(f"starting {' '.join(['shop up', *scale_flags(args.scale)])} in {root} ...")
-        system = start_system(root, args.bcrypt_rounds, args.startup_timeout, args.scale)
+        # A loaded machine starts slowly: shop up waits as long as the bench does.
+        extra_env = {"SEARCH_BACKEND": backend, "STARTUP_TIMEOUT": str(args.startup_timeout)}
+        if not args.cache:
+            extra_env["CACHE_TTL_SECONDS"] = "0"
+        load_before = os.getloadavg()
+        system = start_system(root, args.bcrypt_rounds, args.startup_timeout, args.scale, extra_env)
         direct_label, instances = system.direct("products")
         print(f"  up: {system.instances}")
         print(f"seeding {products} products{'' if args.images else ' (no pictures)'} ...")
         seed_summary, seed_seconds = seed(system, products, images=args.images)
+        if backend != "postgres":
+            print("waiting for the search index to catch up ...")
+            wait_for_index(system, products)
 
         api = system.url() + "/api/v1"
         admin = {"authorization": f"Bearer {login(api, ADMIN_EMAIL, ADMIN_PASSWORD)}"}
@@ -170,6 +100,8 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
         (files / "ids.txt").write_text("\n".join(ids) + "\n")
         (files / "in_stock.txt").write_text("\n".join(in_stock) + "\n")
         (files / "hot.txt").write_text(hot + "\n")
+        (files / "search.txt").write_text("\n".join(search_paths(products)) + "\n")
+        (files / "listing.txt").write_text("\n".join(listing_paths(products)) + "\n")
         (files / "tokens.txt").write_text("\n".join(token for _, token in customers) + "\n")
         (files / "credentials.txt").write_text(
             "".join(f"{address}\t{CUSTOMER_PASSWORD}\n" for address, _ in customers)
@@ -177,7 +109,6 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
         gateway, direct = system.url(), system.url("products")
         # With several products instances, name the one the direct scenarios hit.
         which = "products" if instances == 1 else f"{direct_label} of {instances}"
-        query = SEARCH_QUERY.replace(" ", "%20")
         scenarios = [
             Scenario(
                 "ceiling",
@@ -201,15 +132,17 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
             ),
             Scenario(
                 "listing",
-                f"listing ?category={category}&limit=20, via gateway",
-                f"{gateway}/api/v1/products?category={category}&limit=20",
-                "report.lua",
+                "listing, 2,000 combinations of category, sort, price, stock and size, via gateway",
+                gateway,
+                "get_random.lua",
+                [str(files / "listing.txt"), "/api/v1/products"],
             ),
             Scenario(
                 "search",
-                f"search ?q={SEARCH_QUERY}, via gateway",
-                f"{gateway}/api/v1/products?q={query}&limit=20",
-                "report.lua",
+                "search, 2,000 queries (typos, prefixes, filters, sorts), via gateway",
+                gateway,
+                "get_random.lua",
+                [str(files / "search.txt"), "/api/v1/products"],
             ),
             Scenario(
                 "login",
@@ -257,10 +190,19 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
         for scenario in scenarios:
             runs = []
             for connections in args.connections:
+                cached = scenario.name in ("listing", "search")
+                counts = read_cache_counts(direct) if cached else (0.0, 0.0)
                 before = cpu_by_process(system.process.pid)
                 row = run_wrk(scenario, connections, args.duration)
                 after = cpu_by_process(system.process.pid)
                 row["cpu_ms"] = cpu_per_request(before, after, row["requests"])
+                if cached:
+                    hits, misses = (
+                        b - a for a, b in zip(counts, read_cache_counts(direct), strict=True)
+                    )
+                    row["cache_hit_rate"] = (
+                        round(hits / (hits + misses), 3) if hits + misses else None
+                    )
                 print(
                     f"  {scenario.name:<16} c={connections:<4} {row['rps']:>9.1f} req/s"
                     f"  p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:8.2f} ms"
@@ -276,6 +218,12 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
                 }
             )
         add_ratios(results)
+        relevance = None
+        if any(s.name == "search" for s in scenarios):
+            print("the judged query set ...")
+            relevance = judged_relevance(gateway, products)
+            print(f"  {relevance}")
+        node_mb = search_node_memory_mb(cpu_by_process(system.process.pid))
 
         notes = [
             "Gateway rate limits and login throttling are raised out of reach for the run "
@@ -310,7 +258,11 @@ def run_size(args: argparse.Namespace, products: int, stamp: str, name: str) -> 
                 "machine": machine,
                 "wrk": wrk_version,
                 "category": category,
-                "search_query": SEARCH_QUERY,
+                "search_backend": backend,
+                "read_cache": args.cache,
+                "judged": relevance,
+                "search_node_rss_mb": node_mb,
+                "load_average": {"before": load_before, "after": os.getloadavg()},
                 "notes": notes,
             },
             "scenarios": results,
@@ -350,19 +302,33 @@ def main(argv: list[str] | None = None) -> int:
     reports: list[dict[str, Any]] = []
     names: list[str] = []
     code = 0
+    by_backend: dict[str, list[dict[str, Any]]] = {backend: [] for backend in args.search}
     for products in args.sizes:
-        name = f"{stamp}-{products}products" if several else stamp
-        if several:
-            print(f"=== catalog size {products} ({len(reports) + 1} of {len(args.sizes)}) ===")
-        try:
-            reports.append(run_size(args, products, stamp, name))
-        except Exception as exc:  # the sizes done so far still get their table
-            if not several:
-                raise
-            print(f"catalog size {products} failed: {exc}", file=sys.stderr)
-            code = 1
-            break
-        names.append(name)
+        for backend in args.search:
+            name = f"{stamp}-{products}products" if several else stamp
+            if len(args.search) > 1:
+                name += f"-{backend}"
+            if several:
+                print(f"=== catalog size {products} ({len(names) + 1} of {len(args.sizes)}) ===")
+            print(f"=== search backend {backend} ===")
+            try:
+                report = run_size(args, products, stamp, name, backend)
+            except Exception as exc:  # the sizes done so far still get their table
+                if not several and len(args.search) == 1:
+                    raise
+                print(f"catalog size {products} ({backend}) failed: {exc}", file=sys.stderr)
+                code = 1
+                break
+            by_backend[backend].append(report)
+            if backend == args.search[0]:
+                reports.append(report)
+                names.append(name)
+    if len(args.search) > 1:
+        table = side_by_side(by_backend)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{stamp}-search.md").write_text(table)
+        print(table)
+        print(f"wrote {args.out / (stamp + '-search.md')}")
     if several and len(reports) > 1:
         summary = scaling_summary(reports, names, "sizes")
         (args.out / f"{stamp}-sizes.json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -26,7 +26,6 @@ SERVICES = ("gateway", "auth", "products", "orders")
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "the benchmark admin's long passphrase"  # noqa: S105 - a throwaway system
 CUSTOMER_PASSWORD = "a benchmark customer's long passphrase"  # noqa: S105
-SEARCH_QUERY = "wireles headphnes"  # two typos on purpose
 HOT_PRODUCT_STOCK = 1_000_000  # so the hot product never sells out during a run
 SCENARIOS = (
     "ceiling",
@@ -138,7 +137,11 @@ def scale_flags(scale: dict[str, int]) -> list[str]:
 
 
 def start_system(
-    root: Path, bcrypt_rounds: int, timeout: float, scale: dict[str, int] | None = None
+    root: Path,
+    bcrypt_rounds: int,
+    timeout: float,
+    scale: dict[str, int] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> System:
     ports = {service: unused_port() for service in SERVICES}
     while len(set(ports.values())) < len(ports):
@@ -163,7 +166,7 @@ def start_system(
         "RATE_LIMIT_DEFAULT": UNLIMITED,
         "RATE_LIMIT_AUTH": UNLIMITED,
         "LOGIN_FAILURE_LIMIT": UNLIMITED,
-    }
+    } | (extra_env or {})
     log_path = root / "shop-up.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own command line

@@ -76,3 +76,14 @@ def test_the_report_shows_cpu_per_request_and_explains_errors(bench: ModuleType)
     assert figures[-1] == pytest.approx(sum(figures[:-1]), abs=0.02)  # the total adds up
     assert "Errors by status and problem type (order scenarios):" in table
     assert "32 connections: 6 x 409 insufficient-stock" in table
+
+
+def test_search_and_listing_draw_from_a_thousand_distinct_requests() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        search = importlib.import_module("bench.search")
+    finally:
+        sys.path.remove(str(ROOT))
+    for paths in (search.search_paths(10_000), search.listing_paths(10_000)):
+        assert len(set(paths)) >= 1_000
+        assert all(path.startswith("?") for path in paths)

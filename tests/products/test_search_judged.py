@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event
+
 from shop.cli.demo import demo_catalog
 from shop.products.models import ProductStatus
+from shop.products.search import PostgresSearch, ProductQuery
 from tests.products.search_engines import every_backend
 from tests.products.search_judged import (
     JUDGED_CATALOG_SIZE,
@@ -85,3 +88,38 @@ async def test_the_judged_queries_find_what_a_shopper_expects(search: SearchFixt
     print(detail)  # shown with -s: the figures, not only the floors
     assert scores.empty_but_expected == [], detail
     assert scores.recall >= RECALL_FLOOR, detail
+
+
+async def test_a_text_search_reads_products_by_index_only(search_catalog: Catalog) -> None:
+    """Every statement of a search, explained: the products table is read through its
+    indexes (the GIN index of the vector, the primary key), never scanned whole, and no
+    trigram comparison touches it (typos are corrected against the vocabulary)."""
+    await load_demo_catalog(search_catalog)
+    async with search_catalog.engine.begin() as connection:
+        await connection.exec_driver_sql("ANALYZE products")
+        await connection.exec_driver_sql("ANALYZE search_vocabulary")
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    sync_engine = search_catalog.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", capture)
+    try:
+        async with search_catalog.sessionmaker() as session:
+            for q in ("wireles headphnes", "sonora headphones", "gaming espresso", "headph"):
+                await PostgresSearch().search(session, ProductQuery(q=q))
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", capture)
+
+    plans = []
+    async with search_catalog.engine.connect() as connection:
+        for statement, parameters in statements:
+            explained = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+            plans.append("\n".join(row[0] for row in explained))
+    assert plans
+    for plan in plans:
+        assert "Seq Scan on products" not in plan, plan
+        assert "ix_products_name_trgm" not in plan, plan  # no trigram search of names
+        assert "similarity" not in plan, plan
