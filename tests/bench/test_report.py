@@ -1,9 +1,9 @@
-"""The bench's own arithmetic and report (bench/run.py), on a committed result and on
+"""The bench's own arithmetic and report (the bench/ package), on a committed result and on
 this process's real /proc entries: what `make bench` prints must add up."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
@@ -19,13 +19,16 @@ RESULT = ROOT / "bench" / "results" / "2026-11-25T071900Z.json"
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_run"] = module
-    spec.loader.exec_module(module)
-    return module
+    """The bench's modules as one namespace (bench/ is a package beside src/)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        cpu = importlib.import_module("bench.cpu")
+        report = importlib.import_module("bench.report")
+    finally:
+        sys.path.remove(str(ROOT))
+    namespace = ModuleType("bench_run")
+    namespace.__dict__.update(vars(cpu) | vars(report))
+    return namespace
 
 
 def test_cpu_per_request_is_per_process_and_ignores_ended_ones(bench: ModuleType) -> None:
@@ -73,3 +76,14 @@ def test_the_report_shows_cpu_per_request_and_explains_errors(bench: ModuleType)
     assert figures[-1] == pytest.approx(sum(figures[:-1]), abs=0.02)  # the total adds up
     assert "Errors by status and problem type (order scenarios):" in table
     assert "32 connections: 6 x 409 insufficient-stock" in table
+
+
+def test_search_and_listing_draw_from_a_thousand_distinct_requests() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        search = importlib.import_module("bench.search")
+    finally:
+        sys.path.remove(str(ROOT))
+    for paths in (search.search_paths(10_000), search.listing_paths(10_000)):
+        assert len(set(paths)) >= 1_000
+        assert all(path.startswith("?") for path in paths)

@@ -27,7 +27,7 @@ from tests.support import Databases, app_client
 SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 TABLES = (
     "products, categories, inventory, stock_movements, reservations, reservation_lines,"
-    " product_images, outbox"
+    " product_images, outbox, search_vocabulary"
 )
 
 

@@ -138,3 +138,23 @@ async def test_search_topics_are_delivered_with_the_postgres_backend(search: Sea
             break
         assert time.monotonic() < deadline, "product.changed was never delivered"
         await asyncio.sleep(0.1)
+
+
+async def test_the_metrics_count_the_read_cache_hits_and_misses(search: SearchFixture) -> None:
+    def counted(metrics: str, result: str) -> float:
+        prefix = "products_read_cache_total{"
+        [line] = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith(prefix) and f'result="{result}"' in line
+        ]
+        return float(line.rsplit(" ", 1)[1])
+
+    await search.catalog.product(name="Kettle")
+    before = (await search.client.get("/metrics")).text
+    for _ in range(3):
+        await search.list(q="kettle")
+    after = (await search.client.get("/metrics")).text
+
+    assert counted(after, "miss") - counted(before, "miss") == 1
+    assert counted(after, "hit") - counted(before, "hit") == 2

@@ -122,23 +122,34 @@ def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
     boolean = request["query"]["bool"]
     [text] = boolean["must"]
     # Each clause is worth fixed points: a score never depends on the rest of the index.
-    points = [clause["constant_score"]["boost"] for clause in text["bool"]["should"]]
-    should = [clause["constant_score"]["filter"] for clause in text["bool"]["should"]]
-    fuzzy = should[0]["multi_match"]
-    assert fuzzy["query"] == "wireles headphnes"
-    assert fuzzy["fuzziness"] == "AUTO"
-    assert fuzzy["operator"] == "and"
-    assert {"name^3", "sku.text^3", "category_name^2", "description"} <= set(fuzzy["fields"])
-    assert should[1]["multi_match"]["type"] == "cross_fields"
-    assert should[2] == {
-        "match": {"name.prefix": {"query": "wireles headphnes", "operator": "and"}}
+    [either] = text["bool"]["must"]
+    words, sku = either["bool"]["should"]
+    assert either["bool"]["minimum_should_match"] == 1
+    assert sku == {"constant_score": {"filter": {"term": {"sku": {"value": "wireles headphnes"}}},
+                                      "boost": 100_000.0}}  # fmt: skip
+    assert words["bool"]["minimum_should_match"] == 2  # every word
+    wireles, headphnes = (clause["dis_max"]["queries"] for clause in words["bool"]["should"])
+    ways = {
+        (kind, str(args.get("fuzziness", 0)), tuple(args.get("fields", ()))): points
+        for way in wireles
+        for points in [way["constant_score"]["boost"]]
+        for kind, args in way["constant_score"]["filter"].items()
     }
-    assert should[3]["multi_match"]["fields"] == ["name", "name.folded"]
-    assert should[3]["multi_match"]["fuzziness"] == "AUTO"
-    assert should[4]["match"]["category_name"]["fuzziness"] == "AUTO"
-    assert should[5] == {"term": {"sku": {"value": "wireles headphnes"}}}
-    assert points == [1, 1, 1, 2, 1, 10]
-    assert text["bool"]["minimum_should_match"] == 1
+    assert ways == {
+        ("multi_match", "0", ("name", "name.folded")): 10_010,
+        ("multi_match", "0", ("category_name",)): 10_000.25,
+        ("multi_match", "0", ("description", "sku.text")): 10_000,
+        ("multi_match", "1", ("name.folded",)): 9_910,
+        ("multi_match", "1", ("category_name",)): 9_900.25,
+        ("multi_match", "1", ("description", "sku.text")): 9_900,
+    }  # 7 letters: one typo; not the last word: no prefix
+    boosts = sorted(way["constant_score"]["boost"] for way in headphnes)
+    assert boosts == [
+        9_800, 9_800.25, 9_810, 9_900, 9_900.25, 9_910,  # two typos, one
+        10_000, 10_000, 10_000.25, 10_000.25, 10_010, 10_010,  # as typed and as a prefix
+    ]  # fmt: skip
+    [phrase] = text["bool"]["should"]
+    assert phrase["constant_score"]["boost"] == 0.5
     assert boolean["filter"] == [
         {"term": {"status": "active"}},
         {"range": {"price": {"gte": 100, "lte": 5000}}},

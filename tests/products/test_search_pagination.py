@@ -129,5 +129,5 @@ async def test_cursors_hold_keys_of_any_size(search: SearchFixture, sort: str) -
     walked = await search.walk(sort=sort, limit=1)
     assert len(walked) == 3
     walked = await search.walk(sort=sort, q="yacht jet car", limit=1)
-    assert walked == []  # every word must match
+    assert len(walked) == 3  # none has every word: each matches one, the most there is
     assert len(await search.walk(sort=sort, min_price=2**31, limit=1)) == 3

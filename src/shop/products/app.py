@@ -8,6 +8,7 @@ from shop.kit.app import create_service_app
 from shop.kit.db import database_resource
 from shop.kit.health import ReadinessCheck
 from shop.kit.identity import identity_resource
+from shop.kit.metrics import HttpMetrics
 from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
 from shop.kit.resource import Resource
@@ -16,7 +17,7 @@ from shop.products.api_images import router as images_router
 from shop.products.api_internal import router as internal_router
 from shop.products.api_search import router as search_router
 from shop.products.api_variants import router as variants_router
-from shop.products.cache import CatalogCache
+from shop.products.cache import CatalogCache, ReadCacheCollector
 from shop.products.config import ProductsSettings
 from shop.products.models import outbox
 from shop.products.reservation_metrics import reservation_metrics_resource
@@ -36,7 +37,9 @@ def cache_resource(settings: ProductsSettings) -> Resource:
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
         app.state.cache = CatalogCache(app.state.redis, settings.cache_ttl_seconds)
-        yield {}
+        metrics: HttpMetrics = app.state.metrics
+        with metrics.collecting(ReadCacheCollector(app.state.cache, metrics.service)):
+            yield {}
 
     return resource
 

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import structlog
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -249,3 +251,22 @@ class CatalogCache:
             )
         except RedisError as exc:
             log.error("cache invalidation failed", error=type(exc).__name__)
+
+
+class ReadCacheCollector(Collector):
+    """``products_read_cache_total{result="hit"|"miss"}``: reads answered from Redis
+    and reads that loaded, by this process (the bench's cache hit rate)."""
+
+    def __init__(self, cache: CatalogCache, service: str) -> None:
+        self.cache = cache
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "products_read_cache",
+            "Catalog reads by whether the read cache answered them.",
+            labels=["service", "result"],
+        )
+        family.add_metric([self.service, "hit"], self.cache.hits)
+        family.add_metric([self.service, "miss"], self.cache.misses)
+        yield family

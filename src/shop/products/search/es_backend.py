@@ -17,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shop.kit.errors import UpstreamUnavailableError
 from shop.products.models import Product
 from shop.products.search.engine import SearchEngine, SearchEngineError
-from shop.products.search.es_query import build_search, encode_search_after
+from shop.products.search.es_query import (
+    build_probe,
+    build_search,
+    encode_search_after,
+    words_matched,
+)
 from shop.products.search.port import CategoryFacet, SearchPage
 from shop.products.search.query import ProductQuery
 
@@ -56,6 +61,13 @@ class EngineSearch:
         body = build_search(query)  # a bad cursor is a 400 before any request
         try:
             response = await self.engine.search(self.alias, body)
+            probe = build_probe(query)
+            if not response["hits"]["total"]["value"] and probe is not None:
+                # No product has every word: the best partial matches, those of the most.
+                best = (await self.engine.search(self.alias, probe))["hits"]["hits"]
+                if best:
+                    least = words_matched(float(best[0]["_score"]))
+                    response = await self.engine.search(self.alias, build_search(query, least))
         except SearchEngineError as exc:
             log.warning("search failed", error=str(exc))
             raise UpstreamUnavailableError("Search is unavailable; try again shortly.") from exc

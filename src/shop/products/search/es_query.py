@@ -2,12 +2,15 @@
 
 Elasticsearch and OpenSearch take the same request body.
 
-Text: a fuzzy ``multi_match`` (``fuzziness: AUTO``, every word must match within
-one field), a ``cross_fields`` one (the words may be spread over name, category
-and description), a prefix match on the name's edge n-grams, fuzzy matches on
-the name and on the category, and the exact SKU; any of them is enough, each
-worth fixed points (see text_query). Filters: status, price range, stock. The
-category filter is a ``post_filter``, so the ``categories`` terms aggregation
+Text: the same rules as the PostgreSQL backend (see pg_text). The query's words
+(search_words, English stop words left out when others remain), each one clause
+worth fixed points: 10,000 for a match, 10 more in the name, 100 off per typo
+(fuzziness by word length: typo_budget; transpositions count one), the last word
+also as a prefix. Products matching every word, or if none does the most words
+(``least_words``: the backend asks the engine how many that is, see
+:func:`build_probe`). Then half a point for the words as a phrase in the name
+(proximity), and 100,000 for the exact SKU. Filters: status, price range, stock.
+The category filter is a ``post_filter``, so the ``categories`` terms aggregation
 (the facet) sees the result set without it. Pages: ``search_after`` on the sort
 order's key and the id, whose values the cursor carries.
 """
@@ -19,7 +22,7 @@ from typing import Any
 
 from shop.kit.pagination import InvalidCursorError
 from shop.products.search.cursor import decode_values, encode_values
-from shop.products.search.query import ProductQuery, SortOrder
+from shop.products.search.query import ProductQuery, SortOrder, search_words, typo_budget
 
 MAX_FACETS = 1000
 
@@ -32,51 +35,135 @@ SORTS: dict[SortOrder, list[dict[str, str]]] = {
 }
 
 
-# Points a product scores for each way it matches (see text_query).
-MATCH_POINTS = {"any": 1.0, "spread": 1.0, "prefix": 1.0, "name": 2.0, "category": 1.0, "sku": 10.0}
+# Points a product scores (see text_query); the same as PostgreSQL's (pg_text).
+WORD_POINTS = 10_000.0
+TYPO_POINTS = 100.0
+NAME_POINTS = 10.0
+PHRASE_POINTS = 0.5
+CATEGORY_POINTS = 0.25
+EXACT_SKU_POINTS = 100_000.0
+# Lucene's English stop words (the ``_english_`` list of the folded_english analyzer).
+STOP_WORDS = frozenset(
+    (
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "will",
+        "with",
+    )
+)
+# Where a word is found, and the points that adds: the name, then the category (a
+# fraction, like PostgreSQL's field weights in ts_rank_cd), then the rest.
+FIELDS: list[tuple[list[str], float]] = [
+    (["name", "name.folded"], NAME_POINTS),
+    (["category_name"], CATEGORY_POINTS),
+    (["description", "sku.text"], 0.0),
+]
+# In the name, typos are counted on the words as written, not on their stems
+# ("wireles" is one typo from "wireless", and its stem "wirel" one from "wire").
+TYPO_FIELDS: list[tuple[list[str], float]] = [(["name.folded"], NAME_POINTS), *FIELDS[1:]]
 
 
-def _points(clause: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {"constant_score": {"filter": clause, "boost": MATCH_POINTS[kind]}}
+def _points(clause: dict[str, Any], points: float) -> dict[str, Any]:
+    return {"constant_score": {"filter": clause, "boost": points}}
 
 
-def text_query(text: str) -> dict[str, Any]:
-    """Any of the clauses is enough; a product scores a fixed number of points for
-    each one it matches. Fixed points, not BM25: BM25 scores move with the whole
-    index (its word frequencies), so a relevance cursor's score would mean another
-    place after any write (every stock change is one) and a walk would repeat or
-    skip products. With points, a product's score is its own: exact matches (name,
-    prefix, both multi_matches) before typo matches, name before category before
-    description, the exact SKU first; ties by id."""
-    fuzzy = {
-        "query": text,
-        "type": "best_fields",
-        "fields": ["name^3", "name.folded^3", "sku.text^3", "category_name^2", "description"],
-        "fuzziness": "AUTO",
-        "prefix_length": 1,
-        "operator": "and",
-    }
-    spread = {
-        "query": text,
-        "type": "cross_fields",
-        "fields": ["name^3", "sku.text^3", "category_name^2", "description"],
-        "operator": "and",
-    }
-    # The name both stemmed and as written: a typo may be near one and not the other.
-    in_field = {"query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 1}
+def query_words(text: str) -> list[str]:
+    words = list(search_words(text))
+    meaningful = [word for word in words if word not in STOP_WORDS]
+    return meaningful or words
+
+
+def _word_clause(word: str, *, last: bool) -> dict[str, Any]:
+    """The points of one word: the best way it matches (a dis_max of fixed points)."""
+    exact = {"query": word, "operator": "and"}
+    ways = [
+        _points({"multi_match": {**exact, "fields": fields}}, WORD_POINTS + extra)
+        for fields, extra in FIELDS
+    ]
+    if last:
+        ways.append(_points({"match": {"name.prefix": exact}}, WORD_POINTS + NAME_POINTS))
+        ways += [
+            _points(
+                {"multi_match": {**exact, "type": "bool_prefix", "fields": fields}},
+                WORD_POINTS + extra,
+            )
+            for fields, extra in FIELDS[1:]
+        ]
+    budget = typo_budget(word) if word.isalpha() else 0
+    for typos in range(1, budget + 1):
+        fuzzy = {**exact, "fuzziness": typos, "prefix_length": 0, "max_expansions": 50}
+        ways += [
+            _points(
+                {"multi_match": {**fuzzy, "fields": fields}},
+                WORD_POINTS - typos * TYPO_POINTS + extra,
+            )
+            for fields, extra in TYPO_FIELDS
+        ]
+    return {"dis_max": {"queries": ways, "tie_breaker": 0.0}}
+
+
+def text_query(text: str, least_words: int | None = None) -> dict[str, Any]:
+    """Products matching at least ``least_words`` words (default: every word), or the
+    exact SKU. Fixed points, not BM25: BM25 scores move with the whole index (its word
+    frequencies), so a relevance cursor's score would mean another place after any
+    write (every stock change is one) and a walk would repeat or skip products. With
+    points, a product's score is its own."""
+    words = query_words(text)
+    if not words:
+        return {"bool": {"must_not": [{"match_all": {}}]}}  # nothing searchable
+    clauses = [_word_clause(word, last=i == len(words) - 1) for i, word in enumerate(words)]
+    matching = {"bool": {"should": clauses, "minimum_should_match": least_words or len(clauses)}}
+    phrase = {"match_phrase": {"name.folded": {"query": " ".join(words), "slop": 2}}}
     return {
         "bool": {
-            "should": [
-                _points({"multi_match": fuzzy}, "any"),
-                _points({"multi_match": spread}, "spread"),
-                _points({"match": {"name.prefix": {"query": text, "operator": "and"}}}, "prefix"),
-                _points({"multi_match": {**in_field, "fields": ["name", "name.folded"]}}, "name"),
-                _points({"match": {"category_name": in_field}}, "category"),
-                _points({"term": {"sku": {"value": text}}}, "sku"),
+            "must": [
+                {
+                    "bool": {
+                        "should": [
+                            matching,
+                            _points({"term": {"sku": {"value": text}}}, EXACT_SKU_POINTS),
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
             ],
-            "minimum_should_match": 1,
+            "should": [_points(phrase, PHRASE_POINTS)],
         }
     }
+
+
+def words_matched(score: float) -> int:
+    """How many words a product matched, from its score (without the SKU's points)."""
+    return round(score / WORD_POINTS)
 
 
 def filters(query: ProductQuery) -> list[dict[str, Any]]:
@@ -95,13 +182,13 @@ def filters(query: ProductQuery) -> list[dict[str, Any]]:
     return found
 
 
-def build_search(query: ProductQuery) -> dict[str, Any]:
+def build_search(query: ProductQuery, least_words: int | None = None) -> dict[str, Any]:
     """The body of a ``_search`` request. One hit more than the page is asked for:
     its presence means there is a next page."""
     sort = query.effective_sort
     boolean: dict[str, Any] = {"filter": filters(query)}
     if query.q is not None:
-        boolean["must"] = [text_query(query.q)]
+        boolean["must"] = [text_query(query.q, least_words)]
     request: dict[str, Any] = {
         "query": {"bool": boolean},
         "sort": SORTS[sort],
@@ -115,6 +202,24 @@ def build_search(query: ProductQuery) -> dict[str, Any]:
     if query.cursor is not None:
         request["search_after"] = decode_search_after(query.cursor, sort)
     return request
+
+
+def build_probe(query: ProductQuery) -> dict[str, Any] | None:
+    """When no product has every word: the request whose best hit says how many words
+    the best partial matches have (:func:`words_matched` of its score). None when there
+    is nothing to relax (one word)."""
+    if query.q is None or len(query_words(query.q)) < 2:
+        return None
+    text = text_query(query.q, least_words=1)
+    text["bool"]["must"] = [text["bool"]["must"][0]["bool"]["should"][0]]  # not the SKU's
+    text["bool"]["should"] = []
+    return {
+        "query": {"bool": {"filter": filters(query), "must": [text]}},
+        "sort": [{"_score": "desc"}],
+        "size": 1,
+        "track_total_hits": False,
+        "_source": False,
+    }
 
 
 def encode_search_after(sort: SortOrder, values: list[Any]) -> str:

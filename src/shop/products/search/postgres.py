@@ -1,17 +1,8 @@
 """Search in PostgreSQL: full text, trigrams, keyset pages and facets.
 
-Matching. The query is cut into words (letters and digits only, see
-:func:`~shop.products.search.query.search_words`). A product matches when
-*every* word matches it, either through ``products.search_vector`` (a weighted
-``tsvector`` kept by triggers: name and SKU A, category name B, description C,
-all ``unaccent``-ed; words of three letters or more also match as prefixes) or,
-for misspellings, through ``pg_trgm``'s word similarity to the unaccented name
-(``WORD_SIMILARITY_THRESHOLD``). English stop words need not match. The exact
-SKU always matches.
-
-Ranking (``relevance``): ``ts_rank`` of the words over the vector, plus 1 when
-the text has every word, else the word similarity of the query to the name (so
-exact matches come before typo matches), plus a bonus for the exact SKU.
+Matching and ranking: see :mod:`shop.products.search.pg_text` (words corrected
+against the vocabulary table, then one full-text query by the GIN index; every word
+if any product has them all, else the most words).
 
 Pages. Keyset pagination on the sort key and the id, never OFFSET: a cursor
 names the last product seen, so rows inserted or deleted meanwhile neither
@@ -21,8 +12,9 @@ Counts. ``total`` and the category facets come from the result set without the
 category filter, counted by category and rolled up the category tree (every
 category counts its subtree, so a facet's count is the total of filtering on it).
 
-Plans. A text search finds its matches once (GIN indexes) and takes the page and
-the counts from them in one statement. A listing without text counts by an
+Plans. A text search finds its matches once (the GIN index) and takes the page and
+the counts from them in one statement; the products that match only some words are
+looked for only when none matches them all. A listing without text counts by an
 index-only scan and walks the index of its sort order for the page, unless the
 filters leave few products (``NARROW_RESULT_SET``): then it sorts those.
 
@@ -33,23 +25,19 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     CTE,
     ColumnElement,
-    Float,
     Select,
     Subquery,
-    and_,
-    case,
     cast,
+    exists,
     false,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
@@ -63,41 +51,14 @@ from sqlalchemy.types import BigInteger, Uuid
 
 from shop.products.models import Category, Inventory, Product
 from shop.products.search.cursor import decode_page_cursor, encode_page_cursor
+from shop.products.search.pg_text import ENGLISH, TextMatch, text_match, vocabulary_lookup
 from shop.products.search.port import CategoryFacet, SearchPage
 from shop.products.search.query import ProductQuery, SortOrder
 
-# A misspelt word still matches a name whose most similar word is this similar (0..1):
-# "headphnes" ~ "headphones" is 0.62, "wireles" ~ "wireless" 0.88.
-WORD_SIMILARITY_THRESHOLD = 0.5
-# Shorter words only match whole lexemes (prefixes of one or two letters match too much).
-MIN_PREFIX_LENGTH = 3
-EXACT_SKU_BONUS = 2.0
 # Up to this many results (of a filtered listing), a page is sorted from all of them.
 NARROW_RESULT_SET = 10_000
 
-ENGLISH: ColumnElement[Any] = literal_column("'pg_catalog.english'::regconfig")
-SIMPLE: ColumnElement[Any] = literal_column("'pg_catalog.simple'::regconfig")
 DESCENDING = {SortOrder.RELEVANCE, SortOrder.PRICE_DESC, SortOrder.NEWEST}
-
-
-def _unaccent(value: Any) -> ColumnElement[str]:
-    return func.shop_unaccent(value)
-
-
-def _word_tsquery(config: ColumnElement[Any], word: str) -> ColumnElement[Any]:
-    # ``word`` is letters and digits only (search_words): no tsquery syntax can get in.
-    suffix = ":*" if len(word) >= MIN_PREFIX_LENGTH else ""
-    return func.to_tsquery(config, _unaccent(word).concat(suffix))
-
-
-def _tsquery(word: str) -> ColumnElement[Any]:
-    """The word as an English lexeme (stemmed) or as itself (SKUs, names)."""
-    return _word_tsquery(ENGLISH, word).op("||")(_word_tsquery(SIMPLE, word))
-
-
-def _name_trigrams() -> ColumnElement[str]:
-    # Exactly the expression of the index ix_products_name_trgm.
-    return _unaccent(Product.name)
 
 
 @dataclass
@@ -107,9 +68,10 @@ class _Plan:
     query: ProductQuery
     sort: SortOrder
     after: tuple[Any, uuid.UUID] | None
-    filters: list[ColumnElement[bool]]  # all but the category's
+    filters: list[ColumnElement[bool]]  # all but the category's and the text's
     subtree: list[uuid.UUID] | None  # the category filter: None without one
-    key: ColumnElement[Any]  # the sort key
+    key: ColumnElement[Any] | None  # the sort key (None: relevance, see _match_once)
+    text: TextMatch | None = None
 
     @property
     def descending(self) -> bool:
@@ -141,19 +103,17 @@ class PostgresSearch:
     async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
         sort = query.effective_sort
         after = decode_page_cursor(query.cursor, sort) if query.cursor else None
-        words, subtree = await self._prepare(session, query)
+        words, subtree, found = await self._prepare(session, query)
         if query.q is not None and not words:  # nothing searchable in q: punctuation ...
             return SearchPage(products=[], total=0, next_cursor=None, facets=[])
 
         filters = self._filters(query, few_candidates=bool(words))
-        score: ColumnElement[float] | None = None
-        if words:
-            text_match, score = self._text(query.q or "", words)
-            filters.insert(0, text_match)
-        plan = _Plan(query, sort, after, filters, subtree, self._sort_key(sort, score))
+        text = text_match(words, found, query.q or "") if words else None
+        key = None if sort is SortOrder.RELEVANCE else self._sort_key(sort)
+        plan = _Plan(query, sort, after, filters, subtree, key, text)
 
-        if words:
-            rows, counts = await self._match_once(session, plan)
+        if text is not None:
+            rows, counts = await self._match_once(session, plan, text)
             total = self._total(plan, counts)
         else:
             counts = await self._count(session, plan)
@@ -172,21 +132,21 @@ class PostgresSearch:
 
     async def _prepare(
         self, session: AsyncSession, query: ProductQuery
-    ) -> tuple[list[str], list[uuid.UUID] | None]:
+    ) -> tuple[list[str], list[uuid.UUID] | None, list[list[Any]] | None]:
         """One round trip before the searches: settings for this transaction, which
-        words are English stop words, and the ids of the category subtree (None
-        without a category filter, empty for an unknown category).
+        words are English stop words, the ids of the category subtree (None without a
+        category filter, empty for an unknown category), and what the vocabulary
+        says of the words (see pg_text.vocabulary_lookup).
 
         Plans are made for the actual values (a rare word and a common one want
-        different plans), and the trigram threshold is set."""
+        different plans)."""
         columns: list[ColumnElement[Any]] = [
             func.set_config("plan_cache_mode", "force_custom_plan", True),
-            func.set_config(
-                "pg_trgm.word_similarity_threshold", str(WORD_SIMILARITY_THRESHOLD), True
-            ),
         ]
         words = list(query.words)
-        columns += [func.numnode(func.to_tsquery(ENGLISH, _unaccent(w))) > 0 for w in words]
+        columns += [
+            func.numnode(func.to_tsquery(ENGLISH, func.shop_unaccent(w))) > 0 for w in words
+        ]
         if query.category is not None:
             root = aliased(Category)
             subtree_ids = (
@@ -196,42 +156,28 @@ class PostgresSearch:
                 .scalar_subquery()
             )
             columns.append(subtree_ids)
+        if words:
+            columns.append(vocabulary_lookup(words))
         row = (await session.execute(select(*columns))).one()
-        meaningful = [w for w, keep in zip(words, row[2 : 2 + len(words)], strict=True) if keep]
+        keep = list(row[1 : 1 + len(words)])
         subtree: list[uuid.UUID] | None = None
         if query.category is not None:
-            subtree = list(row[-1] or [])
-        return meaningful or words, subtree
-
-    def _text(
-        self, text: str, words: Sequence[str]
-    ) -> tuple[ColumnElement[bool], ColumnElement[float]]:
-        per_word = [
-            or_(
-                Product.search_vector.op("@@")(_tsquery(word)),
-                _name_trigrams().op("%>")(word),
-            )
-            for word in words
-        ]
-        exact_sku = Product.sku == text
-        match = or_(and_(*per_word), exact_sku)
-
-        any_word, every_word = _tsquery(words[0]), _tsquery(words[0])
-        for word in words[1:]:
-            any_word = any_word.op("||")(_tsquery(word))
-            every_word = every_word.op("&&")(_tsquery(word))
-        # Products whose text has every word rank above those found through a typo; the
-        # similarity (the costly part) is computed for the latter only.
-        closeness = case(
-            (Product.search_vector.op("@@")(every_word), 1.0),
-            else_=cast(func.word_similarity(" ".join(words), _name_trigrams()), Float),
-        )
-        score = (
-            cast(func.ts_rank(Product.search_vector, any_word), Float)
-            + closeness
-            + case((exact_sku, EXACT_SKU_BONUS), else_=0.0)
-        )
-        return match, score
+            subtree = list(row[1 + len(words)] or [])
+        if not words:
+            return [], subtree, None
+        found: list[list[Any]] = row[-1] or []
+        if not any(keep):  # only stop words: search them anyway
+            return words, subtree, found
+        # Renumber what the vocabulary said for the words kept (positions from 1).
+        renumbered = {
+            old: new
+            for new, old in enumerate((i for i, kept in enumerate(keep, start=1) if kept), start=1)
+        }
+        # The prefix said of the last word: not of another when that one is a stop word.
+        renumbered[-1] = -1 if keep[-1] else 0
+        found = [[renumbered[i], w] for i, w in found if renumbered.get(i, 0) != 0]
+        words = [w for w, kept in zip(words, keep, strict=True) if kept]
+        return words, subtree, found
 
     def _filters(self, query: ProductQuery, *, few_candidates: bool) -> list[ColumnElement[bool]]:
         filters: list[ColumnElement[bool]] = [Product.status == query.status]
@@ -257,10 +203,7 @@ class PostgresSearch:
             filters.append(in_stock if query.in_stock else ~in_stock)
         return filters
 
-    def _sort_key(self, sort: SortOrder, score: ColumnElement[float] | None) -> ColumnElement[Any]:
-        if sort is SortOrder.RELEVANCE:
-            assert score is not None  # relevance is the sort only with words to rank
-            return score
+    def _sort_key(self, sort: SortOrder) -> ColumnElement[Any]:
         columns: dict[SortOrder, ColumnElement[Any]] = {
             SortOrder.PRICE_ASC: Product.price.expression,
             SortOrder.PRICE_DESC: Product.price.expression,
@@ -272,19 +215,44 @@ class PostgresSearch:
     # --- a text search: one pass ------------------------------------------------------
 
     async def _match_once(
-        self, session: AsyncSession, plan: _Plan
+        self, session: AsyncSession, plan: _Plan, text: TextMatch
     ) -> tuple[list[Any], dict[uuid.UUID | None, int]]:
-        """The page and the counts by category from one scan of the matches."""
-        matched = (
+        """The page and the counts by category from one scan of the matches: those of
+        every word, or if there are none (and only then: a one-time filter), those of
+        the most words."""
+
+        def key(*, every_word: bool) -> ColumnElement[Any]:
+            return plan.key if plan.key is not None else text.score(every_word=every_word)
+
+        every = (
             select(
                 Product.id.label("id"),
                 Product.category_id.label("category_id"),
-                plan.key.label("sort_key"),
+                key(every_word=True).label("sort_key"),
             )
-            .where(*plan.filters)
-            .cte("matched")
+            .where(text.every_word(), *plan.filters)
+            .cte("every_word")
             .prefix_with("MATERIALIZED")
         )
+        matched: CTE = every
+        if len(text.words) > 1:
+            some = (
+                select(
+                    Product.id.label("id"),
+                    Product.category_id.label("category_id"),
+                    key(every_word=False).label("sort_key"),
+                    text.words_matched().label("words"),
+                )
+                .where(~exists(select(every.c.id)), text.some_word(), *plan.filters)
+                .cte("some_words")
+                .prefix_with("MATERIALIZED")
+            )
+            most = select(func.max(some.c.words)).scalar_subquery()
+            matched = union_all(
+                select(every.c.id, every.c.category_id, every.c.sort_key),
+                select(some.c.id, some.c.category_id, some.c.sort_key).where(some.c.words == most),
+            ).cte("matched")
+        sort_type = matched.c.sort_key.type
         order = plan.order(matched.c.sort_key, matched.c.id)
         page = (
             select(
@@ -317,7 +285,7 @@ class PostgresSearch:
             select(
                 literal("counts"),
                 cast(null(), Uuid),
-                cast(null(), plan.key.type),
+                cast(null(), sort_type),
                 cast(null(), BigInteger),
                 counts.c.category_id,
                 counts.c.n,
@@ -338,6 +306,7 @@ class PostgresSearch:
         return {row[0]: row[1] for row in await session.execute(query)}
 
     async def _walk(self, session: AsyncSession, plan: _Plan, total: int) -> list[Any]:
+        assert plan.key is not None  # a listing without text never sorts by relevance
         matches: Select[Any] = select(Product.id.label("id"), plan.key.label("sort_key")).where(
             *plan.filters, plan.in_category(Product.category_id.expression)
         )

@@ -20,6 +20,14 @@ MAX_SEARCH_CURSOR_LENGTH = 2048
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+def typo_budget(word: str) -> int:
+    """Typos forgiven in a word of the query: none under 4 letters, one up to 7, two
+    beyond (a transposition counts as one). Both backends follow it."""
+    if len(word) < 4:
+        return 0
+    return 1 if len(word) <= 7 else 2
+
+
 class SortOrder(enum.StrEnum):
     RELEVANCE = "relevance"
     PRICE_ASC = "price_asc"

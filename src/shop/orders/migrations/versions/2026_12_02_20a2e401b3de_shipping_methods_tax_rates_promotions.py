@@ -1,7 +1,7 @@
 """shipping methods, tax rates, promotions and their uses (new tables only)
 
 Revision ID: 20a2e401b3de
-Revises: f06aa5d58208
+Revises: c5e8a1f07b42
 Create Date: 2026-12-02 12:35:15.664666
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20a2e401b3de"
-down_revision: str | None = "f06aa5d58208"
+down_revision: str | None = "c5e8a1f07b42"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
