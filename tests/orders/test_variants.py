@@ -12,7 +12,7 @@ from tests.orders.support import ADDRESS, API, OrdersEnv, User
 
 SCARCE = 5  # units of the size everyone wants
 SCARCE_BUYERS = 50
-FREE_BUYERS = 20
+FREE_BUYERS = 10
 
 
 def body(*lines: dict[str, Any]) -> dict[str, Any]:
