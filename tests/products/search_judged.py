@@ -149,9 +149,9 @@ JUDGED_QUERIES: tuple[tuple[str, str, str], ...] = (
     ("brand", "kitchenhaus burr grinder", "kitchenhaus burr grinder"),
     ("brand", "blockbright building set", "blockbright building set"),
     ("brand", "zephyr speaker", "zephyr speaker"),
-    ("brand", "nordlys earbuds", "nordlys earbuds"),
+    ("brand", "nordlys headphones", "nordlys headphones"),
     ("brand", "velo bike helmet", "velo bike helmet"),
-    ("brand", "atelier noe scarf", "atelier noe scarf"),
+    ("brand", "atelier noe jacket", "atelier noe jacket"),
 )
 
 _WORD = re.compile(r"[^\W_]+")
