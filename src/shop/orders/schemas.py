@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from shop.kit.contracts.sellable import SellableRef
 from shop.kit.validation import JsonInt, StrictInput
 from shop.orders.countries import COUNTRY_CODES
 from shop.orders.models import OrderStatus
@@ -36,25 +37,10 @@ class AddressIn(Strict):
     country: Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
 
 
-class ItemIn(Strict):
+class ItemIn(SellableRef, Strict):
     """A variant; or, by ``product_id`` alone, a product with a single variant."""
 
-    product_id: uuid.UUID | None = None
-    variant_id: uuid.UUID | None = None
     quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
-
-    @model_validator(mode="after")
-    def _names_something(self) -> Self:
-        if self.product_id is None and self.variant_id is None:
-            raise ValueError("an item names its variant_id (or product_id)")
-        return self
-
-    @property
-    def key(self) -> tuple[str, uuid.UUID]:
-        if self.variant_id is not None:
-            return ("variant", self.variant_id)
-        assert self.product_id is not None
-        return ("product", self.product_id)
 
 
 def _distinct_products(items: list[ItemIn]) -> list[ItemIn]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shop.kit.contracts.sellable import SellableRef
 from shop.kit.validation import JsonBool, JsonInt
 
 PREFIX = "/internal/v1/reservations"
@@ -47,32 +48,14 @@ class ReservationRefusal(enum.StrEnum):
 # --- Requests ---------------------------------------------------------------------
 
 
-class ReserveLineIn(BaseModel):
+class ReserveLineIn(SellableRef):
     """A variant, by ``variant_id``; or by ``product_id`` alone, the product's only
     active variant (a product with several is refused: ``variant-required``). With
     both, the variant must be one of that product's."""
 
     model_config = ConfigDict(extra="forbid")
 
-    product_id: uuid.UUID | None = None
-    variant_id: uuid.UUID | None = None
     quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
-
-    @model_validator(mode="after")
-    def _names_something(self) -> Self:
-        if self.product_id is None and self.variant_id is None:
-            raise ValueError(
-                "a line names its variant_id (or the product_id of a product with a single variant)"
-            )
-        return self
-
-    @property
-    def key(self) -> tuple[str, uuid.UUID]:
-        """What the line names: its variant, else its product."""
-        if self.variant_id is not None:
-            return ("variant", self.variant_id)
-        assert self.product_id is not None
-        return ("product", self.product_id)
 
 
 def _distinct_products(lines: list[ReserveLineIn]) -> list[ReserveLineIn]:
