@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # (no stubs in the lock)
 import structlog
 from pydantic import SecretStr
 
@@ -119,6 +120,16 @@ def _children(
     return children
 
 
+def _listening(child: Child) -> bool:
+    """Whether the child's own process listens on its port (instances sharing a port)."""
+    assert child.process is not None
+    try:
+        connections = psutil.Process(child.process.pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == child.port for c in connections)
+
+
 def _wait_ready(
     children: list[Child], deadline: float, timeout: float, stopping: threading.Event
 ) -> bool:
@@ -133,6 +144,8 @@ def _wait_ready(
                 assert child.process is not None
                 if child.process.poll() is not None:
                     raise StartupError(f"{child.label} exited during start-up")
+                if child.env.get("REUSE_PORT") == "true" and not _listening(child):
+                    continue  # a probe of the shared port may reach its twin, not it
                 try:
                     if client.get(child.url + "/health/ready").status_code == 200:
                         pending.remove(child)
