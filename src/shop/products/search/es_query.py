@@ -207,7 +207,15 @@ def _variant_clauses(query: ProductQuery, *, but: str | None = None) -> list[dic
 
 
 def _some_variant(clauses: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"nested": {"path": "variants", "query": {"bool": {"filter": clauses}}}}
+    # ignore_unmapped: an index made before variants were indexed (until a reindex)
+    # finds nothing rather than failing.
+    return {
+        "nested": {
+            "path": "variants",
+            "query": {"bool": {"filter": clauses}},
+            "ignore_unmapped": True,
+        }
+    }
 
 
 def variant_filters(query: ProductQuery) -> list[dict[str, Any]]:
