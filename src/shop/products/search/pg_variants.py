@@ -24,7 +24,6 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
-    distinct,
     exists,
     func,
     literal,
@@ -113,33 +112,23 @@ class VariantFilter:
             or_(pair.c.key == name, self.has_option(variant, name)) for name in self.options
         ]
         where = [*self.conditions(variant, options=False), *own_filter_aside]
-        if self.in_stock is None:
-            return (
-                select(pair.c.key, pair.c.value, func.count(distinct(variant.product_id)))
-                .select_from(variant)
-                .join(products, products.c.id == variant.product_id)
-                .join(pair, true())
-                .where(*where)
-                .group_by(pair.c.key, pair.c.value)
-            )
-        stocked = func.coalesce(Inventory.on_hand - Inventory.reserved, 0) > 0
-        per_product = (
-            select(
-                pair.c.key.label("key"),
-                pair.c.value.label("value"),
-                func.bool_or(stocked).label("stocked"),
-            )
-            .select_from(variant)
-            .join(products, products.c.id == variant.product_id)
-            .outerjoin(Inventory, Inventory.variant_id == variant.id)
-            .join(pair, true())
+        # Per (pair, product) first, then per pair: two hash aggregates, where a
+        # count(DISTINCT product) would sort every pair.
+        columns: list[Any] = [pair.c.key.label("key"), pair.c.value.label("value")]
+        if self.in_stock is not None:
+            stocked = func.coalesce(Inventory.on_hand - Inventory.reserved, 0) > 0
+            columns.append(func.bool_or(stocked).label("stocked"))
+        per_product = select(*columns).select_from(variant)
+        per_product = per_product.join(products, products.c.id == variant.product_id)
+        if self.in_stock is not None:
+            per_product = per_product.outerjoin(Inventory, Inventory.variant_id == variant.id)
+        grouped = (
+            per_product.join(pair, true())
             .where(*where)
             .group_by(pair.c.key, pair.c.value, variant.product_id)
             .subquery("per_product")
         )
-        wanted = per_product.c.stocked if self.in_stock else ~per_product.c.stocked
-        return (
-            select(per_product.c.key, per_product.c.value, func.count())
-            .where(wanted)
-            .group_by(per_product.c.key, per_product.c.value)
-        )
+        counted = select(grouped.c.key, grouped.c.value, func.count())
+        if self.in_stock is not None:
+            counted = counted.where(grouped.c.stocked if self.in_stock else ~grouped.c.stocked)
+        return counted.group_by(grouped.c.key, grouped.c.value)
