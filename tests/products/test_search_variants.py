@@ -268,6 +268,47 @@ async def test_a_variant_sku_finds_its_product(search: SearchFixture) -> None:
     assert [item["name"] for item in page["items"]] == ["Tee"]
 
 
+@every_backend
+async def test_a_cursor_walk_of_an_option_filter_sees_each_match_once(
+    search: SearchFixture,
+) -> None:
+    sizes = ["S", "M", "L"]
+    await search.catalog.products(
+        *(
+            {
+                "name": f"Sock {i}",
+                "variants": [
+                    {"sku": f"SOCK-{i}-{size}", "options": {"Size": size}, "price": 100 * (i % 4)}
+                    for size in sizes[: 1 + i % 3]
+                ],
+            }
+            for i in range(12)
+        )
+    )
+    with_m = {f"Sock {i}" for i in range(12) if i % 3 >= 1}
+    for params in (
+        {"option.Size": "M", "sort": "price_asc"},
+        {"option.Size": "M", "sort": "name"},
+        {"option.Size": "M", "q": "sock"},
+    ):
+        walked = await search.walk(limit=3, **params)
+        assert sorted(item["name"] for item in walked) == sorted(with_m), params
+
+
+@every_backend
+async def test_hostile_option_parameters_find_nothing_and_never_fail(search: SearchFixture) -> None:
+    await _hoodie_tee_mug(search)
+    hostile = ['"} OR 1=1 --', "'; DROP TABLE products; --", "\\", '["Size","M"]', ".*", "%", "🎧"]
+    for text in hostile:
+        for params in ([(f"option.{text}", "M")], [("option.Size", text)]):
+            page = await _page(search, *params)
+            assert (page["total"], page["items"]) == (0, []), params
+    # The facets of those not asked still come (nothing asked matched, so none here).
+    page = await _page(search, ("option.Size", ".*"))
+    assert page["facets"]["options"] == {"Size": [{"value": "M", "count": 2},
+        {"value": "L", "count": 1}, {"value": "S", "count": 1}]}  # fmt: skip
+
+
 async def test_option_parameters_out_of_bounds_are_422_naming_them(
     search: SearchFixture,
 ) -> None:
