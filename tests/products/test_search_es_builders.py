@@ -30,7 +30,7 @@ from shop.products.search import (
 )
 from shop.products.search.es_backend import read_page
 from shop.products.search.es_indexer import new_index_name
-from shop.products.search.es_mapping import IndexedVariant, option_term
+from shop.products.search.es_mapping import IndexedVariant
 from shop.products.search.es_query import decode_search_after, encode_search_after
 from tests.products.search_support import Tokens, search_settings
 from tests.support import Databases
@@ -132,13 +132,6 @@ def test_a_document_carries_the_category_lineage_and_stock() -> None:
     assert (bare["available"], bare["variants"], bare["variant_skus"]) == (0, [], [])
 
 
-def test_option_terms_spell_any_name_and_value_apart() -> None:
-    assert option_term("Size", "M") == '["Size","M"]'
-    # A separator in a name or value cannot make two pairs one.
-    assert option_term("a:b", "c") != option_term("a", "b:c")
-    assert option_term('Say "hi"', "x") == '["Say \\"hi\\"","x"]'
-
-
 def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
     request = build_search(
         ProductQuery(q="wireles headphnes", min_price=100, max_price=5000, in_stock=True)
@@ -231,34 +224,6 @@ def test_out_of_stock_is_a_filter_too() -> None:
     assert request["post_filter"] == {"bool": {"filter": [none_stocked]}}
 
 
-def test_option_filters_ask_one_variant_and_facets_leave_their_own_aside() -> None:
-    query = ProductQuery.model_validate(
-        {"option.Size": ["M", "L"], "option.Color": "Red", "category": "tops", "in_stock": True}
-    )
-    request = build_search(query)
-    [one_variant, category] = request["post_filter"]["bool"]["filter"]
-    assert category == {"term": {"category_slugs": "tops"}}
-    assert one_variant["nested"]["path"] == "variants"
-    assert one_variant["nested"]["query"]["bool"]["filter"] == [
-        {"terms": {"variants.options": ['["Color","Red"]']}},
-        {"terms": {"variants.options": ['["Size","L"]', '["Size","M"]']}},
-        {"range": {"variants.available": {"gt": 0}}},
-    ]
-    aggs = request["aggs"]
-    assert set(aggs) == {"categories", "options", "option_0", "option_1"}
-    # Every option facet is within the category; Color's leaves the Color filter aside.
-    color = aggs["option_0"]
-    assert color["filter"] == category
-    matching = color["aggs"]["variants"]["aggs"]["matching"]
-    assert matching["filter"] == {
-        "bool": {"filter": [{"terms": {"variants.options": ['["Size","L"]', '["Size","M"]']}}]}
-    }
-    terms = matching["aggs"]["values"]["terms"]
-    assert terms["include"] == '\\[\\"Color\\"\\,.*'
-    others = aggs["options"]["aggs"]["variants"]["aggs"]["matching"]["aggs"]["values"]["terms"]
-    assert others["exclude"] == '\\[\\"Color\\"\\,.*|\\[\\"Size\\"\\,.*'
-
-
 @pytest.mark.parametrize(
     ("sort", "expected"),
     [
@@ -326,13 +291,8 @@ def test_a_response_becomes_a_page() -> None:
                     ]
                 }
             },
-            "options": {"variants": {"matching": {"values": {"buckets": [
-                _option_bucket('["Size","M"]', products=4, stocked=1),
-                _option_bucket('["Color","Red"]', products=4, stocked=4),
-                _option_bucket('["Size","L"]', products=6, stocked=0),
-            ]}}}},
         },
-    }  # fmt: skip
+    }
     query = ProductQuery(sort=SortOrder.PRICE_ASC, limit=2)
     page = read_page(response, query)
     assert page.ids == ids[:2]
@@ -344,28 +304,10 @@ def test_a_response_becomes_a_page() -> None:
         ("audio", 5),
         ("books", 5),
     ]
-    counts = {
-        name: [(v.value, v.count) for v in values] for name, values in page.option_facets.items()
-    }
-    assert counts == {"Color": [("Red", 4)], "Size": [("L", 6), ("M", 4)]}
-    # Counted in products: with in_stock, those with a variant in stock (or none in stock).
-    stocked = read_page(response, ProductQuery(in_stock=True)).option_facets
-    assert [(v.value, v.count) for v in stocked["Size"]] == [("M", 1)]
-    sold_out = read_page(response, ProductQuery(in_stock=False)).option_facets
-    assert [(v.value, v.count) for v in sold_out["Size"]] == [("L", 6), ("M", 3)]
-    assert "Color" not in sold_out
+    assert page.option_facets == {}
 
     last = read_page(response, ProductQuery(sort=SortOrder.PRICE_ASC, limit=3))
     assert last.next_cursor is None
-
-
-def _option_bucket(key: str, *, products: int, stocked: int) -> dict[str, Any]:
-    return {
-        "key": key,
-        "doc_count": products * 2,  # variants
-        "products": {"doc_count": products},
-        "stocked": {"doc_count": stocked, "products": {"doc_count": stocked}},
-    }
 
 
 def test_new_indices_are_timestamped_behind_the_alias() -> None:
