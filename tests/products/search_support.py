@@ -81,7 +81,10 @@ class Catalog:
 
     async def products(self, *specs: dict[str, Any]) -> list[Product]:
         """Products (with stock) from dicts of their fields; defaults fill the rest.
-        Extra keys: ``category`` (a slug), ``on_hand``, ``reserved``."""
+        Extra keys: ``category`` (a slug), ``on_hand``, ``reserved``, and ``variants``
+        (dicts of ``sku``, ``options``, ``price``, ``on_hand``; without it, one default
+        variant with the product's SKU, price and stock). The product's price is then
+        the lowest variant price, as the API keeps it."""
         made: list[Product] = []
         async with self.sessionmaker() as session, session.begin():
             for spec in specs:
@@ -90,6 +93,7 @@ class Catalog:
                 category = fields.pop("category", None)
                 fields.pop("on_hand", None)
                 fields.pop("reserved", None)
+                fields.pop("variants", None)
                 fields.setdefault("sku", f"TST-{n:06d}")
                 fields.setdefault("slug", f"product-{n}")
                 fields.setdefault("name", f"Product {n}")
@@ -100,22 +104,32 @@ class Catalog:
                 fields.setdefault("status", ProductStatus.ACTIVE)
                 if category is not None:
                     fields["category_id"] = self.categories[category].id
+                if spec.get("variants"):
+                    fields["price"] = min(v["price"] for v in spec["variants"])
                 product = Product(id=uuid.uuid4(), **fields)
                 session.add(product)
                 made.append(product)
-            variants = [
-                ProductVariant(id=uuid.uuid4(), product_id=p.id, sku=p.sku, price=p.price)
-                for p in made
-            ]
-            session.add_all(variants)
+            stocks: list[tuple[ProductVariant, int, int]] = []
+            for product, spec in zip(made, specs, strict=True):
+                for position, v in enumerate(spec.get("variants") or [spec]):
+                    variant = ProductVariant(
+                        id=uuid.uuid4(),
+                        product_id=product.id,
+                        sku=v.get("sku", product.sku),
+                        options=v.get("options", {}),
+                        price=v.get("price", product.price),
+                        position=position,
+                    )
+                    session.add(variant)
+                    stocks.append((variant, v.get("on_hand", 10), v.get("reserved", 0)))
             await session.flush()
-            for product, variant, spec in zip(made, variants, specs, strict=True):
+            for variant, on_hand, reserved in stocks:
                 session.add(
                     Inventory(
                         variant_id=variant.id,
-                        product_id=product.id,
-                        on_hand=spec.get("on_hand", 10),
-                        reserved=spec.get("reserved", 0),
+                        product_id=variant.product_id,
+                        on_hand=on_hand,
+                        reserved=reserved,
                     )
                 )
         await self.invalidate()

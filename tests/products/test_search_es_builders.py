@@ -30,6 +30,7 @@ from shop.products.search import (
 )
 from shop.products.search.es_backend import read_page
 from shop.products.search.es_indexer import new_index_name
+from shop.products.search.es_mapping import IndexedVariant
 from shop.products.search.es_query import decode_search_after, encode_search_after
 from tests.products.search_support import Tokens, search_settings
 from tests.support import Databases
@@ -99,20 +100,36 @@ def test_a_document_carries_the_category_lineage_and_stock() -> None:
     root = Category(id=root_id, name="Electronics", slug="electronics", path=str(root_id))
     child = Category(id=child_id, name="Audio", slug="audio", path=f"{root_id}/{child_id}")
     product = _product(child)
-    document = product_document(product, [root, child], available=4)
-    mapped = set(index_definition()["mappings"]["properties"])
-    assert set(document) <= mapped
+    variants = [
+        IndexedVariant(sku="HOOD-M-RED", options={"Size": "M", "Color": "Red"}, price=1999,
+                       available=3),
+        IndexedVariant(sku="HOOD-L-RED", options={"Size": "L", "Color": "Red"}, price=2499,
+                       available=1),
+    ]  # fmt: skip
+    document = product_document(product, [root, child], variants)
+    mapped = index_definition()["mappings"]["properties"]
+    assert set(document) <= set(mapped)
+    assert mapped["variants"]["type"] == "nested"  # one variant's values stay together
+    for variant in document["variants"]:
+        assert set(variant) <= set(mapped["variants"]["properties"])
     assert document["id"] == str(product.id)
     assert document["category_name"] == "Audio"
     assert document["category_id"] == str(child_id)
     assert document["category_slugs"] == ["audio", "electronics"]
-    assert document["available"] == 4
+    assert document["available"] == 4  # summed over the (active) variants given
+    assert document["variant_skus"] == ["HOOD-L-RED", "HOOD-M-RED"]
+    assert document["variants"][0] == {
+        "options": ['["Color","Red"]', '["Size","M"]'],
+        "price": 1999,
+        "available": 3,
+    }
     assert document["status"] == "active"
     assert document["price"] == 1999
     assert document["created_at"] == "2026-01-02T03:04:05+00:00"
 
-    bare = product_document(_product(), [], available=0)
+    bare = product_document(_product(), [], [])
     assert (bare["category_name"], bare["category_id"], bare["category_slugs"]) == (None, None, [])
+    assert (bare["available"], bare["variants"], bare["variant_skus"]) == (0, [], [])
 
 
 def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
@@ -125,8 +142,11 @@ def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
     [either] = text["bool"]["must"]
     words, sku = either["bool"]["should"]
     assert either["bool"]["minimum_should_match"] == 1
-    assert sku == {"constant_score": {"filter": {"term": {"sku": {"value": "wireles headphnes"}}},
-                                      "boost": 100_000.0}}  # fmt: skip
+    exact = {"value": "wireles headphnes"}
+    either_sku = [{"term": {"sku": exact}}, {"term": {"variant_skus": exact}}]
+    assert sku == {
+        "constant_score": {"filter": {"bool": {"should": either_sku}}, "boost": 100_000.0}
+    }
     assert words["bool"]["minimum_should_match"] == 2  # every word
     wireles, headphnes = (clause["dis_max"]["queries"] for clause in words["bool"]["should"])
     ways = {
@@ -150,32 +170,58 @@ def test_a_text_search_is_fuzzy_filtered_and_faceted() -> None:
     ]  # fmt: skip
     [phrase] = text["bool"]["should"]
     assert phrase["constant_score"]["boost"] == 0.5
-    assert boolean["filter"] == [
-        {"term": {"status": "active"}},
-        {"range": {"price": {"gte": 100, "lte": 5000}}},
-        {"range": {"available": {"gt": 0}}},
-    ]
+    assert boolean["filter"] == [{"term": {"status": "active"}}]
+    # Price and stock: one variant has both; after the aggregations (post_filter).
+    one_variant = {
+        "nested": {
+            "path": "variants",
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"range": {"variants.price": {"gte": 100, "lte": 5000}}},
+                        {"range": {"variants.available": {"gt": 0}}},
+                    ]
+                }
+            },
+            "ignore_unmapped": True,  # an index from before variants: nothing, not a 400
+        }
+    }
+    assert request["post_filter"] == {"bool": {"filter": [one_variant]}}
     assert request["sort"] == [{"_score": "desc"}, {"id": "desc"}]
     assert request["size"] == 21
     assert request["track_total_hits"] is True
     assert request["_source"] is False
-    assert request["aggs"]["categories"]["terms"]["field"] == "category_slugs"
-    assert "post_filter" not in request
+    categories = request["aggs"]["categories"]
+    assert categories["filter"] == {"bool": {"filter": [one_variant]}}
+    assert categories["aggs"]["slugs"]["terms"]["field"] == "category_slugs"
     assert "search_after" not in request
 
 
 def test_the_category_filter_leaves_the_facet_alone() -> None:
     request = build_search(ProductQuery(category="audio", status=ProductStatus.DRAFT))
-    assert request["post_filter"] == {"term": {"category_slugs": "audio"}}
+    assert request["post_filter"] == {"bool": {"filter": [{"term": {"category_slugs": "audio"}}]}}
+    assert request["aggs"]["categories"]["filter"] == {"bool": {"filter": []}}
     assert request["query"] == {"bool": {"filter": [{"term": {"status": "draft"}}]}}
     assert "must" not in request["query"]["bool"]
 
 
 def test_out_of_stock_is_a_filter_too() -> None:
     request = build_search(ProductQuery(in_stock=False))
-    assert {"bool": {"must_not": [{"range": {"available": {"gt": 0}}}]}} in request["query"][
-        "bool"
-    ]["filter"]
+    in_stock = {"range": {"variants.available": {"gt": 0}}}
+    none_stocked = {
+        "bool": {
+            "must_not": [
+                {
+                    "nested": {
+                        "path": "variants",
+                        "query": {"bool": {"filter": [in_stock]}},
+                        "ignore_unmapped": True,
+                    }
+                }
+            ]
+        }
+    }
+    assert request["post_filter"] == {"bool": {"filter": [none_stocked]}}
 
 
 @pytest.mark.parametrize(
@@ -237,24 +283,31 @@ def test_a_response_becomes_a_page() -> None:
         },
         "aggregations": {
             "categories": {
-                "buckets": [
-                    {"key": "audio", "doc_count": 5},
-                    {"key": "electronics", "doc_count": 9},
-                    {"key": "books", "doc_count": 5},
-                ]
-            }
+                "slugs": {
+                    "buckets": [
+                        {"key": "audio", "doc_count": 5},
+                        {"key": "electronics", "doc_count": 9},
+                        {"key": "books", "doc_count": 5},
+                    ]
+                }
+            },
         },
     }
     query = ProductQuery(sort=SortOrder.PRICE_ASC, limit=2)
-    found, total, next_cursor, facets = read_page(response, query)
-    assert found == ids[:2]
-    assert total == 42
-    assert next_cursor is not None
-    assert decode_search_after(next_cursor, SortOrder.PRICE_ASC) == [101, str(ids[1])]
-    assert [(f.slug, f.count) for f in facets] == [("electronics", 9), ("audio", 5), ("books", 5)]
+    page = read_page(response, query)
+    assert page.ids == ids[:2]
+    assert page.total == 42
+    assert page.next_cursor is not None
+    assert decode_search_after(page.next_cursor, SortOrder.PRICE_ASC) == [101, str(ids[1])]
+    assert [(f.slug, f.count) for f in page.facets] == [
+        ("electronics", 9),
+        ("audio", 5),
+        ("books", 5),
+    ]
+    assert page.option_facets == {}
 
     last = read_page(response, ProductQuery(sort=SortOrder.PRICE_ASC, limit=3))
-    assert last[2] is None
+    assert last.next_cursor is None
 
 
 def test_new_indices_are_timestamped_behind_the_alias() -> None:

@@ -132,3 +132,30 @@ def test_the_longest_name_fits_in_a_cursor() -> None:
 
 def _raw(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_option_parameters_become_option_filters() -> None:
+    query = ProductQuery.model_validate(
+        {"option.Size": ["M", "L", "M"], "option.Colour": "Red", "options": "ignored"}
+    )
+    assert query.options == {"Colour": ("Red",), "Size": ("L", "M")}
+    assert ProductQuery().options == {}
+    # Every spelling of one filter shares a cache entry; another filter does not.
+    same = ProductQuery.model_validate({"option.Colour": ["Red"], "option.Size": ["M", "L"]})
+    assert query.cache_key() == same.cache_key()
+    other = ProductQuery.model_validate({"option.Size": ["M"], "option.Colour": "Red"})
+    assert query.cache_key() != other.cache_key()
+    assert ProductQuery().cache_key() != other.cache_key()
+
+
+def test_option_parameters_out_of_bounds_name_themselves() -> None:
+    for bad, field in (
+        ({"option.Size": "x" * 101}, "option.Size"),
+        ({"option.": "M"}, "option."),
+        ({"option.Size": ["M", ""]}, "option.Size"),
+        ({f"option.N{i}": "x" for i in range(4)}, "option.N3"),
+        ({"option.Size": [str(i) for i in range(101)]}, "option.Size"),
+    ):
+        with pytest.raises(ValidationError) as raised:
+            ProductQuery.model_validate(bad)
+        assert [error["loc"] for error in raised.value.errors()] == [(field,)]

@@ -5,6 +5,9 @@ admins: without a token it is a 401, with a non-admin's token a 403 (asking
 explicitly for what one may not see is an error, not silently another answer);
 ``status=active`` is allowed to everyone.
 
+``option.<Name>`` parameters are read by :class:`ProductQuery` itself (they are not
+fields of it: any name may follow the dot), so they are in its cache key.
+
 Pages are cached in the catalog cache under the normalized query (status
 included), so every spelling of one query shares an entry; every catalog write
 invalidates the cache after it commits. Pages show stock (``available``, the
@@ -33,10 +36,15 @@ router = APIRouter(prefix="/api/v1", tags=["catalog"])
     "/products",
     summary="Search and list products",
     description=(
-        "Typo-tolerant search over name, SKU, category and description, with filters, "
-        "sorts, keyset pages (`cursor` is the previous page's `next_cursor`) and "
-        "category facets over the results without the category filter. Only active "
-        "products, unless an admin asks for a `status`."
+        "Typo-tolerant search over name, SKU (a variant's too), category and "
+        "description, with filters, sorts, keyset pages (`cursor` is the previous "
+        "page's `next_cursor`), category facets over the results without the category "
+        "filter and option facets. `option.<Name>=<value>` (repeatable; e.g. "
+        "`option.Size=M&option.Size=L&option.Color=Red`) keeps products of which one "
+        "active variant has one of the values asked of each option named (names and "
+        "values as declared, case included); that variant must also be in the price "
+        "range and, with `in_stock`, in stock. Only active products, unless an admin "
+        "asks for a `status`."
     ),
     response_model=ProductSearchOut,
     responses=problem_responses(

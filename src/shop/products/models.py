@@ -195,6 +195,21 @@ class ProductVariant(Base):
             unique=True,
             postgresql_where=text("status = 'active'"),
         ),
+        # Search (migration 7d1e4a9c2b6f): option filters (@>) and price ranges over
+        # active variants.
+        Index(
+            "ix_product_variants_active_options",
+            "options",
+            postgresql_using="gin",
+            postgresql_ops={"options": "jsonb_path_ops"},
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index(
+            "ix_product_variants_active_price",
+            "price",
+            "product_id",
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
 

@@ -19,7 +19,14 @@ from shop.products.cache import Pin
 from shop.products.models import Product, VariantStatus
 from shop.products.presenters import MediaUrls, image_out, product_out, variant_out
 from shop.products.repositories import ImageRepository, OptionRepository, VariantRepository
-from shop.products.schemas import CategoryCount, Facets, ImageOut, ProductOut, ProductSearchOut
+from shop.products.schemas import (
+    CategoryCount,
+    Facets,
+    ImageOut,
+    OptionValueCount,
+    ProductOut,
+    ProductSearchOut,
+)
 from shop.products.search import ProductQuery, SearchBackend
 from shop.products.service import find_product
 
@@ -100,6 +107,10 @@ async def search_listing(
         total=page.total,
         next_cursor=page.next_cursor,
         facets=Facets(
-            categories=[CategoryCount.model_validate(f, from_attributes=True) for f in page.facets]
+            categories=[CategoryCount.model_validate(f, from_attributes=True) for f in page.facets],
+            options={
+                name: [OptionValueCount(value=v.value, count=v.count) for v in values]
+                for name, values in page.option_facets.items()
+            },
         ),
     )

@@ -188,8 +188,16 @@ class CategoryCount(BaseModel):
     count: int
 
 
+class OptionValueCount(BaseModel):
+    value: str
+    count: int
+
+
 class Facets(BaseModel):
     categories: list[CategoryCount]
+    # Option name -> its values among the results' active variants, each with the
+    # number of products choosing it would find (see docs/search.md).
+    options: dict[str, list[OptionValueCount]]
 
 
 class ProductSearchOut(BaseModel):

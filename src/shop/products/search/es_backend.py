@@ -8,6 +8,7 @@ stale price or name. A product deleted since it was indexed is left out.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -21,30 +22,45 @@ from shop.products.search.es_query import (
     build_probe,
     build_search,
     encode_search_after,
+    read_option_facets,
     words_matched,
 )
-from shop.products.search.port import CategoryFacet, SearchPage
+from shop.products.search.port import CategoryFacet, OptionFacets, SearchPage, option_facets
 from shop.products.search.query import ProductQuery
 
 log = structlog.get_logger("shop.products.search")
 
 
-def read_page(
-    response: dict[str, Any], query: ProductQuery
-) -> tuple[list[uuid.UUID], int, str | None, list[CategoryFacet]]:
+@dataclass
+class ReadPage:
+    ids: list[uuid.UUID]
+    total: int
+    next_cursor: str | None
+    facets: list[CategoryFacet]
+    option_facets: OptionFacets
+
+
+def read_page(response: dict[str, Any], query: ProductQuery) -> ReadPage:
     """Ids in order, total, next cursor and facets of a search response (pure)."""
     hits = response["hits"]["hits"]
     next_cursor = None
     if len(hits) > query.limit:
         hits = hits[: query.limit]
         next_cursor = encode_search_after(query.effective_sort, list(hits[-1]["sort"]))
-    buckets = response.get("aggregations", {}).get("categories", {}).get("buckets", [])
+    aggregations = response.get("aggregations", {})
+    buckets = aggregations.get("categories", {}).get("slugs", {}).get("buckets", [])
     facets = sorted(
-        (CategoryFacet(slug=b["key"], count=b["doc_count"]) for b in buckets),
+        (CategoryFacet(slug=b["key"], count=b["doc_count"]) for b in buckets if b["doc_count"]),
         key=lambda facet: (-facet.count, facet.slug),
     )
     ids = [uuid.UUID(hit["_id"]) for hit in hits]
-    return ids, int(response["hits"]["total"]["value"]), next_cursor, facets
+    return ReadPage(
+        ids,
+        int(response["hits"]["total"]["value"]),
+        next_cursor,
+        facets,
+        option_facets(read_option_facets(aggregations, query)),
+    )
 
 
 class EngineSearch:
@@ -71,10 +87,16 @@ class EngineSearch:
         except SearchEngineError as exc:
             log.warning("search failed", error=str(exc))
             raise UpstreamUnavailableError("Search is unavailable; try again shortly.") from exc
-        ids, total, next_cursor, facets = read_page(response, query)
+        page = read_page(response, query)
         products: list[Product] = []
-        if ids:
-            found = await session.scalars(select(Product).where(Product.id.in_(ids)))
+        if page.ids:
+            found = await session.scalars(select(Product).where(Product.id.in_(page.ids)))
             loaded = {product.id: product for product in found}
-            products = [loaded[i] for i in ids if i in loaded]
-        return SearchPage(products=products, total=total, next_cursor=next_cursor, facets=facets)
+            products = [loaded[i] for i in page.ids if i in loaded]
+        return SearchPage(
+            products=products,
+            total=page.total,
+            next_cursor=page.next_cursor,
+            facets=page.facets,
+            option_facets=page.option_facets,
+        )

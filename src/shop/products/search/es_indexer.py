@@ -32,9 +32,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.outbox import Handler
-from shop.products.models import Category, Inventory, Product
+from shop.products.models import Category, Inventory, Product, ProductVariant, VariantStatus
 from shop.products.search.engine import SearchEngine
-from shop.products.search.es_mapping import index_definition, product_document
+from shop.products.search.es_mapping import IndexedVariant, index_definition, product_document
 
 PRODUCT_CHANGED = "product.changed"
 CATEGORY_CHANGED = "category.changed"
@@ -66,19 +66,33 @@ async def _lineages(
 async def load_documents(
     session: AsyncSession, product_ids: Sequence[uuid.UUID]
 ) -> dict[str, dict[str, Any]]:
-    """Documents of the products that exist, by id (three queries for any number)."""
+    """Documents of the products that exist, by id, with their active variants and
+    their stock (three queries for any number)."""
     if not product_ids:
         return {}
     products = list(await session.scalars(select(Product).where(Product.id.in_(product_ids))))
-    stock: dict[uuid.UUID, int] = defaultdict(int)  # summed over the product's variants
-    for row in await session.scalars(
-        select(Inventory).where(Inventory.product_id.in_(product_ids))
+    variants: dict[uuid.UUID, list[IndexedVariant]] = defaultdict(list)  # active ones
+    for variant, stock in await session.execute(
+        select(ProductVariant, Inventory)
+        .outerjoin(Inventory, Inventory.variant_id == ProductVariant.id)
+        .where(
+            ProductVariant.product_id.in_(product_ids),
+            ProductVariant.status == VariantStatus.ACTIVE,
+        )
+        .order_by(ProductVariant.position, ProductVariant.id)
     ):
-        stock[row.product_id] += row.on_hand - row.reserved
+        variants[variant.product_id].append(
+            IndexedVariant(
+                sku=variant.sku,
+                options=dict(variant.options),
+                price=variant.price,
+                available=stock.on_hand - stock.reserved if stock is not None else 0,
+            )
+        )
     lineages = await _lineages(session, {p.category_id for p in products if p.category_id})
     return {
         str(p.id): product_document(
-            p, lineages.get(p.category_id, []) if p.category_id else [], stock.get(p.id, 0)
+            p, lineages.get(p.category_id, []) if p.category_id else [], variants[p.id]
         )
         for p in products
     }

@@ -9,12 +9,24 @@ A document carries the product's category slug *and those of its ancestors*
 (``category_slugs``): filtering on one slug finds its whole subtree, and a terms
 aggregation on the field counts each category's subtree, like the PostgreSQL
 backend. Every status is indexed; queries filter on it.
+
+Variants: the product's **active** variants as ``nested`` objects (each its own
+hidden document, so that "one variant has Size M *and* is in stock" is one
+variant's, not M on one and stock on another as a flattened array would say):
+each with its option values, price and available units. An option value is one
+keyword, the JSON array ``["Size","M"]`` (:func:`option_term`): option names are
+free text, and JSON spells any name and value without ambiguity, where a
+separator character could occur in either. Their SKUs are also in
+``variant_skus`` at the top, for the exact SKU match of a search.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from shop.products.models import Category, Product
 
@@ -99,6 +111,15 @@ def index_mappings() -> dict[str, Any]:
             "currency": {"type": "keyword"},
             "status": {"type": "keyword"},
             "available": {"type": "integer"},
+            "variant_skus": {"type": "keyword", "normalizer": "folded"},
+            "variants": {
+                "type": "nested",
+                "properties": {
+                    "options": {"type": "keyword"},
+                    "price": {"type": "long"},
+                    "available": {"type": "integer"},
+                },
+            },
             "created_at": {"type": "date"},
             "updated_at": {"type": "date"},
         },
@@ -110,11 +131,27 @@ def index_definition() -> dict[str, Any]:
     return {"settings": index_settings(), "mappings": index_mappings()}
 
 
+def option_term(name: str, value: str) -> str:
+    """An option value as the index holds it: ``["Size","M"]``."""
+    return orjson.dumps([name, value]).decode()
+
+
+@dataclass(frozen=True)
+class IndexedVariant:
+    """What the index keeps of an active variant."""
+
+    sku: str
+    options: dict[str, str]
+    price: int
+    available: int
+
+
 def product_document(
-    product: Product, lineage: Sequence[Category], available: int
+    product: Product, lineage: Sequence[Category], variants: Sequence[IndexedVariant]
 ) -> dict[str, Any]:
     """The indexed form of a product. ``lineage``: its category and the category's
-    ancestors, in any order (empty without a category)."""
+    ancestors, in any order (empty without a category); ``variants``: its active
+    ones (``available``, the product's, is their sum)."""
     own = next((c for c in lineage if c.id == product.category_id), None)
     return {
         "id": str(product.id),
@@ -127,7 +164,16 @@ def product_document(
         "price": product.price,
         "currency": product.currency,
         "status": product.status.value,
-        "available": available,
+        "available": sum(v.available for v in variants),
+        "variant_skus": sorted(v.sku for v in variants),
+        "variants": [
+            {
+                "options": sorted(option_term(n, value) for n, value in v.options.items()),
+                "price": v.price,
+                "available": v.available,
+            }
+            for v in variants
+        ],
         "created_at": product.created_at.isoformat(),
         "updated_at": product.updated_at.isoformat(),
     }

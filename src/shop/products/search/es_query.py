@@ -9,10 +9,16 @@ worth fixed points: 10,000 for a match, 10 more in the name, 100 off per typo
 also as a prefix. Products matching every word, or if none does the most words
 (``least_words``: the backend asks the engine how many that is, see
 :func:`build_probe`). Then half a point for the words as a phrase in the name
-(proximity), and 100,000 for the exact SKU. Filters: status, price range, stock.
-The category filter is a ``post_filter``, so the ``categories`` terms aggregation
-(the facet) sees the result set without it. Pages: ``search_after`` on the sort
-order's key and the id, whose values the cursor carries.
+(proximity), and 100,000 for the exact SKU (the product's or an active variant's).
+
+Filters. The status is the query's. What is asked of the variants (options, price
+range, stock: one ``nested`` variant must match all of it, as in
+shop.products.search.pg_variants) and the category are a ``post_filter``, so that the
+aggregations see the result set without them: ``categories`` (the facet) applies the
+variant filter but not the category's; each option facet applies the category and
+every filter but its option's own, inside the nested variants (one aggregation for
+each option asked, one for the others). Pages: ``search_after`` on the sort order's
+key and the id, whose values the cursor carries.
 """
 
 from __future__ import annotations
@@ -20,8 +26,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
 from shop.kit.pagination import InvalidCursorError
 from shop.products.search.cursor import decode_values, encode_values
+from shop.products.search.es_mapping import option_term
+from shop.products.search.port import MAX_OPTION_FACETS
 from shop.products.search.query import ProductQuery, SortOrder, search_words, typo_budget
 
 MAX_FACETS = 1000
@@ -150,7 +160,17 @@ def text_query(text: str, least_words: int | None = None) -> dict[str, Any]:
                     "bool": {
                         "should": [
                             matching,
-                            _points({"term": {"sku": {"value": text}}}, EXACT_SKU_POINTS),
+                            _points(
+                                {
+                                    "bool": {
+                                        "should": [
+                                            {"term": {"sku": {"value": text}}},
+                                            {"term": {"variant_skus": {"value": text}}},
+                                        ]
+                                    }
+                                },
+                                EXACT_SKU_POINTS,
+                            ),
                         ],
                         "minimum_should_match": 1,
                     }
@@ -166,19 +186,134 @@ def words_matched(score: float) -> int:
     return round(score / WORD_POINTS)
 
 
-def filters(query: ProductQuery) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = [{"term": {"status": query.status.value}}]
+IN_STOCK = {"range": {"variants.available": {"gt": 0}}}
+
+
+def _variant_clauses(query: ProductQuery, *, but: str | None = None) -> list[dict[str, Any]]:
+    """What one variant must be, stock aside (``but``: without that option's filter)."""
+    found: list[dict[str, Any]] = [
+        {"terms": {"variants.options": [option_term(name, value) for value in values]}}
+        for name, values in query.options.items()
+        if name != but
+    ]
     price: dict[str, int] = {}
     if query.min_price is not None:
         price["gte"] = query.min_price
     if query.max_price is not None:
         price["lte"] = query.max_price
     if price:
-        found.append({"range": {"price": price}})
+        found.append({"range": {"variants.price": price}})
+    return found
+
+
+def _some_variant(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    # ignore_unmapped: an index made before variants were indexed (until a reindex)
+    # finds nothing rather than failing.
+    return {
+        "nested": {
+            "path": "variants",
+            "query": {"bool": {"filter": clauses}},
+            "ignore_unmapped": True,
+        }
+    }
+
+
+def variant_filters(query: ProductQuery) -> list[dict[str, Any]]:
+    """One active variant (the index holds no other) has every value asked, a price in
+    the range and with ``in_stock=true`` units; ``in_stock=false``: one has the rest,
+    and none of those has units."""
+    clauses = _variant_clauses(query)
     if query.in_stock is True:
-        found.append({"range": {"available": {"gt": 0}}})
-    elif query.in_stock is False:
-        found.append({"bool": {"must_not": [{"range": {"available": {"gt": 0}}}]}})
+        return [_some_variant([*clauses, IN_STOCK])]
+    if query.in_stock is False:
+        none_stocked = {"bool": {"must_not": [_some_variant([*clauses, IN_STOCK])]}}
+        return [_some_variant(clauses), none_stocked] if clauses else [none_stocked]
+    return [_some_variant(clauses)] if clauses else []
+
+
+def filters(query: ProductQuery) -> list[dict[str, Any]]:
+    """Every filter but the category's."""
+    return [{"term": {"status": query.status.value}}, *variant_filters(query)]
+
+
+def _escaped(text: str) -> str:
+    """``text`` as a literal in a Lucene regular expression."""
+    return "".join(c if c.isalnum() else "\\" + c for c in text)
+
+
+def _option_prefix(name: str) -> str:
+    """A regular expression of the terms of option ``name``: ``["Size",`` then anything."""
+    return _escaped(option_term(name, "")[:-3]) + ".*"
+
+
+def _option_values(query: ProductQuery, name: str | None) -> dict[str, Any]:
+    """The option facet of ``name`` (None: of every option not asked), counted in
+    products: the terms of the variants that match every filter but the option's own,
+    each with its products (``reverse_nested``) and those of its variants in stock."""
+    terms: dict[str, Any] = {
+        "field": "variants.options",
+        "size": MAX_OPTION_FACETS,
+        "order": [{"products": "desc"}, {"_key": "asc"}],
+    }
+    if name is not None:
+        terms["include"] = _option_prefix(name)
+    elif query.options:
+        terms["exclude"] = "|".join(_option_prefix(asked) for asked in query.options)
+    values = {
+        "terms": terms,
+        "aggs": {
+            "products": {"reverse_nested": {}},
+            "stocked": {"filter": IN_STOCK, "aggs": {"products": {"reverse_nested": {}}}},
+        },
+    }
+    clauses = _variant_clauses(query, but=name)
+    category = (
+        {"term": {"category_slugs": query.category}}
+        if query.category is not None
+        else {"match_all": {}}
+    )
+    return {
+        "filter": category,
+        "aggs": {
+            "variants": {
+                "nested": {"path": "variants"},
+                "aggs": {
+                    "matching": {
+                        "filter": {"bool": {"filter": clauses}},
+                        "aggs": {"values": values},
+                    }
+                },
+            }
+        },
+    }
+
+
+def option_aggregations(query: ProductQuery) -> dict[str, Any]:
+    """``options`` (every option not asked) and ``option_<i>`` for the ``i``-th asked."""
+    aggs = {"options": _option_values(query, None)}
+    for i, name in enumerate(query.options):
+        aggs[f"option_{i}"] = _option_values(query, name)
+    return aggs
+
+
+def read_option_facets(
+    aggregations: dict[str, Any], query: ProductQuery
+) -> list[tuple[str, str, int]]:
+    """``(name, value, products)`` from the option aggregations of a response."""
+    found: list[tuple[str, str, int]] = []
+    names = ["options", *(f"option_{i}" for i in range(len(query.options)))]
+    for agg in names:
+        buckets = aggregations.get(agg, {}).get("variants", {}).get("matching", {})
+        for bucket in buckets.get("values", {}).get("buckets", []):
+            name, value = orjson.loads(bucket["key"])
+            products = int(bucket["products"]["doc_count"])
+            stocked = int(bucket["stocked"]["products"]["doc_count"])
+            if query.in_stock is True:
+                found.append((name, value, stocked))
+            elif query.in_stock is False:
+                found.append((name, value, products - stocked))
+            else:
+                found.append((name, value, products))
     return found
 
 
@@ -186,19 +321,30 @@ def build_search(query: ProductQuery, least_words: int | None = None) -> dict[st
     """The body of a ``_search`` request. One hit more than the page is asked for:
     its presence means there is a next page."""
     sort = query.effective_sort
-    boolean: dict[str, Any] = {"filter": filters(query)}
+    boolean: dict[str, Any] = {"filter": [{"term": {"status": query.status.value}}]}
     if query.q is not None:
         boolean["must"] = [text_query(query.q, least_words)]
+    on_variants = variant_filters(query)
+    categories = {"terms": {"field": "category_slugs", "size": MAX_FACETS}}
     request: dict[str, Any] = {
         "query": {"bool": boolean},
         "sort": SORTS[sort],
         "size": query.limit + 1,
         "track_total_hits": True,
         "_source": False,
-        "aggs": {"categories": {"terms": {"field": "category_slugs", "size": MAX_FACETS}}},
+        "aggs": {
+            "categories": {
+                "filter": {"bool": {"filter": on_variants}},
+                "aggs": {"slugs": categories},
+            },
+            **option_aggregations(query),
+        },
     }
+    post_filter = list(on_variants)
     if query.category is not None:
-        request["post_filter"] = {"term": {"category_slugs": query.category}}
+        post_filter.append({"term": {"category_slugs": query.category}})
+    if post_filter:
+        request["post_filter"] = {"bool": {"filter": post_filter}}
     if query.cursor is not None:
         request["search_after"] = decode_search_after(query.cursor, sort)
     return request

@@ -23,12 +23,14 @@ Ranking, rule by rule (each one only breaks the ties of the one before):
    into 0..1 (close words and words in the name rank higher);
 5. the id.
 
-The exact SKU adds 100,000. Every point is the product's own (no statistics of
-the catalog take part), so a relevance cursor keeps its place between pages.
+The exact SKU (the product's, or an active variant's) adds 100,000. Every point is
+the product's own (no statistics of the catalog take part), so a relevance cursor
+keeps its place between pages.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,6 +166,8 @@ class TextMatch:
 
     words: list[Word]
     sku: str
+    # Products of which an active variant has ``sku`` as its SKU (looked up before).
+    sku_products: list[uuid.UUID] = field(default_factory=list)
 
     def _as_typed(self, word: Word, *, name_only: bool = False) -> ColumnElement[Any]:
         typed = _tsquery(word.typed, prefix=word.prefix, name_only=name_only)
@@ -179,7 +183,11 @@ class TextMatch:
         return Product.search_vector.op("@@")(self._every_form(word))
 
     def _exact_sku(self) -> ColumnElement[bool]:
-        return Product.sku.in_(sorted({self.sku, self.sku.upper()}))
+        """The product's SKU, or an active variant's (any case: as typed, or upper)."""
+        own = Product.sku.in_(sorted({self.sku, self.sku.upper()}))
+        if not self.sku_products:
+            return own
+        return or_(own, Product.id.in_(self.sku_products))
 
     def every_word(self) -> ColumnElement[bool]:
         """Matches every word (or is the exact SKU)."""
@@ -232,5 +240,10 @@ class TextMatch:
         return cast(total + closeness + sku, Float)
 
 
-def text_match(words: Sequence[str], found: list[list[Any]] | None, text: str) -> TextMatch:
-    return TextMatch(correct(words, found), text)
+def text_match(
+    words: Sequence[str],
+    found: list[list[Any]] | None,
+    text: str,
+    sku_products: Sequence[uuid.UUID] = (),
+) -> TextMatch:
+    return TextMatch(correct(words, found), text, list(sku_products))

@@ -11,6 +11,8 @@ repeat nor hide the products after it.
 Counts. ``total`` and the category facets come from the result set without the
 category filter, counted by category and rolled up the category tree (every
 category counts its subtree, so a facet's count is the total of filtering on it).
+Option facets, and what option, price and stock filters ask of the variants: see
+:mod:`shop.products.search.pg_variants`.
 
 Plans. A text search finds its matches once (the GIN index) and takes the page and
 the counts from them in one statement; the products that match only some words are
@@ -47,12 +49,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.types import BigInteger, Uuid
+from sqlalchemy.types import BigInteger, Text, Uuid
 
-from shop.products.models import Category, Inventory, Product
+from shop.products.models import Category, Product
 from shop.products.search.cursor import decode_page_cursor, encode_page_cursor
-from shop.products.search.pg_text import ENGLISH, TextMatch, text_match, vocabulary_lookup
-from shop.products.search.port import CategoryFacet, SearchPage
+from shop.products.search.pg_prepare import prepare
+from shop.products.search.pg_text import TextMatch, text_match
+from shop.products.search.pg_variants import VariantFilter
+from shop.products.search.port import CategoryFacet, OptionFacets, SearchPage, option_facets
 from shop.products.search.query import ProductQuery, SortOrder
 
 # Up to this many results (of a filtered listing), a page is sorted from all of them.
@@ -68,10 +72,26 @@ class _Plan:
     query: ProductQuery
     sort: SortOrder
     after: tuple[Any, uuid.UUID] | None
-    filters: list[ColumnElement[bool]]  # all but the category's and the text's
+    filters: list[ColumnElement[bool]]  # on the products row: status, maximum price
+    variants: VariantFilter  # options, price range, stock: on the variants
     subtree: list[uuid.UUID] | None  # the category filter: None without one
     key: ColumnElement[Any] | None  # the sort key (None: relevance, see _match_once)
     text: TextMatch | None = None
+
+    def variants_match(self, *, by_key: bool) -> ColumnElement[bool]:
+        """The product has a variant that matches (true when nothing is asked of them)."""
+        return (
+            self.variants.matches(Product.id.expression, by_key=by_key)
+            if self.variants.needed
+            else true()
+        )
+
+    @property
+    def listing_filters(self) -> list[ColumnElement[bool]]:
+        """All but the category's, for a listing without text."""
+        if not self.variants.needed:
+            return self.filters
+        return [*self.filters, self.variants_match(by_key=False)]
 
     @property
     def descending(self) -> bool:
@@ -103,22 +123,23 @@ class PostgresSearch:
     async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
         sort = query.effective_sort
         after = decode_page_cursor(query.cursor, sort) if query.cursor else None
-        words, subtree, found = await self._prepare(session, query)
+        words, subtree, found, sku_products = await prepare(session, query)
         if query.q is not None and not words:  # nothing searchable in q: punctuation ...
             return SearchPage(products=[], total=0, next_cursor=None, facets=[])
 
-        filters = self._filters(query, few_candidates=bool(words))
-        text = text_match(words, found, query.q or "") if words else None
+        text = text_match(words, found, query.q or "", sku_products) if words else None
         key = None if sort is SortOrder.RELEVANCE else self._sort_key(sort)
-        plan = _Plan(query, sort, after, filters, subtree, key, text)
+        variants = VariantFilter.of(query)
+        plan = _Plan(query, sort, after, self._filters(query), variants, subtree, key, text)
 
         if text is not None:
-            rows, counts = await self._match_once(session, plan, text)
+            rows, counts, options = await self._match_once(session, plan, text)
             total = self._total(plan, counts)
         else:
             counts = await self._count(session, plan)
             total = self._total(plan, counts)
             rows = await self._walk(session, plan, total) if total else []
+            options = await self._option_facets(session, plan)
         facets = await self._facets(session, counts)
 
         next_cursor = None
@@ -126,81 +147,23 @@ class PostgresSearch:
             rows = rows[: query.limit]
             next_cursor = encode_page_cursor(sort, rows[-1].sort_key, rows[-1].id)
         products = await self._load(session, [row.id for row in rows])
-        return SearchPage(products=products, total=total, next_cursor=next_cursor, facets=facets)
+        return SearchPage(
+            products=products,
+            total=total,
+            next_cursor=next_cursor,
+            facets=facets,
+            option_facets=options,
+        )
 
     # --- matching ---------------------------------------------------------------------
 
-    async def _prepare(
-        self, session: AsyncSession, query: ProductQuery
-    ) -> tuple[list[str], list[uuid.UUID] | None, list[list[Any]] | None]:
-        """One round trip before the searches: settings for this transaction, which
-        words are English stop words, the ids of the category subtree (None without a
-        category filter, empty for an unknown category), and what the vocabulary
-        says of the words (see pg_text.vocabulary_lookup).
-
-        Plans are made for the actual values (a rare word and a common one want
-        different plans)."""
-        columns: list[ColumnElement[Any]] = [
-            func.set_config("plan_cache_mode", "force_custom_plan", True),
-        ]
-        words = list(query.words)
-        columns += [
-            func.numnode(func.to_tsquery(ENGLISH, func.shop_unaccent(w))) > 0 for w in words
-        ]
-        if query.category is not None:
-            root = aliased(Category)
-            subtree_ids = (
-                select(func.array_agg(Category.id))
-                .join(root, root.slug == query.category)
-                .where(or_(Category.path == root.path, Category.path.startswith(root.path + "/")))
-                .scalar_subquery()
-            )
-            columns.append(subtree_ids)
-        if words:
-            columns.append(vocabulary_lookup(words))
-        row = (await session.execute(select(*columns))).one()
-        keep = list(row[1 : 1 + len(words)])
-        subtree: list[uuid.UUID] | None = None
-        if query.category is not None:
-            subtree = list(row[1 + len(words)] or [])
-        if not words:
-            return [], subtree, None
-        found: list[list[Any]] = row[-1] or []
-        if not any(keep):  # only stop words: search them anyway
-            return words, subtree, found
-        # Renumber what the vocabulary said for the words kept (positions from 1).
-        renumbered = {
-            old: new
-            for new, old in enumerate((i for i, kept in enumerate(keep, start=1) if kept), start=1)
-        }
-        # The prefix said of the last word: not of another when that one is a stop word.
-        renumbered[-1] = -1 if keep[-1] else 0
-        found = [[renumbered[i], w] for i, w in found if renumbered.get(i, 0) != 0]
-        words = [w for w, kept in zip(words, keep, strict=True) if kept]
-        return words, subtree, found
-
-    def _filters(self, query: ProductQuery, *, few_candidates: bool) -> list[ColumnElement[bool]]:
+    def _filters(self, query: ProductQuery) -> list[ColumnElement[bool]]:
+        """What the products row says: the status, and the maximum price (the row's
+        price is the lowest active variant's: exact alone, and a cut of the candidates
+        by its index before the variants are looked at with a minimum or options)."""
         filters: list[ColumnElement[bool]] = [Product.status == query.status]
-        if query.min_price is not None:
-            filters.append(Product.price >= query.min_price)
         if query.max_price is not None:
             filters.append(Product.price <= query.max_price)
-        if query.in_stock is not None:
-            in_stock: ColumnElement[bool]
-            if few_candidates:
-                # The text match bounds the candidates: look each one's stock up by key
-                # rather than hash the whole inventory.
-                available = (
-                    select(func.sum(Inventory.on_hand - Inventory.reserved))
-                    .where(Inventory.product_id == Product.id)
-                    .scalar_subquery()
-                )
-                in_stock = func.coalesce(available, 0) > 0
-            else:
-                in_stock = Product.id.in_(
-                    select(Inventory.product_id).where(Inventory.on_hand - Inventory.reserved > 0)
-                )
-            filters.append(in_stock if query.in_stock else ~in_stock)
         return filters
 
     def _sort_key(self, sort: SortOrder) -> ColumnElement[Any]:
@@ -216,19 +179,22 @@ class PostgresSearch:
 
     async def _match_once(
         self, session: AsyncSession, plan: _Plan, text: TextMatch
-    ) -> tuple[list[Any], dict[uuid.UUID | None, int]]:
-        """The page and the counts by category from one scan of the matches: those of
-        every word, or if there are none (and only then: a one-time filter), those of
-        the most words."""
+    ) -> tuple[list[Any], dict[uuid.UUID | None, int], OptionFacets]:
+        """The page, the counts by category and the option facets from one scan of the
+        matches: those of every word, or if there are none (and only then: a one-time
+        filter), those of the most words. The matches carry whether a variant matches
+        (``chosen``): the option facets count the matches without the option filters."""
 
         def key(*, every_word: bool) -> ColumnElement[Any]:
             return plan.key if plan.key is not None else text.score(every_word=every_word)
 
+        chosen = plan.variants_match(by_key=True).label("chosen")
         every = (
             select(
                 Product.id.label("id"),
                 Product.category_id.label("category_id"),
                 key(every_word=True).label("sort_key"),
+                chosen,
             )
             .where(text.every_word(), *plan.filters)
             .cte("every_word")
@@ -242,15 +208,22 @@ class PostgresSearch:
                     Product.category_id.label("category_id"),
                     key(every_word=False).label("sort_key"),
                     text.words_matched().label("words"),
+                    chosen,
                 )
-                .where(~exists(select(every.c.id)), text.some_word(), *plan.filters)
+                .where(
+                    ~exists(select(every.c.id).where(every.c.chosen)),
+                    text.some_word(),
+                    *plan.filters,
+                )
                 .cte("some_words")
                 .prefix_with("MATERIALIZED")
             )
-            most = select(func.max(some.c.words)).scalar_subquery()
+            most = select(func.max(some.c.words)).where(some.c.chosen).scalar_subquery()
             matched = union_all(
-                select(every.c.id, every.c.category_id, every.c.sort_key),
-                select(some.c.id, some.c.category_id, some.c.sort_key).where(some.c.words == most),
+                select(every.c.id, every.c.category_id, every.c.sort_key, every.c.chosen),
+                select(some.c.id, some.c.category_id, some.c.sort_key, some.c.chosen).where(
+                    some.c.words == most
+                ),
             ).cte("matched")
         sort_type = matched.c.sort_key.type
         order = plan.order(matched.c.sort_key, matched.c.id)
@@ -261,6 +234,7 @@ class PostgresSearch:
                 func.row_number().over(order_by=order).label("position"),
             )
             .where(
+                matched.c.chosen,
                 plan.in_category(matched.c.category_id),
                 plan.after_cursor(matched.c.sort_key, matched.c.id),
             )
@@ -270,8 +244,18 @@ class PostgresSearch:
         )
         counts = (
             select(matched.c.category_id, func.count().label("n"))
+            .where(matched.c.chosen)
             .group_by(matched.c.category_id)
             .subquery("counts")
+        )
+        in_category = select(matched.c.id).where(plan.in_category(matched.c.category_id))
+        options = plan.variants.option_counts(in_category.subquery("in_category")).subquery(
+            "options"
+        )
+        text_null, uuid_null, int_null = (
+            cast(null(), Text),
+            cast(null(), Uuid),
+            cast(null(), BigInteger),
         )
         both = union_all(
             select(
@@ -279,40 +263,68 @@ class PostgresSearch:
                 page.c.id,
                 page.c.sort_key,
                 page.c.position,
-                cast(null(), Uuid).label("category_id"),
-                cast(null(), BigInteger).label("n"),
+                uuid_null.label("category_id"),
+                int_null.label("n"),
+                text_null.label("option_name"),
+                text_null.label("option_value"),
             ),
             select(
                 literal("counts"),
-                cast(null(), Uuid),
+                uuid_null,
                 cast(null(), sort_type),
-                cast(null(), BigInteger),
+                int_null,
                 counts.c.category_id,
                 counts.c.n,
+                text_null,
+                text_null,
+            ),
+            select(
+                literal("options"),
+                uuid_null,
+                cast(null(), sort_type),
+                int_null,
+                uuid_null,
+                options.c[2],
+                options.c[0],
+                options.c[1],
             ),
         )
         result = (await session.execute(both)).all()
         rows = sorted((r for r in result if r.part == "page"), key=lambda r: r.position)
-        return rows, {r.category_id: r.n for r in result if r.part == "counts"}
+        counted = {r.category_id: r.n for r in result if r.part == "counts"}
+        values = option_facets(
+            (r.option_name, r.option_value, r.n) for r in result if r.part == "options"
+        )
+        return rows, counted, values
 
     # --- a listing: counts, then the page ---------------------------------------------
 
     async def _count(self, session: AsyncSession, plan: _Plan) -> dict[uuid.UUID | None, int]:
         query = (
             select(Product.category_id, func.count())
-            .where(*plan.filters)
+            .where(*plan.listing_filters)
             .group_by(Product.category_id)
         )
         return {row[0]: row[1] for row in await session.execute(query)}
 
+    async def _option_facets(self, session: AsyncSession, plan: _Plan) -> OptionFacets:
+        """Option facets of a listing: the variants of its products without the option
+        filters (see pg_variants), category filter included."""
+        products = select(Product.id).where(
+            *plan.filters, plan.in_category(Product.category_id.expression)
+        )
+        counted = await session.execute(plan.variants.option_counts(products.subquery("listed")))
+        return option_facets((name, value, n) for name, value, n in counted)
+
     async def _walk(self, session: AsyncSession, plan: _Plan, total: int) -> list[Any]:
         assert plan.key is not None  # a listing without text never sorts by relevance
+        filters = plan.listing_filters
         matches: Select[Any] = select(Product.id.label("id"), plan.key.label("sort_key")).where(
-            *plan.filters, plan.in_category(Product.category_id.expression)
+            *filters, plan.in_category(Product.category_id.expression)
         )
         # Few matches among many products (filters beyond status): find them all, then
         # sort. Walking the sort order's index would pass over every non-match.
-        narrow = len(plan.filters) > 1 or plan.subtree is not None
+        narrow = len(filters) > 1 or plan.subtree is not None
         ranked: CTE | Subquery
         if narrow and total <= NARROW_RESULT_SET:
             ranked = matches.cte("ranked").prefix_with("MATERIALIZED")

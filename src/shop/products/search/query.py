@@ -5,10 +5,21 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Annotated, Any, Self
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shop.products.models import ProductStatus
 
@@ -18,6 +29,16 @@ MAX_WORDS = 10
 # Room for the longest sort key (a 200-character name in any script), base64-encoded.
 MAX_SEARCH_CURSOR_LENGTH = 2048
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Option filters, ``option.<Name>=<value>``: a product has at most three options of
+# at most 100 values, names of at most 50 characters and values of at most 100
+# (shop.products.options): asking more can never match, so it is a 422.
+OPTION_PREFIX = "option."
+MAX_OPTION_FILTERS = 3
+MAX_OPTION_FILTER_VALUES = 100
+MAX_OPTION_NAME_LENGTH = 50
+MAX_OPTION_VALUE_LENGTH = 100
+
+OptionFilters = dict[str, tuple[str, ...]]  # option name -> the values asked (any of them)
 
 
 def typo_budget(word: str) -> int:
@@ -60,6 +81,72 @@ def search_words(text: str) -> tuple[str, ...]:
     return tuple(words)[:MAX_WORDS]
 
 
+def _option_error(field: str, message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError("value_error", message), loc=(field,), input=value
+    )
+
+
+def parse_option_filters(params: Mapping[str, Any]) -> tuple[OptionFilters, list[InitErrorDetails]]:
+    """The ``option.<Name>`` parameters (a value, or the list of a repeated one): names
+    and values as sent (case included), each name's values without repeats, sorted so
+    that every spelling of one filter is the same. Errors name their parameter."""
+    filters: OptionFilters = {}
+    errors: list[InitErrorDetails] = []
+    for key, raw in params.items():
+        if not isinstance(key, str) or not key.startswith(OPTION_PREFIX):
+            continue
+        name = key.removeprefix(OPTION_PREFIX)
+        values = raw if isinstance(raw, list | tuple) else [raw]
+        if not name or len(name) > MAX_OPTION_NAME_LENGTH or _CONTROL.search(name):
+            errors.append(
+                _option_error(
+                    key,
+                    f"an option name has 1 to {MAX_OPTION_NAME_LENGTH} characters,"
+                    " without control characters",
+                    name,
+                )
+            )
+            continue
+        bad = [
+            v
+            for v in values
+            if not isinstance(v, str)
+            or not v
+            or len(v) > MAX_OPTION_VALUE_LENGTH
+            or _CONTROL.search(v)
+        ]
+        if bad:
+            errors.append(
+                _option_error(
+                    key,
+                    f"an option value has 1 to {MAX_OPTION_VALUE_LENGTH} characters,"
+                    " without control characters",
+                    bad[0],
+                )
+            )
+            continue
+        unique = tuple(sorted(set(values)))
+        if len(unique) > MAX_OPTION_FILTER_VALUES:
+            errors.append(
+                _option_error(
+                    key, f"at most {MAX_OPTION_FILTER_VALUES} values of one option", len(unique)
+                )
+            )
+            continue
+        filters[name] = unique
+    if len(filters) > MAX_OPTION_FILTERS and not errors:
+        errors.append(
+            _option_error(
+                OPTION_PREFIX + sorted(filters)[MAX_OPTION_FILTERS],
+                f"at most {MAX_OPTION_FILTERS} options can be filtered on (a product has"
+                f" at most {MAX_OPTION_FILTERS})",
+                len(filters),
+            )
+        )
+    return dict(sorted(filters.items())), errors
+
+
 class ProductQuery(BaseModel):
     """A search and listing of products (``GET /api/v1/products``).
 
@@ -68,6 +155,14 @@ class ProductQuery(BaseModel):
     with units available (``on_hand - reserved > 0``), ``in_stock=false`` those
     without. ``status`` defaults to ``active``; the route lets only admins ask for
     another.
+
+    ``option.<Name>=<value>`` parameters (repeatable) become :attr:`options`: a
+    product matches when one of its active variants has, for every option named, one
+    of the values asked. That same variant must also have a price in the price range
+    and, with ``in_stock=true``, units available (``in_stock=false``: none of the
+    variants that match has any). A parameter named ``options`` is ignored like any
+    other unknown one. ``ProductQuery.model_validate({"option.Size": ["M", "L"]})``
+    builds one in code.
     """
 
     # Other query parameters (a cache buster, tracking tags) are ignored, not refused.
@@ -101,6 +196,27 @@ class ProductQuery(BaseModel):
     status: Annotated[ProductStatus, Field(description="Admins only, unless active")] = (
         ProductStatus.ACTIVE
     )
+    # From the option.<Name> parameters (see _read_options): not a field, so that no
+    # parameter of its own sets it and the schema does not list it (the route's
+    # description documents them).
+    _options: OptionFilters = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_options(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if not isinstance(data, Mapping):
+            return handler(data)
+        filters, errors = parse_option_filters(data)
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        query = handler({k: v for k, v in data.items() if not str(k).startswith(OPTION_PREFIX)})
+        query._options = filters
+        return query
+
+    @property
+    def options(self) -> OptionFilters:
+        """Option name -> the values asked (any one of them will do)."""
+        return self._options
 
     @field_validator("q")
     @classmethod
@@ -135,4 +251,5 @@ class ProductQuery(BaseModel):
         """The same for every spelling of the same query (status included)."""
         values: dict[str, Any] = self.model_dump(mode="json", exclude={"sort"})
         values["sort"] = self.effective_sort.value
+        values["options"] = self.options
         return "search:" + orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode()
