@@ -50,6 +50,8 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     # Catalog prices include tax (EU-style): the total is what the lines and shipping
     # cost, and tax_total is the tax they contain. Else (US-style) tax is added on top.
     prices_include_tax: bool = False
+    # The most units of one variant an order or cart line may ask for.
+    max_line_quantity: int = Field(default=100, ge=1, le=1000)
 
     # At least 32 random bytes, no placeholder: else the service refuses to start.
     _strong_service_token = field_validator("service_token")(strong_service_token)

@@ -275,3 +275,18 @@ class OrderHasPromotionError(ShopError):
     status = 409
     title = "Order has a promotion"
     type_slug = "order-has-promotion"
+
+
+class ShippingMethodNotOfferedError(ShopError):
+    """The shipping method is unknown, inactive or does not ship to the address."""
+
+    status = 422
+    title = "Shipping method not offered"
+    type_slug = "shipping-method-not-offered"
+
+    def __init__(self, field: str = "shipping_method_id") -> None:
+        message = "not offered for the shipping address's country"
+        super().__init__(
+            f"{field}: this shipping method is not offered for the shipping address.",
+            errors=[{"field": field, "message": message}],
+        )
