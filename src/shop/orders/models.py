@@ -63,8 +63,14 @@ class Order(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
-    user_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID | None]  # None: a guest's (read with its order token)
     email: Mapped[str] = mapped_column(String(320))
+    # The cart it was checked out from, if any; a guest order's token, as a SHA-256.
+    cart_id: Mapped[uuid.UUID | None]
+    order_token_hash: Mapped[str | None] = mapped_column(String(64))
+    payment_provider: Mapped[str] = mapped_column(
+        String(20), default="manual", server_default="manual"
+    )
     status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"))
     # False until confirmed: a placement that failed is never shown to the customer.
     placed: Mapped[bool] = mapped_column(default=False)
