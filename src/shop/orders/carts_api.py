@@ -8,16 +8,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
 from shop.kit.errors import problem_responses
 from shop.kit.identity import CurrentUser, OptionalUser
-from shop.orders import carts
-from shop.orders.api import OrdersContext
+from shop.orders import carts, checkout, idempotency, placement
+from shop.orders.api import LEASE_MARGIN_SECONDS, IdempotencyKey, OrdersContext, respond
 from shop.orders.cart_schemas import (
     CartIn,
     CartItemIn,
     CartOut,
+    CheckoutIn,
     EmailIn,
     MergeIn,
     PromotionIn,
@@ -25,7 +26,7 @@ from shop.orders.cart_schemas import (
     ShippingMethodIn,
     ShippingOptionsOut,
 )
-from shop.orders.schemas import AddressIn
+from shop.orders.schemas import AddressIn, OrderOut
 
 PREFIX = "/api/v1/carts"
 router = APIRouter(prefix=PREFIX, tags=["carts"])
@@ -140,3 +141,46 @@ async def merge(
     cart_id: uuid.UUID, body: MergeIn, identity: CurrentUser, orders: OrdersContext
 ) -> CartOut:
     return (await carts.merge(orders, identity, cart_id, body.guest_cart_id)).out
+
+
+@router.post(
+    "/{cart_id}/checkout",
+    status_code=201,
+    response_model=OrderOut,
+    summary="Turn the cart into an order (a guest's answer carries its `order_token`, once)",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def checkout_cart(
+    cart_id: uuid.UUID,
+    identity: OptionalUser,
+    orders: OrdersContext,
+    body: Annotated[CheckoutIn | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    wanted = body or CheckoutIn()
+
+    async def place(lease: idempotency.Lease | None) -> idempotency.Answer:
+        done = await checkout.checkout(orders, identity, cart_id, wanted, lease)
+        answer = placement.placed_answer(done.order)
+        if done.order_token is None:
+            return answer
+        # Answered once: the key stores the order without it (and the order its hash).
+        return idempotency.Answer(answer.status, {**answer.body, "order_token": done.order_token})
+
+    async def settle(order_id: uuid.UUID) -> idempotency.Answer:
+        return placement.placed_answer(await placement.settle(orders, order_id))
+
+    settings = orders.settings
+    answer = await idempotency.run_once(
+        orders.sessionmaker,
+        # A guest's keys are the cart's: its id is the guest's only key.
+        user_id=cart_id if identity is None else identity.user_id,
+        key=idempotency_key,
+        scope=f"checkout:{cart_id}",
+        request=wanted.model_dump(mode="json"),
+        ttl=settings.idempotency_ttl_seconds,
+        lease=settings.placement_deadline_seconds + LEASE_MARGIN_SECONDS,
+        action=place,
+        settle=settle,
+    )
+    return respond(answer)

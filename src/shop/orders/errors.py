@@ -360,3 +360,11 @@ class TooManyUnpaidOrdersError(ShopError):
     status = 409
     title = "Too many unpaid orders"
     type_slug = "too-many-unpaid-orders"
+
+
+class CartChangedError(ShopError):
+    """The cart changed while its checkout began: nothing was placed; check out again."""
+
+    status = 409
+    title = "Cart changed"
+    type_slug = "cart-changed"
