@@ -60,7 +60,11 @@ def orders_resource(settings: OrdersSettings) -> Resource:
                 breaker_failures=settings.products_breaker_failures,
                 breaker_recovery=settings.products_breaker_recovery_seconds,
             )
-            emails = OrderEmails(EmailRenderer("shop.orders"), settings.public_base_url)
+            emails = OrderEmails(
+                EmailRenderer("shop.orders"),
+                settings.public_base_url,
+                prices_include_tax=settings.prices_include_tax,
+            )
             catalog = SellableCache(products, settings.cart_catalog_cache_seconds)
             app.state.orders = Orders(app.state.sessionmaker, products, emails, settings, catalog)
             yield {}
