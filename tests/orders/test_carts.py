@@ -4,6 +4,7 @@ tax and codes, merge after login, limits, and expiry."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -223,3 +224,33 @@ async def test_the_catalog_look_up_is_for_the_orders_service_alone(
         (i["ref"], i["product_id"], i["unit_price"], i["available"]) for i in found["items"]
     ] == [(0, str(product), 700, 3)]
     assert found["missing"] == [{"ref": 1, "reason": "unknown"}]
+
+
+async def _look_ups(products_url: str) -> float:
+    """How many look-ups the products service has answered, from its own metrics."""
+    async with httpx.AsyncClient(base_url=products_url) as client:
+        text = (await client.get("/metrics")).text
+    pattern = r'^http_requests_total\{[^}]*route="/internal/v1/sellables"[^}]*\} (\S+)$'
+    return sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
+
+
+async def test_a_cart_read_is_one_call_to_products_whatever_its_lines(
+    make_env: EnvFactory, products_url: str
+) -> None:
+    async with make_env(products_url, cart_catalog_cache_seconds=3600) as env:
+        guest = Carts(env)
+        cart_id = (await guest.create())["id"]
+        for _ in range(5):
+            await guest.add(cart_id, 1, product_id=await env.books.product(5, price=100))
+        env.app.state.orders.catalog.clear()  # cold
+        before = await _look_ups(products_url)
+
+        cold = await guest.ok("GET", f"/{cart_id}")
+        after_cold = await _look_ups(products_url)
+        warm = await guest.ok("GET", f"/{cart_id}")
+        after_warm = await _look_ups(products_url)
+
+    assert len(cold["items"]) == 5
+    assert after_cold - before == 1  # one batched call for five lines
+    assert after_warm - after_cold == 0  # kept in this process meanwhile
+    assert warm == cold

@@ -49,6 +49,10 @@ class SellableCache:
         self._keep(answer.items, time.monotonic())
         return answer
 
+    def clear(self) -> None:
+        """Forgets every answer kept (the next read of each variant asks products)."""
+        self._entries.clear()
+
     def _keep(self, items: Iterable[SellableOut], now: float) -> None:
         if self.ttl <= 0:
             return
