@@ -33,7 +33,12 @@ router = APIRouter(prefix=PREFIX, tags=["carts"])
 CART_ERRORS = problem_responses(401, 404, 409, 422, 503)
 
 
-@router.post("", status_code=201, summary="A new cart (a user's with a bearer token)")
+@router.post(
+    "",
+    status_code=201,
+    summary="A new cart (a user's with a bearer token)",
+    responses=problem_responses(401, 422),
+)
 async def create_cart(
     identity: OptionalUser, orders: OrdersContext, body: Annotated[CartIn | None, Body()] = None
 ) -> CartOut:

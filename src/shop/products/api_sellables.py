@@ -18,7 +18,9 @@ router = APIRouter(prefix=PATH, tags=["internal: sellables"])
 @router.post(
     "",
     summary="Current prices, names and stock of many variants at once (reads only)",
-    responses=problem_responses(descriptions=SERVICE_AUTH),
+    responses=problem_responses(
+        descriptions={**SERVICE_AUTH, 422: "Invalid body: 1-100 references (problem)"}
+    ),
 )
 async def look_up(body: SellablesIn, caller: ServiceCaller, session: Session) -> SellablesOut:
     return await sellables.look_up(session, body.refs)
