@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.orders.conftest import EnvFactory
 from tests.orders.support import ADDRESS, API, OrdersEnv, User
 
 TEXAS = {**ADDRESS, "country": "US", "region": "TX", "city": "Austin", "postal_code": "78701"}
@@ -151,3 +152,50 @@ async def test_bad_choices_and_quantities_are_422_naming_the_field(env: OrdersEn
         {"field": "items.0.quantity", "message": "must be at most 100"}
     ]
     assert await env.books.levels(product) == (500, 0)
+
+
+async def test_a_tax_inclusive_shop_prices_the_eu_worked_example(
+    make_env: EnvFactory, products_url: str
+) -> None:
+    async with make_env(products_url, prices_include_tax=True) as env:
+        book = await env.books.product(5, price=2999, name="Book")
+        pens = await env.books.product(5, price=1499, name="Pens")
+        method = await admin_post(
+            env,
+            "shipping-methods",
+            name="DHL",
+            countries=["DE"],
+            price=490,
+            free_over=10000,
+            min_days=1,
+            max_days=3,
+        )
+        await admin_post(
+            env, "tax-rates", country="DE", name="MwSt", rate_bp=1900, applies_to_shipping=True
+        )
+        await admin_post(env, "promotions", code="MINUS10", kind="fixed", value=1000)
+        berlin = {**ADDRESS, "country": "DE", "city": "Berlin", "postal_code": "10115"}
+        customer = await env.tokens.user()
+
+        response = await env.client.post(
+            API,
+            json={
+                "items": [
+                    {"product_id": str(book), "quantity": 1},
+                    {"product_id": str(pens), "quantity": 3},
+                ],
+                "shipping_address": berlin,
+                "shipping_method_id": method["id"],
+                "promotion_code": "MINUS10",
+            },
+            headers=customer.headers,
+        )
+
+    assert response.status_code == 201, response.text
+    order = response.json()
+    figures = ("subtotal", "discount_total", "shipping_total", "tax_total", "total")
+    assert [order[name] for name in figures] == [7496, 1000, 490, 1115, 6986]
+    assert [(i["discount"], i["tax"], i["line_total"]) for i in order["items"]] == [
+        (400, 415, 2599),
+        (600, 622, 3897),
+    ]
