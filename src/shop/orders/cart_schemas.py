@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
 from shop.kit.contracts.sellable import SellableRef
 from shop.kit.validation import JsonInt
 from shop.orders.cart_models import CartStatus
-from shop.orders.schemas import MAX_QUANTITY, AddressOut, PromotionCode, Strict
+from shop.orders.schemas import MAX_QUANTITY, AddressOut, OrderOut, PromotionCode, Strict
 
 Email = Annotated[EmailStr, Field(max_length=320)]
 
@@ -120,5 +120,9 @@ class ShippingOptionsOut(BaseModel):
     items: list[ShippingOptionOut]
 
 
-def problem(reason: str, **fields: Any) -> ProblemOut:
-    return ProblemOut(reason=reason, **fields)
+class CheckedOutOut(OrderOut):
+    order_token: str | None = Field(
+        default=None,
+        description="A guest order's secret, answered once: send it as X-Order-Token to read "
+        "the order. Absent for a user's order, and from a replay of the same Idempotency-Key.",
+    )

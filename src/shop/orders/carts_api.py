@@ -18,6 +18,7 @@ from shop.orders.cart_schemas import (
     CartIn,
     CartItemIn,
     CartOut,
+    CheckedOutOut,
     CheckoutIn,
     EmailIn,
     MergeIn,
@@ -26,7 +27,7 @@ from shop.orders.cart_schemas import (
     ShippingMethodIn,
     ShippingOptionsOut,
 )
-from shop.orders.schemas import AddressIn, OrderOut
+from shop.orders.schemas import AddressIn
 
 PREFIX = "/api/v1/carts"
 router = APIRouter(prefix=PREFIX, tags=["carts"])
@@ -151,7 +152,7 @@ async def merge(
 @router.post(
     "/{cart_id}/checkout",
     status_code=201,
-    response_model=OrderOut,
+    response_model=CheckedOutOut,
     summary="Turn the cart into an order (a guest's answer carries its `order_token`, once)",
     responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
