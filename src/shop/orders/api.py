@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -61,18 +61,6 @@ def respond(answer: Answer) -> Response:
     )
 
 
-def _hashed(body: PlaceOrderIn) -> dict[str, Any]:
-    """The request an Idempotency-Key remembers: without the fields added since keys were
-    first stored when they are not given, so that a retry across an upgrade still matches."""
-    request = body.model_dump(mode="json")
-    for added in ("shipping_method_id", "promotion_code"):
-        if request[added] is None:
-            del request[added]
-    if request["shipping_address"]["region"] is None:
-        del request["shipping_address"]["region"]
-    return request
-
-
 @router.post(
     "",
     status_code=201,
@@ -98,7 +86,7 @@ async def place_order(
         user_id=identity.user_id,
         key=idempotency_key,
         scope="place",
-        request=_hashed(body),
+        request=body.idempotency_request(),
         ttl=settings.idempotency_ttl_seconds,
         # Past the placement deadline the reconciler cancels an order still pending: the
         # request can no longer place it.

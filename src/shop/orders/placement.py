@@ -104,14 +104,9 @@ class Confirmation(Enum):
     MIXED_CURRENCIES = "mixed"
 
 
-async def place_order(
-    orders: Orders,
-    identity: Identity,
-    body: PlaceOrderIn,
-    lease: idempotency.Lease | None = None,
-) -> Order:
-    """``POST /orders``: the checkout of an implicit cart (see :func:`place`)."""
-    request = OrderRequest(
+def order_request(identity: Identity, body: PlaceOrderIn) -> OrderRequest:
+    """What ``POST /orders`` asks: the checkout of an implicit cart."""
+    return OrderRequest(
         user_id=identity.user_id,
         email=identity.email,
         actor=actor_of(identity),
@@ -119,7 +114,16 @@ async def place_order(
         shipping_address=body.shipping_address.model_dump(mode="json"),
         choices=order_pricing.Choices(body.shipping_method_id, body.promotion_code),
     )
-    return await place(orders, request, lease)
+
+
+async def place_order(
+    orders: Orders,
+    identity: Identity,
+    body: PlaceOrderIn,
+    lease: idempotency.Lease | None = None,
+) -> Order:
+    """``POST /orders`` (see :func:`place`)."""
+    return await place(orders, order_request(identity, body), lease)
 
 
 def check_quantities(items: list[ItemIn], most: int, prefix: str = "items") -> None:

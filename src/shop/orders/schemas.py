@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -76,6 +76,17 @@ class PlaceOrderIn(Strict):
     shipping_address: AddressIn
     shipping_method_id: uuid.UUID | None = None
     promotion_code: PromotionCode | None = None
+
+    def idempotency_request(self) -> dict[str, Any]:
+        """The request an Idempotency-Key remembers: without the fields added since keys
+        were first stored when they are not given, so a retry across an upgrade matches."""
+        request = self.model_dump(mode="json")
+        for added in ("shipping_method_id", "promotion_code"):
+            if request[added] is None:
+                del request[added]
+        if request["shipping_address"]["region"] is None:
+            del request["shipping_address"]["region"]
+        return request
 
 
 class StatusChangeIn(Strict):
