@@ -36,6 +36,7 @@ SCENARIOS = (
     "login",
     "order_spread",
     "order_keyed",
+    "checkout",
     "order_hot",
 )
 # Rate limits and login throttling would turn a load test into a test of 429s: the

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +23,13 @@ class Scenario:
     script: str
     args: list[str] = field(default_factory=list)
     per_core: bool = False  # also report requests/s per CPU core
+    # A scenario wrk can't drive (bench.checkout): (connections, duration) -> its row.
+    runner: Callable[[int, int], dict[str, Any]] | None = None
 
 
 def run_wrk(scenario: Scenario, connections: int, duration: int) -> dict[str, Any]:
+    if scenario.runner is not None:
+        return scenario.runner(connections, duration)
     threads = max(1, min(connections, os.cpu_count() or 1))
     command = [
         "wrk",

@@ -16,6 +16,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from shop.cli.processes import free_port
 from tests.orders.conftest import EnvFactory
+from tests.orders.test_carts import Carts
+from tests.orders.test_priced_orders import TEXAS, us_pricing
 
 
 @dataclass
@@ -123,3 +125,43 @@ async def test_a_failed_placement_sends_nothing(
         await asyncio.sleep(0.3)
         assert inbox.messages == []
         assert await env.db.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_guests_confirmation_shows_variants_discount_shipping_and_tax(
+    make_env: EnvFactory, products_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    overrides = {
+        "email_backend": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_starttls": False,
+        "manual_payments_for_guests": True,
+    }
+    async with make_env(products_url, **overrides) as env:
+        _, sizes = await env.books.product_with_variants({"S": 3, "M": 3}, price=2000)
+        method_id, code = await us_pricing(env)
+        guest = Carts(env)
+        cart = await guest.create(email="guest@example.com")
+        await guest.add(cart["id"], 2, variant_id=sizes["M"])
+        await guest.ok("PUT", f"/{cart['id']}/shipping-address", **TEXAS)
+        await guest.ok("PUT", f"/{cart['id']}/shipping-method", shipping_method_id=method_id)
+        await guest.ok("POST", f"/{cart['id']}/promotions", code=code)
+        checkout = await env.client.post(f"/api/v1/carts/{cart['id']}/checkout")
+        assert checkout.status_code == 201, checkout.text
+
+        [confirmation] = await inbox.wait_for(1)
+
+    assert confirmation["To"] == "guest@example.com"
+    text = _text(confirmation)
+    # 40.00 - 10 % = 36.00; Texas 8.25 % of it 2.97; shipping 7.99 (below 75.00).
+    assert ", M (" in text
+    assert "at 20.00 USD, 4.00 USD off: 38.97 USD" in text
+    assert "Subtotal: 40.00 USD" in text
+    assert "Discount (TEN): \u22124.00 USD" in text
+    assert "Shipping (Ground): 7.99 USD" in text
+    assert "Tax: 2.97 USD" in text
+    assert "Total: 46.96 USD" in text
+    html = _text(confirmation, "html")
+    assert "Shipping (Ground): 7.99 USD" in html
+    assert "Total: <strong>46.96 USD</strong>" in html

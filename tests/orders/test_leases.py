@@ -17,7 +17,7 @@ import pytest
 from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
 from shop.orders import idempotency, placement
-from shop.orders.context import Orders, actor_of
+from shop.orders.context import Orders
 from shop.orders.errors import InsufficientStockError
 from shop.orders.schemas import PlaceOrderIn
 from tests.orders.conftest import EnvFactory
@@ -36,7 +36,7 @@ def _body(*lines: tuple[uuid.UUID, int]) -> PlaceOrderIn:
 async def _claimed(env: OrdersEnv, user: User, key: str, body: PlaceOrderIn) -> idempotency.Lease:
     """The key as a placement's claim leaves it: in progress, under a live lease."""
     orders: Orders = env.app.state.orders
-    digest = idempotency.request_hash("place", body.model_dump(mode="json"))
+    digest = idempotency.request_hash("place", body.idempotency_request())
     async with unit_of_work(orders.sessionmaker) as session:
         claim = await idempotency._claim(session, user.user_id, key, "place", digest, 3600, 60)
     assert claim.lease is not None
@@ -161,7 +161,7 @@ async def test_a_key_whose_order_was_left_pending_waits_for_the_reconciler(
     lease = await _claimed(env, ada, "died-pending", body)
     orders: Orders = env.app.state.orders
     order_id = await placement._record_pending(
-        orders, _identity(ada), body, actor_of(_identity(ada)), lease
+        orders, placement.order_request(_identity(ada), body), lease
     )
     # The process died here, before products was called.
     await _lease_ends(env)
@@ -196,7 +196,7 @@ async def test_a_repeat_past_the_deadline_settles_the_pending_order_itself(
         orders: Orders = env.app.state.orders
         identity = _identity(ada)
         order_id = await placement._record_pending(
-            orders, identity, body, actor_of(identity), lease
+            orders, placement.order_request(identity, body), lease
         )
         await orders.products.reserve(order_id, [(product, 2)])  # then the process died
         assert await env.books.levels(product) == (10, 2)

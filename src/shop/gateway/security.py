@@ -52,6 +52,7 @@ CORS_REQUEST_HEADERS = [
     "Idempotency-Key",
     "If-Match",
     "If-None-Match",
+    "X-Order-Token",
     "X-Request-ID",
 ]
 CORS_EXPOSED_HEADERS = [

@@ -18,6 +18,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/shipping-methods": "orders",
     "/api/v1/tax-rates": "orders",
     "/api/v1/promotions": "orders",
+    "/api/v1/carts": "orders",
     # Images of the local storage backend (with S3 their URLs point at the bucket).
     "/media": "products",
 }

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from shop.kit.db import Session
 from shop.kit.errors import PROBLEM_CONTENT_TYPE, problem_responses
-from shop.kit.identity import AdminUser, CurrentUser, VerifiedUser
+from shop.kit.identity import (
+    AdminUser,
+    AuthenticationRequiredError,
+    CurrentUser,
+    OptionalUser,
+    VerifiedUser,
+)
 from shop.orders import cancellation, idempotency, placement, service
 from shop.orders.context import Orders
 from shop.orders.idempotency import Answer
@@ -43,7 +49,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _respond(answer: Answer) -> Response:
+def respond(answer: Answer) -> Response:
     headers: dict[str, str] = {}
     media_type = "application/json"
     if answer.status >= 400:
@@ -80,7 +86,7 @@ async def place_order(
         user_id=identity.user_id,
         key=idempotency_key,
         scope="place",
-        request=body.model_dump(mode="json"),
+        request=body.idempotency_request(),
         ttl=settings.idempotency_ttl_seconds,
         # Past the placement deadline the reconciler cancels an order still pending: the
         # request can no longer place it.
@@ -88,7 +94,7 @@ async def place_order(
         action=place,
         settle=settle,
     )
-    return _respond(answer)
+    return respond(answer)
 
 
 @router.get(
@@ -108,9 +114,27 @@ async def list_orders(
     return OrderPage(items=[order_out(order) for order in page], next_cursor=next_cursor)
 
 
-@router.get("/{order_id}", summary="One order", responses=problem_responses(401, 404, 422))
-async def get_order(order_id: uuid.UUID, identity: CurrentUser, session: Session) -> OrderOut:
-    return order_out(await service.get_order(session, identity, order_id))
+@router.get(
+    "/{order_id}",
+    summary="One order: yours (or any, for an admin), or a guest's with its X-Order-Token",
+    responses=problem_responses(401, 404, 422),
+)
+async def get_order(
+    order_id: uuid.UUID,
+    identity: OptionalUser,
+    session: Session,
+    order_token: Annotated[
+        str | None,
+        Header(
+            alias="X-Order-Token",
+            max_length=100,
+            description="A guest order's secret, answered once at checkout",
+        ),
+    ] = None,
+) -> OrderOut:
+    if identity is None and order_token is None:
+        raise AuthenticationRequiredError()
+    return order_out(await service.get_order(session, identity, order_id, order_token))
 
 
 @router.post(
@@ -140,7 +164,7 @@ async def cancel_order(
         lease=orders.settings.products_deadline_seconds + LEASE_MARGIN_SECONDS,
         action=cancel,
     )
-    return _respond(answer)
+    return respond(answer)
 
 
 @router.post(

@@ -17,6 +17,8 @@ from shop.kit.outbox_worker import OutboxWorker, outbox_worker_resource
 from shop.kit.redis import redis_resource
 from shop.kit.resource import Resource
 from shop.orders.api import router
+from shop.orders.cart_sweeper import cart_sweeper_resource
+from shop.orders.carts_api import router as carts_router
 from shop.orders.config import OrdersSettings
 from shop.orders.context import Orders
 from shop.orders.emails import OrderEmails
@@ -24,6 +26,7 @@ from shop.orders.models import outbox
 from shop.orders.pricing_api import router as pricing_router
 from shop.orders.products_client import ProductsClient
 from shop.orders.reconciler import reconciler_resource
+from shop.orders.sellable_cache import SellableCache
 
 
 def orders_resource(settings: OrdersSettings) -> Resource:
@@ -57,8 +60,13 @@ def orders_resource(settings: OrdersSettings) -> Resource:
                 breaker_failures=settings.products_breaker_failures,
                 breaker_recovery=settings.products_breaker_recovery_seconds,
             )
-            emails = OrderEmails(EmailRenderer("shop.orders"), settings.public_base_url)
-            app.state.orders = Orders(app.state.sessionmaker, products, emails, settings)
+            emails = OrderEmails(
+                EmailRenderer("shop.orders"),
+                settings.public_base_url,
+                prices_include_tax=settings.prices_include_tax,
+            )
+            catalog = SellableCache(products, settings.cart_catalog_cache_seconds)
+            app.state.orders = Orders(app.state.sessionmaker, products, emails, settings, catalog)
             yield {}
 
     return resource
@@ -71,7 +79,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         settings,
         title="Orders service",
         description="Order placement with stock reservation, lifecycle, tracking.",
-        routers=[router, pricing_router],
+        routers=[router, pricing_router, carts_router],
         resources=[
             database_resource(settings),
             redis_resource(settings.redis_url),
@@ -87,5 +95,6 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
                 )
             ),
             reconciler_resource(lambda app: app.state.orders),
+            cart_sweeper_resource(settings.cart_sweep_interval_seconds),
         ],
     )

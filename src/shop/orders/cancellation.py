@@ -12,7 +12,7 @@ import uuid
 from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
 from shop.kit.outages import outlasting
-from shop.orders import lifecycle, stock
+from shop.orders import lifecycle, promotion_uses, stock
 from shop.orders.context import Orders, actor_of
 from shop.orders.models import Order, OrderStatus, StockState
 from shop.orders.repository import OrderRepository
@@ -27,6 +27,7 @@ async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) 
         by_customer = order.user_id == identity.user_id
         note = "cancelled by the customer" if by_customer else "cancelled by an admin"
         lifecycle.transition(session, order, OrderStatus.CANCELLED, actor_of(identity), note)
+        await promotion_uses.give_back(session, order_id)  # its code's use counts no more
         give_back = order.stock_state != StockState.RELEASED
     # The order is cancelled now: an outage must not turn that into a 5xx, which a client
     # retrying without an Idempotency-Key would see become a 409 (already cancelled). What

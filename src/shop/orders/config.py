@@ -50,6 +50,22 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     # Catalog prices include tax (EU-style): the total is what the lines and shipping
     # cost, and tax_total is the tax they contain. Else (US-style) tax is added on top.
     prices_include_tax: bool = False
+    # The most units of one variant an order or cart line may ask for.
+    max_line_quantity: int = Field(default=100, ge=1, le=1000)
+
+    # Carts: an open cart expires this long after its last change (swept every
+    # cart_sweep_interval_seconds); it holds at most max_cart_lines lines. A cart read
+    # asks products for its lines' current prices and stock in one call; each answer is
+    # kept in this process for cart_catalog_cache_seconds (0: never kept).
+    cart_ttl_days: int = Field(default=30, ge=1)
+    cart_sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    max_cart_lines: int = Field(default=100, ge=1, le=100)
+    cart_catalog_cache_seconds: float = Field(default=2.0, ge=0)
+
+    # Checkout: guests may pay manually only where this is true; a user holds at most
+    # max_unpaid_orders manual orders not yet paid (409 beyond).
+    manual_payments_for_guests: bool = False
+    max_unpaid_orders: int = Field(default=3, ge=1)
 
     # At least 32 random bytes, no placeholder: else the service refuses to start.
     _strong_service_token = field_validator("service_token")(strong_service_token)

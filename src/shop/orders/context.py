@@ -15,6 +15,7 @@ from shop.kit.identity import Identity
 from shop.orders.config import OrdersSettings
 from shop.orders.emails import OrderEmails
 from shop.orders.products_client import ProductsClient
+from shop.orders.sellable_cache import SellableCache
 
 RECONCILER_ACTOR = "system:reconciler"
 
@@ -25,6 +26,7 @@ class Orders:
     products: ProductsClient
     emails: OrderEmails
     settings: OrdersSettings
+    catalog: SellableCache  # the carts' view of current prices and stock
 
 
 def actor_of(identity: Identity) -> str:

@@ -32,17 +32,22 @@ def format_money(minor_units: int, currency: str | None) -> str:
 def _line(line: OrderLine, currency: str | None) -> dict[str, object]:
     return {
         "name": line.name,
+        "variant_title": line.variant_title,
         "sku": line.sku,
         "quantity": line.quantity,
         "unit_price": format_money(line.unit_price, currency),
+        "discount": format_money(line.discount, currency) if line.discount else "",
         "line_total": format_money(line.line_total, currency),
     }
 
 
 class OrderEmails:
-    def __init__(self, renderer: EmailRenderer, public_base_url: str) -> None:
+    def __init__(
+        self, renderer: EmailRenderer, public_base_url: str, *, prices_include_tax: bool = False
+    ) -> None:
         self.renderer = renderer
         self.public_base_url = public_base_url.rstrip("/")
+        self.prices_include_tax = prices_include_tax
 
     def _link(self, order: Order) -> str:
         return f"{self.public_base_url}/orders/{order.id}"
@@ -54,6 +59,14 @@ class OrderEmails:
             number=order.number,
             lines=[_line(line, order.currency) for line in lines],
             subtotal=format_money(order.subtotal, order.currency),
+            discount=format_money(order.discount_total, order.currency)
+            if order.discount_total
+            else "",
+            promotion_code=order.promotion_code or "",
+            shipping=format_money(order.shipping_total, order.currency),
+            shipping_method=(order.shipping_method or {}).get("name", ""),
+            tax=format_money(order.tax_total, order.currency),
+            tax_included=self.prices_include_tax,
             total=format_money(order.total, order.currency),
             address=order.shipping_address,
             link=self._link(order),

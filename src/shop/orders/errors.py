@@ -275,3 +275,96 @@ class OrderHasPromotionError(ShopError):
     status = 409
     title = "Order has a promotion"
     type_slug = "order-has-promotion"
+
+
+class ShippingMethodNotOfferedError(ShopError):
+    """The shipping method is unknown, inactive or does not ship to the address."""
+
+    status = 422
+    title = "Shipping method not offered"
+    type_slug = "shipping-method-not-offered"
+
+    def __init__(self, field: str = "shipping_method_id") -> None:
+        message = "not offered for the shipping address's country"
+        super().__init__(
+            f"{field}: this shipping method is not offered for the shipping address.",
+            errors=[{"field": field, "message": message}],
+        )
+
+
+# --- Carts and checkout -----------------------------------------------------------------
+
+
+class CartNotFoundError(ShopError):
+    """No such cart, or another user's (never 403: cart ids cannot be probed)."""
+
+    status = 404
+    title = "Cart not found"
+    type_slug = "cart-not-found"
+
+
+class CartItemNotFoundError(ShopError):
+    status = 404
+    title = "Cart item not found"
+    type_slug = "cart-item-not-found"
+
+
+class CartCompletedError(ShopError):
+    """The cart was checked out: it changes no more (its order is ``order_id``)."""
+
+    status = 409
+    title = "Cart already checked out"
+    type_slug = "cart-completed"
+
+
+class CheckoutInProgressError(ShopError):
+    """Another checkout of this cart is being placed: one cart is one order."""
+
+    status = 409
+    title = "Checkout in progress"
+    type_slug = "checkout-in-progress"
+
+    def __init__(self) -> None:
+        super().__init__("This cart is being checked out by another request; try again shortly.")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class CartNotReadyError(ShopError):
+    """A checkout of a cart without what an order needs: each missing field named."""
+
+    status = 422
+    title = "Validation failed"
+    type_slug = "validation"
+
+    def __init__(self, missing: list[tuple[str, str]]) -> None:
+        super().__init__(
+            "The cart is missing " + ", ".join(field for field, _ in missing) + ".",
+            errors=[{"field": field, "message": message} for field, message in missing],
+        )
+
+
+class PaymentProviderNotAllowedError(ShopError):
+    status = 422
+    title = "Payment provider not allowed"
+    type_slug = "payment-provider-not-allowed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errors=[{"field": "payment_provider", "message": message}])
+
+
+class TooManyUnpaidOrdersError(ShopError):
+    """A user holds MAX_UNPAID_ORDERS manual orders not paid yet."""
+
+    status = 409
+    title = "Too many unpaid orders"
+    type_slug = "too-many-unpaid-orders"
+
+
+class CartChangedError(ShopError):
+    """The cart changed while its checkout began: nothing was placed; check out again."""
+
+    status = 409
+    title = "Cart changed"
+    type_slug = "cart-changed"

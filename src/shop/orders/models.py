@@ -63,13 +63,27 @@ class Order(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
-    user_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID | None]  # None: a guest's (read with its order token)
     email: Mapped[str] = mapped_column(String(320))
+    # The cart it was checked out from, if any; a guest order's token, as a SHA-256.
+    cart_id: Mapped[uuid.UUID | None]
+    order_token_hash: Mapped[str | None] = mapped_column(String(64))
+    payment_provider: Mapped[str] = mapped_column(
+        String(20), default="manual", server_default="manual"
+    )
     status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"))
     # False until confirmed: a placement that failed is never shown to the customer.
     placed: Mapped[bool] = mapped_column(default=False)
     subtotal: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The figures of shop.orders.pricing.price as they were at placement (0 on orders
+    # placed before shipping, taxes and discounts existed).
+    discount_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    shipping_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    tax_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The code as the customer gave it, and the method as it was: {id, name, price}.
+    promotion_code: Mapped[str | None] = mapped_column(String(64))
+    shipping_method: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     currency: Mapped[str | None] = mapped_column(String(3))
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSONB)
     tracking_number: Mapped[str | None] = mapped_column(String(100))
@@ -91,6 +105,10 @@ class Order(Base):
     __table_args__ = (
         CheckConstraint("subtotal >= 0", name="subtotal_not_negative"),
         CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint(
+            "discount_total >= 0 AND shipping_total >= 0 AND tax_total >= 0",
+            name="figures_not_negative",
+        ),
         Index("ix_orders_user_created", "user_id", "created_at", "id"),
         Index("ix_orders_created", "created_at", "id"),
         Index("ix_orders_status_created", "status", "created_at", "id"),
@@ -124,12 +142,17 @@ class OrderLine(Base):
     variant_title: Mapped[str] = mapped_column(String(320), default="")
     unit_price: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(Integer)
+    # Its share of the order's discount, its tax (added, or contained when prices
+    # include tax) and what it costs: unit_price * quantity - discount (+ tax).
+    discount: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    tax: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     line_total: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("line_total >= 0", name="line_total_not_negative"),
+        CheckConstraint("discount >= 0 AND tax >= 0", name="discount_tax_not_negative"),
     )
 
 

@@ -30,51 +30,72 @@ past the placement deadline, it is cancelled first, as the reconciler would.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.kit.contracts.reservations import (
     ReservationLineOut,
     ReservationOut,
-    ReservationRefusal,
     ReservationStatus,
     ReserveLineIn,
 )
 from shop.kit.db import unit_of_work
 from shop.kit.errors import ShopError
 from shop.kit.identity import Identity
-from shop.orders import idempotency, lifecycle, stock
+from shop.orders import idempotency, lifecycle, order_pricing, refusals, stock
 from shop.orders.context import RECONCILER_ACTOR, Orders, actor_of
 from shop.orders.errors import (
     CatalogUnavailableError,
     IdempotencyKeyInProgressError,
-    InsufficientStockError,
+    InvalidFieldError,
     MixedCurrencyError,
     OrderNotPlacedError,
-    ProductsNotOrderableError,
-    StockHoldLapsedError,
-    VariantRequiredError,
+    ShippingMethodNotOfferedError,
 )
 from shop.orders.models import Order, OrderLine, OrderStatus, StockState
 from shop.orders.presenters import order_out
+from shop.orders.pricing_lookup import offered_method
 from shop.orders.products_client import ProductsRefusedError, ProductsUnavailableError
 from shop.orders.repository import OrderRepository
 from shop.orders.schemas import ItemIn, PlaceOrderIn
 
 log = structlog.get_logger("shop.orders.placement")
 
-# The history's notes of the cancellations that refuse a placement.
-NOT_ENOUGH_STOCK = "not enough stock"
-NOT_ORDERABLE = "some products cannot be ordered"
-VARIANT_REQUIRED = "some items need a variant"
-HOLD_LAPSED = "the stock hold lapsed before it was committed"
-MIXED_CURRENCIES = "mixed currencies"
-NOT_COMPLETED = "placement did not complete"  # the reconciler's
+# A step of the caller's in a placement's transaction (the session, the order).
+Hook = Callable[[AsyncSession, Order], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """An order to place: who for, what, where to, and how it is priced. ``user_id`` is
+    None for a guest. The hooks run in the transaction that records the pending order
+    (``on_record``) and in the one that confirms it (``on_confirm``)."""
+
+    user_id: uuid.UUID | None
+    email: str
+    actor: str
+    items: list[ItemIn]
+    shipping_address: dict[str, Any]
+    choices: order_pricing.Choices = field(default_factory=order_pricing.Choices)
+    extra: dict[str, Any] = field(default_factory=dict)  # more columns of the order
+    on_record: Hook | None = None
+    on_confirm: Hook | None = None
+
+
+class _PricingRefusedError(Exception):
+    """Pricing refused the order at confirmation (the transaction rolled back)."""
+
+    def __init__(self, error: ShopError) -> None:
+        self.error = error
+        super().__init__(error.type_slug)
 
 
 class Confirmation(Enum):
@@ -83,25 +104,58 @@ class Confirmation(Enum):
     MIXED_CURRENCIES = "mixed"
 
 
+def order_request(identity: Identity, body: PlaceOrderIn) -> OrderRequest:
+    """What ``POST /orders`` asks: the checkout of an implicit cart."""
+    return OrderRequest(
+        user_id=identity.user_id,
+        email=identity.email,
+        actor=actor_of(identity),
+        items=body.items,
+        shipping_address=body.shipping_address.model_dump(mode="json"),
+        choices=order_pricing.Choices(body.shipping_method_id, body.promotion_code),
+    )
+
+
 async def place_order(
     orders: Orders,
     identity: Identity,
     body: PlaceOrderIn,
     lease: idempotency.Lease | None = None,
 ) -> Order:
+    """``POST /orders`` (see :func:`place`)."""
+    return await place(orders, order_request(identity, body), lease)
+
+
+def check_quantities(items: list[ItemIn], most: int, prefix: str = "items") -> None:
+    """A 422 naming the first line asking for more than ``MAX_LINE_QUANTITY`` units."""
+    for index, item in enumerate(items):
+        if item.quantity > most:
+            raise InvalidFieldError(f"{prefix}.{index}.quantity", f"must be at most {most}")
+
+
+async def place(
+    orders: Orders, request: OrderRequest, lease: idempotency.Lease | None = None
+) -> Order:
     """The confirmed order, with its lines and history; or a ShopError. Under an
     Idempotency-Key's ``lease``, the order is recorded on the key."""
+    check_quantities(request.items, orders.settings.max_line_quantity)
     if orders.products.breaker_open:  # fail fast, and leave no pending order behind
         raise CatalogUnavailableError()
-    items = body.items
+    method_id = request.choices.shipping_method_id
+    if method_id is not None:  # refused before anything is reserved (checked again after)
+        async with unit_of_work(orders.sessionmaker) as session:
+            country = request.shipping_address["country"]
+            if await offered_method(session, method_id, country) is None:
+                raise ShippingMethodNotOfferedError()
+    items = request.items
     lines = [
         ReserveLineIn(
             product_id=item.product_id, variant_id=item.variant_id, quantity=item.quantity
         )
         for item in items
     ]
-    actor = actor_of(identity)
-    order_id = await _record_pending(orders, identity, body, actor, lease)
+    actor = request.actor
+    order_id = await _record_pending(orders, request, lease)
     try:
         reservation = await orders.products.reserve(order_id, lines, commit=True)
     except ProductsUnavailableError as exc:
@@ -114,7 +168,15 @@ async def place_order(
     if positions is None:
         log.error("the reservation does not match the order", order_id=str(order_id))
         raise CatalogUnavailableError()
-    outcome, order = await _confirm(orders, order_id, reservation, positions, actor, lease)
+    try:
+        outcome, order = await _confirm(orders, request, order_id, reservation, positions, lease)
+    except _PricingRefusedError as refused:
+        # Nothing of the confirmation was kept: the order is cancelled, its units go back.
+        await _cancel_pending(
+            orders, order_id, actor, refusals.PRICING_REFUSED + refused.error.type_slug
+        )
+        await stock.give_back(orders, order_id)
+        raise refused.error from None
     if outcome is not Confirmation.CONFIRMED:
         await stock.give_back(orders, order_id)
         if outcome is Confirmation.MIXED_CURRENCIES:
@@ -154,11 +216,7 @@ async def _read(orders: Orders, order_id: uuid.UUID) -> Order | None:
 
 
 async def _record_pending(
-    orders: Orders,
-    identity: Identity,
-    body: PlaceOrderIn,
-    actor: str,
-    lease: idempotency.Lease | None,
+    orders: Orders, request: OrderRequest, lease: idempotency.Lease | None
 ) -> uuid.UUID:
     order_id = uuid.uuid4()
     async with unit_of_work(orders.sessionmaker) as session:
@@ -166,20 +224,30 @@ async def _record_pending(
         order = Order(
             id=order_id,
             number=await repository.next_number(),
-            user_id=identity.user_id,
-            email=identity.email,
+            user_id=request.user_id,
+            email=request.email,
             status=OrderStatus.PENDING,
             placed=False,
             subtotal=0,
             total=0,
-            shipping_address=body.shipping_address.model_dump(mode="json"),
+            shipping_address=request.shipping_address,
             stock_state=StockState.NONE,
-            requested_items=[item.model_dump(mode="json") for item in body.items],
+            requested_items=[item.model_dump(mode="json") for item in request.items],
+            **request.extra,
         )
         await repository.add(order)
-        lifecycle.record(session, order, actor, "order received")
+        lifecycle.record(session, order, request.actor, "order received")
         await idempotency.record_order(session, lease, order_id)
+        if request.on_record is not None:
+            await request.on_record(session, order)
     return order_id
+
+
+async def _cancel_pending(orders: Orders, order_id: uuid.UUID, actor: str, note: str) -> None:
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await OrderRepository(session).lock(order_id)
+        if order is not None and order.status == OrderStatus.PENDING:
+            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, note)
 
 
 async def settle(orders: Orders, order_id: uuid.UUID) -> Order:
@@ -199,7 +267,9 @@ async def settle(orders: Orders, order_id: uuid.UUID) -> Order:
                 raise IdempotencyKeyInProgressError()
             # What the reconciler would do at its next round.
             transition = lifecycle.transition
-            transition(session, order, OrderStatus.CANCELLED, RECONCILER_ACTOR, NOT_COMPLETED)
+            transition(
+                session, order, OrderStatus.CANCELLED, RECONCILER_ACTOR, refusals.NOT_COMPLETED
+            )
             abandoned = True
     if abandoned:
         await stock.give_back(orders, order_id)  # else the reconciler gives it back
@@ -207,125 +277,98 @@ async def settle(orders: Orders, order_id: uuid.UUID) -> Order:
     assert placed is not None
     if placed.placed:
         return placed
-    raise _refusal_of(placed)
-
-
-def _refusal_of(order: Order) -> ShopError:
-    """What a placement refused with, from the note of its order's cancellation (the
-    short lines themselves are not kept)."""
-    notes = [event.note for event in order.events if event.status == OrderStatus.CANCELLED]
-    note = notes[-1] if notes else ""
-    if note == NOT_ENOUGH_STOCK:
-        return InsufficientStockError("Not enough stock for some items; nothing was reserved.")
-    if note == NOT_ORDERABLE:
-        return ProductsNotOrderableError("Some products do not exist or cannot be ordered.")
-    if note == VARIANT_REQUIRED:
-        return VariantRequiredError("Some items name a product with several variants.")
-    if note == HOLD_LAPSED:
-        return StockHoldLapsedError()
-    if note == MIXED_CURRENCIES:
-        return MixedCurrencyError("The products are priced in different currencies.")
-    return OrderNotPlacedError(
-        "The request with this Idempotency-Key was interrupted and its order was not"
-        " placed; nothing was kept. Place the order again with a new Idempotency-Key."
-    )
+    raise refusals.of_order(placed)
 
 
 async def _refused(
     orders: Orders, order_id: uuid.UUID, actor: str, refusal: ProductsRefusedError
 ) -> Exception:
     """The error to answer a refused reservation with; cancels the order if it is final."""
-    errors: list[dict[str, Any]] = refusal.errors
-    error: Exception
-    if refusal.refusal is ReservationRefusal.EXPIRED:  # a hold of an earlier attempt lapsed
-        note = HOLD_LAPSED
-        error = StockHoldLapsedError()
-    elif refusal.refusal is ReservationRefusal.INSUFFICIENT_STOCK:
-        note = NOT_ENOUGH_STOCK
-        error = InsufficientStockError(
-            "Not enough stock for some items; nothing was reserved.", errors=errors
-        )
-    elif refusal.refusal in {
-        ReservationRefusal.PRODUCTS_NOT_ORDERABLE,
-        ReservationRefusal.VARIANT_REQUIRED,
-    }:
-        for entry in errors:  # products numbers our items as its reservation's lines
-            if isinstance(entry.get("field"), str):
-                entry["field"] = entry["field"].replace("lines.", "items.", 1)
-        if refusal.refusal is ReservationRefusal.VARIANT_REQUIRED:
-            note = VARIANT_REQUIRED
-            error = VariantRequiredError(
-                "Some items name a product with several variants; name the variant_id.",
-                errors=errors,
-            )
-        else:
-            note = NOT_ORDERABLE
-            error = ProductsNotOrderableError(
-                "Some products do not exist or cannot be ordered; see errors.", errors=errors
-            )
-    else:  # released by the reconciler meanwhile, or a refusal we do not expect
+    note, error = refusals.of_reservation(refusal)
+    if note is None:  # released by the reconciler meanwhile, or a refusal we do not expect
         log.warning("reservation refused", order_id=str(order_id), type=refusal.type_slug)
-        return CatalogUnavailableError("The order could not be placed in time. Try again.")
-    async with unit_of_work(orders.sessionmaker) as session:
-        order = await OrderRepository(session).lock(order_id)
-        if order is not None and order.status == OrderStatus.PENDING:
-            # Products kept nothing. The stock state stays "none" all the same, so that the
-            # reconciler leaves a tombstone there: an earlier attempt of the reserve call
-            # that is still on its way (it timed out here) is then refused, never held.
-            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, note)
+        return error
+    # Products kept nothing. The stock state stays "none" all the same, so that the
+    # reconciler leaves a tombstone there: an earlier attempt of the reserve call that is
+    # still on its way (it timed out here) is then refused, never held.
+    await _cancel_pending(orders, order_id, actor, note)
     return error
 
 
 async def _confirm(
     orders: Orders,
+    request: OrderRequest,
     order_id: uuid.UUID,
     reservation: ReservationOut,
     position: dict[uuid.UUID, int],
-    actor: str,
     lease: idempotency.Lease | None,
 ) -> tuple[Confirmation, Order | None]:
     """Confirms the pending order from its reservation (``position``: each variant's
-    place among the items); the confirmed order comes with its lines and history loaded,
-    as this transaction wrote them. Under a lease, the answer (the order, 201) is stored
-    on the key in the same transaction."""
-    async with unit_of_work(orders.sessionmaker) as session:
-        order = await OrderRepository(session).lock(order_id, with_history=True)
-        if order is None or order.status != OrderStatus.PENDING:
-            return Confirmation.GONE, None
-        committed = reservation.status is ReservationStatus.COMMITTED
-        order.stock_state = StockState.COMMITTED if committed else StockState.HELD
-        currencies = {line.currency for line in reservation.lines}
-        if len(currencies) != 1:
-            lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, MIXED_CURRENCIES)
-            return Confirmation.MIXED_CURRENCIES, None
-        lines = sorted(
-            (
-                OrderLine(
-                    order_id=order_id,
-                    product_id=line.product_id,
-                    variant_id=line.variant_id,
-                    position=position[line.variant_id],
-                    sku=line.sku,
-                    name=line.name,
-                    variant_title=line.variant_title,
-                    unit_price=line.unit_price,
-                    quantity=line.quantity,
-                    line_total=line.unit_price * line.quantity,
+    place among the items), priced (shop.orders.order_pricing: a refusal raises
+    _PricingRefusedError, and nothing is kept); the confirmed order comes with its lines
+    and history loaded, as this transaction wrote them. Under a lease, the answer (the
+    order, 201) is stored on the key in the same transaction."""
+    actor = request.actor
+    try:
+        async with unit_of_work(orders.sessionmaker) as session:
+            order = await OrderRepository(session).lock(order_id, with_history=True)
+            if order is None or order.status != OrderStatus.PENDING:
+                return Confirmation.GONE, None
+            committed = reservation.status is ReservationStatus.COMMITTED
+            order.stock_state = StockState.COMMITTED if committed else StockState.HELD
+            currencies = {line.currency for line in reservation.lines}
+            if len(currencies) != 1:
+                lifecycle.transition(
+                    session, order, OrderStatus.CANCELLED, actor, refusals.MIXED_CURRENCIES
                 )
-                for line in reservation.lines
-            ),
-            key=lambda line: line.position,
-        )
-        session.add_all(lines)
-        order.currency = currencies.pop()
-        order.subtotal = sum(line.line_total for line in lines)
-        order.total = order.subtotal  # no shipping, taxes or discounts yet
-        order.placed = True
-        lifecycle.transition(session, order, OrderStatus.CONFIRMED, actor, "stock reserved")
-        await session.flush()
-        set_committed_value(order, "lines", lines)
-        await orders.emails.confirmed(session, order, lines)
-        if lease is not None:
-            await idempotency.record_answer(session, lease, placed_answer(order))
+                return Confirmation.MIXED_CURRENCIES, None
+            lines = _lines(order_id, reservation, position)
+            await order_pricing.price_order(
+                session,
+                order,
+                lines,
+                request.choices,
+                prices_include_tax=orders.settings.prices_include_tax,
+                now=datetime.now(UTC),
+            )
+            session.add_all(lines)
+            order.currency = currencies.pop()
+            order.placed = True
+            lifecycle.transition(session, order, OrderStatus.CONFIRMED, actor, "stock reserved")
+            if request.on_confirm is not None:
+                await request.on_confirm(session, order)
+            await session.flush()
+            set_committed_value(order, "lines", lines)
+            await orders.emails.confirmed(session, order, lines)
+            if lease is not None:
+                await idempotency.record_answer(session, lease, placed_answer(order))
+    except ShopError as error:
+        if error.status >= 500:
+            raise
+        raise _PricingRefusedError(error) from error
     log.info("order confirmed", order_id=str(order_id), number=order.number)
     return Confirmation.CONFIRMED, order
+
+
+def _lines(
+    order_id: uuid.UUID, reservation: ReservationOut, position: dict[uuid.UUID, int]
+) -> list[OrderLine]:
+    """The order's lines from its reservation, in the order of its items (not priced)."""
+    return sorted(
+        (
+            OrderLine(
+                order_id=order_id,
+                product_id=line.product_id,
+                variant_id=line.variant_id,
+                position=position[line.variant_id],
+                sku=line.sku,
+                name=line.name,
+                variant_title=line.variant_title,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                line_total=line.unit_price * line.quantity,
+            )
+            for line in reservation.lines
+        ),
+        key=lambda line: line.position,
+    )

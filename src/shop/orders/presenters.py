@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from shop.orders.models import Order
-from shop.orders.schemas import AddressOut, HistoryOut, OrderItemOut, OrderOut
+from shop.orders.schemas import (
+    AddressOut,
+    HistoryOut,
+    OrderItemOut,
+    OrderOut,
+    ShippingMethodSnapshot,
+)
 
 
 def order_out(order: Order) -> OrderOut:
@@ -11,6 +17,7 @@ def order_out(order: Order) -> OrderOut:
         id=order.id,
         number=order.number,
         status=order.status,
+        email=order.email,
         items=[
             OrderItemOut(
                 product_id=line.product_id,
@@ -20,12 +27,24 @@ def order_out(order: Order) -> OrderOut:
                 variant_title=line.variant_title,
                 unit_price=line.unit_price,
                 quantity=line.quantity,
+                line_subtotal=line.unit_price * line.quantity,
+                discount=line.discount,
+                tax=line.tax,
                 line_total=line.line_total,
             )
             for line in order.lines
         ],
         subtotal=order.subtotal,
+        discount_total=order.discount_total,
+        shipping_total=order.shipping_total,
+        tax_total=order.tax_total,
         total=order.total,
+        promotion_code=order.promotion_code,
+        shipping_method=(
+            None
+            if order.shipping_method is None
+            else ShippingMethodSnapshot.model_validate(order.shipping_method)
+        ),
         currency=order.currency,
         shipping_address=AddressOut.model_validate(order.shipping_address),
         tracking_number=order.tracking_number,

@@ -14,7 +14,7 @@ from shop.kit.validation import JsonBool, JsonInt
 from shop.orders.countries import COUNTRY_CODES
 from shop.orders.pricing import BASIS_POINTS, DiscountKind
 from shop.orders.pricing_models import ANY_COUNTRY
-from shop.orders.schemas import Strict
+from shop.orders.schemas import PromotionCode, Strict
 
 MAX_AMOUNT = 10**12  # minor units: far above any price, far below BIGINT
 MAX_DAYS = 365
@@ -23,15 +23,6 @@ Amount = Annotated[JsonInt, Field(ge=0, le=MAX_AMOUNT, description="Minor units"
 Days = Annotated[JsonInt, Field(ge=0, le=MAX_DAYS)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Limit = Annotated[JsonInt, Field(ge=1, le=10**9)]
-PromotionCode = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
-        description="Letters, digits, - and _; case-insensitive",
-    ),
-]
 
 
 def _country(value: str) -> str:

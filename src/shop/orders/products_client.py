@@ -57,6 +57,9 @@ from shop.kit.contracts.reservations import (
     ReserveIn,
     ReserveLineIn,
 )
+from shop.kit.contracts.sellable import SellableRef
+from shop.kit.contracts.sellables import PATH as SELLABLES_PATH
+from shop.kit.contracts.sellables import SellableRefIn, SellablesIn, SellablesOut
 from shop.kit.instances import Instances
 from shop.kit.service_auth import service_headers
 
@@ -153,7 +156,27 @@ class ProductsClient:
         """Gives back everything the order holds or took; unknown orders get a tombstone."""
         return await self._call("POST", f"{PREFIX}/{order_id}/restock")
 
+    async def sellables(self, refs: Sequence[SellableRef]) -> SellablesOut:
+        """The current price, names and stock of each reference's unit, in one call (reads
+        only, so retried like the others)."""
+        body = SellablesIn(refs=[SellableRefIn.model_validate(ref.model_dump()) for ref in refs])
+        response = await self._send("POST", SELLABLES_PATH, body.model_dump(mode="json"))
+        if response.status_code in (401, 403):
+            log.error("the products service refused our service token")
+            raise ProductsUnavailableError("service authentication failed")
+        try:
+            return SellablesOut.model_validate(response.json())
+        except ValueError as exc:  # not JSON, or not the contract's answer
+            raise ProductsUnavailableError(
+                f"unexpected answer (HTTP {response.status_code})"
+            ) from exc
+
     async def _call(self, method: str, path: str, body: Any = None) -> ReservationOut:
+        return self._outcome(await self._send(method, path, body))
+
+    async def _send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """The first answer (not a 5xx) within the deadline, retried; else
+        ProductsUnavailableError."""
         try:
             headers = service_headers(self.token)
         except ValueError as exc:
@@ -172,7 +195,7 @@ class ProductsClient:
         except _FailedAttemptError as exc:
             log.warning("products call failed", method=method, path=path, reason=str(exc))
             raise ProductsUnavailableError(str(exc)) from exc
-        return self._outcome(response)
+        return response
 
     async def _attempt(
         self, method: str, path: str, body: Any, headers: dict[str, str], give_up_at: float

@@ -4,7 +4,7 @@ Every ``reconcile_interval_seconds`` it
 
 1. cancels pending orders older than ``placement_deadline_seconds`` (their
    placement is no longer running), never placed, with the history note
-   placement.NOT_COMPLETED;
+   refusals.NOT_COMPLETED;
 2. commits the stock of orders that are confirmed but whose units products
    only holds (``stock_state = held``);
 3. gives back the stock of cancelled orders that products may still hold or
@@ -31,7 +31,7 @@ from fastapi import FastAPI
 from shop.kit.background import background_resource
 from shop.kit.db import unit_of_work
 from shop.kit.resource import Resource
-from shop.orders import idempotency, lifecycle, placement, stock
+from shop.orders import idempotency, lifecycle, refusals, stock
 from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.models import OrderStatus
 from shop.orders.repository import OrderRepository
@@ -75,7 +75,7 @@ class Reconciler:
                     order,
                     OrderStatus.CANCELLED,
                     RECONCILER_ACTOR,
-                    placement.NOT_COMPLETED,
+                    refusals.NOT_COMPLETED,
                 )
         return len(overdue)
 

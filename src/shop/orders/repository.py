@@ -81,6 +81,27 @@ class OrderRepository:
             query = query.where(Order.placed.is_(True))
         return list(await self.session.scalars(query))
 
+    async def status_of(self, order_id: uuid.UUID) -> OrderStatus | None:
+        """The order's status as committed now (no lock)."""
+        status: OrderStatus | None = await self.session.scalar(
+            select(Order.status).where(Order.id == order_id)
+        )
+        return status
+
+    async def count_unpaid_manual(self, user_id: uuid.UUID) -> int:
+        """The user's orders paid manually and not paid yet: until payments are recorded
+        (the payments issue), every pending or confirmed manual order counts."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(
+                Order.user_id == user_id,
+                Order.payment_provider == "manual",
+                Order.status.in_([OrderStatus.PENDING, OrderStatus.CONFIRMED]),
+            )
+        )
+        return int(count or 0)
+
     async def lock_overdue_pending(self, deadline_seconds: float, limit: int) -> list[Order]:
         """Pending orders older than the placement deadline, locked; others' locks skipped."""
         overdue = Order.created_at < func.now() - timedelta(seconds=deadline_seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -14,7 +14,18 @@ from shop.orders.countries import COUNTRY_CODES
 from shop.orders.models import OrderStatus
 
 MAX_ITEMS = 100
+# The bound of the schema; MAX_LINE_QUANTITY (100 by default) is the shop's own, lower one.
 MAX_QUANTITY = 1000
+
+PromotionCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        description="Letters, digits, - and _; case-insensitive",
+    ),
+]
 
 
 class Strict(StrictInput):
@@ -35,6 +46,8 @@ class AddressIn(Strict):
     city: Annotated[str, Field(min_length=1, max_length=100)]
     postal_code: Annotated[str, Field(min_length=1, max_length=20)]
     country: Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
+    # The state or province, where a tax rate is by region (e.g. "TX").
+    region: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
 class ItemIn(SellableRef, Strict):
@@ -61,6 +74,19 @@ class PlaceOrderIn(Strict):
         AfterValidator(_distinct_products),
     ]
     shipping_address: AddressIn
+    shipping_method_id: uuid.UUID | None = None
+    promotion_code: PromotionCode | None = None
+
+    def idempotency_request(self) -> dict[str, Any]:
+        """The request an Idempotency-Key remembers: without the fields added since keys
+        were first stored when they are not given, so a retry across an upgrade matches."""
+        request = self.model_dump(mode="json")
+        for added in ("shipping_method_id", "promotion_code"):
+            if request[added] is None:
+                del request[added]
+        if request["shipping_address"]["region"] is None:
+            del request["shipping_address"]["region"]
+        return request
 
 
 class StatusChangeIn(Strict):
@@ -85,7 +111,10 @@ class OrderItemOut(BaseModel):
     variant_title: str = Field(description='"M / Red"; "" for a default variant')
     unit_price: int = Field(description="Minor units, the catalog's price when ordered")
     quantity: int
-    line_total: int
+    line_subtotal: int = Field(description="unit_price * quantity")
+    discount: int = Field(description="This line's share of the discount")
+    tax: int = Field(description="Added on top, or contained when prices include tax")
+    line_total: int = Field(description="line_subtotal - discount (+ tax when added)")
 
 
 class HistoryOut(BaseModel):
@@ -101,15 +130,31 @@ class AddressOut(BaseModel):
     city: str
     postal_code: str
     country: str
+    region: str | None = None
+
+
+class ShippingMethodSnapshot(BaseModel):
+    """The shipping method as it was at placement; ``price`` as offered for this
+    subtotal (0 from its ``free_over`` on)."""
+
+    id: uuid.UUID
+    name: str
+    price: int
 
 
 class OrderOut(BaseModel):
     id: uuid.UUID
     number: str
     status: OrderStatus
+    email: str
     items: list[OrderItemOut]
     subtotal: int = Field(description="Minor units")
+    discount_total: int
+    shipping_total: int
+    tax_total: int = Field(description="Added, or contained when prices include tax")
     total: int = Field(description="Minor units")
+    promotion_code: str | None
+    shipping_method: ShippingMethodSnapshot | None
     currency: str | None = Field(description="ISO 4217; null only while nothing is priced")
     shipping_address: AddressOut
     tracking_number: str | None

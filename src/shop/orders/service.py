@@ -13,6 +13,8 @@ that were placed (a placement that failed is never shown). Anything else is
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import datetime
 
@@ -38,8 +40,27 @@ def visible(order: Order | None, identity: Identity) -> Order:
     return order
 
 
-async def get_order(session: AsyncSession, identity: Identity, order_id: uuid.UUID) -> Order:
-    return visible(await OrderRepository(session).full(order_id), identity)
+def _token_opens(order: Order, order_token: str | None) -> bool:
+    """Whether ``order_token`` is the placed guest order's secret (compared in constant time)."""
+    if order_token is None or order.order_token_hash is None or not order.placed:
+        return False
+    digest = hashlib.sha256(order_token.encode()).hexdigest()
+    return hmac.compare_digest(digest, order.order_token_hash)
+
+
+async def get_order(
+    session: AsyncSession,
+    identity: Identity | None,
+    order_id: uuid.UUID,
+    order_token: str | None = None,
+) -> Order:
+    """The order for its owner or an admin, or for whoever holds a guest order's token."""
+    order = await OrderRepository(session).full(order_id)
+    if order is not None and _token_opens(order, order_token):
+        return order
+    if identity is None:
+        raise OrderNotFoundError("No such order.")
+    return visible(order, identity)
 
 
 async def list_orders(

@@ -16,7 +16,7 @@ import structlog
 from shop.kit.contracts.reservations import ReservationRefusal
 from shop.kit.db import unit_of_work
 from shop.kit.outages import unreachable
-from shop.orders import lifecycle
+from shop.orders import lifecycle, promotion_uses
 from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.models import Order, OrderStatus, StockState
 from shop.orders.products_client import ProductsRefusedError, ProductsUnavailableError
@@ -108,4 +108,5 @@ async def _hold_lost(orders: Orders, order_id: uuid.UUID) -> None:
             RECONCILER_ACTOR,
             "the stock hold lapsed before it was committed",
         )
+        await promotion_uses.give_back(session, order_id)
     log.error("stock hold lost: order cancelled", order_id=str(order_id))

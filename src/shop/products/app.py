@@ -16,6 +16,7 @@ from shop.products.api import router
 from shop.products.api_images import router as images_router
 from shop.products.api_internal import router as internal_router
 from shop.products.api_search import router as search_router
+from shop.products.api_sellables import router as sellables_router
 from shop.products.api_variants import router as variants_router
 from shop.products.cache import CatalogCache, ReadCacheCollector
 from shop.products.config import ProductsSettings
@@ -70,7 +71,14 @@ def create_app(settings: ProductsSettings | None = None) -> FastAPI:
         title="Products service",
         description="Catalog, categories, inventory, search and images.",
         # The search router first: GET /api/v1/products is the listing, whatever else says.
-        routers=[search_router, router, variants_router, internal_router, images_router],
+        routers=[
+            search_router,
+            router,
+            variants_router,
+            internal_router,
+            sellables_router,
+            images_router,
+        ],
         resources=[
             database_resource(settings),
             redis_resource(settings.redis_url),

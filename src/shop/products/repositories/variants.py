@@ -8,7 +8,14 @@ from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
-from shop.products.models import Inventory, ProductOption, ProductVariant, VariantStatus
+from shop.products.models import (
+    Inventory,
+    Product,
+    ProductOption,
+    ProductStatus,
+    ProductVariant,
+    VariantStatus,
+)
 from shop.products.repositories.base import Repository
 
 
@@ -62,6 +69,26 @@ class VariantRepository(Repository[ProductVariant]):
             .execution_options(populate_existing=True)
         )
         return {variant.id: variant for variant in rows}
+
+    async def sellable_rows(
+        self, variant_ids: Iterable[uuid.UUID], product_ids: Iterable[uuid.UUID]
+    ) -> list[tuple[ProductVariant, Product, Inventory | None]]:
+        """In one query: the variants of ``variant_ids`` (any status), and the active
+        variants of the active products of ``product_ids``, each with its product and its
+        stock (for the carts' look-up of current prices)."""
+        by_variant = ProductVariant.id.in_(list(variant_ids))
+        by_product = (
+            ProductVariant.product_id.in_(list(product_ids))
+            & (ProductVariant.status == VariantStatus.ACTIVE)
+            & (Product.status == ProductStatus.ACTIVE)
+        )
+        rows = await self.session.execute(
+            select(ProductVariant, Product, Inventory)
+            .join(Product, Product.id == ProductVariant.product_id)
+            .outerjoin(Inventory, Inventory.variant_id == ProductVariant.id)
+            .where(by_variant | by_product)
+        )
+        return [(variant, product, stock) for variant, product, stock in rows]
 
     async def lowest_active_price(self, product_id: uuid.UUID) -> int | None:
         price: int | None = await self.session.scalar(
