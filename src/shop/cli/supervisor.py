@@ -93,7 +93,7 @@ def _children(
         base["LOG_FORMAT"] = settings.log_format
     base["SHOP_ENV"] = settings.environment
     # The gateway balances over every instance of each service.
-    for name in ("auth", "products", "orders"):
+    for name in ("auth", "products", "orders", "admin"):
         urls = [f"http://{settings.bind_host}:{port}" for port in ports[name]]
         base.setdefault(f"{name.upper()}_URLS", ",".join(urls))
     # The orders service proves itself to the products service's internal API with it.
@@ -103,6 +103,9 @@ def _children(
     # all of them publish the same keys).
     auth_url = f"http://{settings.bind_host}:{settings.port_of('auth')}"
     base.setdefault("JWKS_URL", auth_url + "/api/v1/auth/.well-known/jwks.json")
+    # The dashboard calls the public API as any client does: through the gateway.
+    gateway_url = f"http://{settings.bind_host}:{settings.port_of('gateway')}"
+    base.setdefault("ADMIN_API_URL", gateway_url)
     # The orders service calls the products service's internal API directly, on every
     # instance (PRODUCTS_URLS, above), failing over between them. A PRODUCTS_URL of the
     # caller's own (and no PRODUCTS_URLS) still names the one products orders calls.
@@ -259,6 +262,7 @@ def _banner(children: list[Child], runtime_env: Path, search_env: Mapping[str, s
     gateway = next(c for c in children if c.spec.name == "gateway")
     lines += [
         f"  API docs    {gateway.url}/docs",
+        f"  dashboard   {gateway.url}/admin/",
         f"  database and Redis URLs: {runtime_env}",
         "Press Ctrl-C to stop.",
         "",
