@@ -48,7 +48,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 UNLIMITED = "100000000/minute"  # the rate limits are checked, never exhausted
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-SERVICES = ("gateway", "auth", "products", "orders")
+SERVICES = ("gateway", "auth", "products", "orders", "admin")
 
 
 def free_port() -> int:

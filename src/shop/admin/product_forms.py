@@ -92,6 +92,7 @@ def create_body(form: Mapping[str, Any]) -> dict[str, Any]:
             body[optional] = _text(form, optional)
     options = options_of(form)
     variants = []
+    seen: set[str] = set()
     for row in range(variant_rows(form)):
         prefix = f"variants-{row}-"
         if not any(_text(form, prefix + name) for name in VARIANT_FIELDS):
@@ -100,6 +101,15 @@ def create_body(form: Mapping[str, Any]) -> dict[str, Any]:
         if len(values) != len(options):
             names = " / ".join(option["name"] for option in options) or "no option"
             errors[prefix + "options"] = f"Give one value per option, in order: {names}."
+        # Checked here too: the API names no variant when it refuses these.
+        for option, value in zip(options, values, strict=False):
+            if value not in option["values"]:
+                allowed = ", ".join(option["values"])
+                errors[prefix + "options"] = f"“{value}” is not a {option['name']}: {allowed}."
+        combination = " / ".join(values)
+        if combination and combination in seen:
+            errors[prefix + "options"] = f"Another variant is already “{combination}”."
+        seen.add(combination)
         variant: dict[str, Any] = {
             "sku": _text(form, prefix + "sku"),
             "options": {o["name"]: v for o, v in zip(options, values, strict=False)},

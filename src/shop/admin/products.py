@@ -27,7 +27,11 @@ async def _category_choices(staff: Staff) -> list[tuple[str, str]]:
 def _refused(exc: ApiError, form: FormData | dict[str, Any]) -> tuple[dict[str, str], str]:
     """The API's errors by input, and what belongs to no input shown on the form."""
     errors = exc.field_errors()
-    leftover = [f"{k.replace('-', '.')}: {v}" for k, v in errors.items() if k not in form]
+    leftover = [
+        v.removeprefix("Value error, ") if k == "body" else f"{k.replace('-', '.')}: {v}"
+        for k, v in errors.items()
+        if k not in form
+    ]
     message = exc.message()
     if exc.status == 409:
         field = "sku" if "sku" in message.lower() else "slug" if "slug" in message.lower() else ""
