@@ -92,12 +92,18 @@ class Staff:
     """The signed-in admin of one request, and the API as they may call it."""
 
     def __init__(
-        self, session_id: str, session: StoredSession, store: SessionStore, api: ApiClient
+        self,
+        session_id: str,
+        session: StoredSession,
+        store: SessionStore,
+        api: ApiClient,
+        client: str | None = None,
     ) -> None:
         self.session_id = session_id
         self.session = session
         self.store = store
         self.api = api
+        self.client = client  # the browser's address
 
     @property
     def email(self) -> str:
@@ -117,7 +123,10 @@ class Staff:
                 return
             try:
                 response = await self.api.call(
-                    "POST", "/auth/refresh", json={"refresh_token": current.refresh_token}
+                    "POST",
+                    "/auth/refresh",
+                    client=self.client,
+                    json={"refresh_token": current.refresh_token},
                 )
             except ApiError as exc:
                 if exc.status in (400, 401, 403, 422):
@@ -139,13 +148,17 @@ class Staff:
         if self.session.access_expires_at - time.time() < REFRESH_MARGIN_SECONDS:
             await self._refresh(self.session.access_token)
         try:
-            return await self.api.call(method, path, token=self.session.access_token, **kwargs)
+            return await self.api.call(
+                method, path, token=self.session.access_token, client=self.client, **kwargs
+            )
         except ApiError as exc:
             if exc.status != 401:
                 raise
         await self._refresh(self.session.access_token)
         try:
-            return await self.api.call(method, path, token=self.session.access_token, **kwargs)
+            return await self.api.call(
+                method, path, token=self.session.access_token, client=self.client, **kwargs
+            )
         except ApiError as exc:
             if exc.status == 401:
                 await self.store.delete(self.session_id)

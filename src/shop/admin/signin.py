@@ -131,7 +131,9 @@ async def login(
     api = api_of(request)
     try:
         pair: dict[str, Any] = (
-            await api.call("POST", "/auth/login", json={"email": email, "password": password})
+            await api.call(
+                "POST", "/auth/login", client=ip, json={"email": email, "password": password}
+            )
         ).json()
     except ApiError as exc:
         if exc.status == 429:
@@ -143,10 +145,14 @@ async def login(
             )
         return _login_page(request, expected, error=exc.message(), email=email, status_code=503)
     token = pair["access_token"]
-    user: dict[str, Any] = (await api.call("GET", "/auth/me", token=token)).json()
+    user: dict[str, Any] = (await api.call("GET", "/auth/me", token=token, client=ip)).json()
     if "admin" not in user.get("roles", []):
         await api.call(
-            "POST", "/auth/logout", token=token, json={"refresh_token": pair["refresh_token"]}
+            "POST",
+            "/auth/logout",
+            token=token,
+            client=ip,
+            json={"refresh_token": pair["refresh_token"]},
         )
         return _login_page(request, fresh, error=NOT_ADMIN, email=email, status_code=403)
     store = store_of(request)

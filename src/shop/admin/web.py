@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from shop.admin.api_client import ApiClient
 from shop.admin.config import AdminSettings
 from shop.admin.sessions import SessionStore, SignInRequiredError, Staff
+from shop.kit.clients import client_ip
 
 PREFIX = "/admin"
 SESSION_COOKIE = "shop_admin_session"
@@ -138,7 +139,8 @@ async def current_staff(request: Request) -> Staff:
     session = await store.load(session_id)
     if session is None:
         raise SignInRequiredError("Your session has ended. Please sign in again.")
-    return Staff(session_id, session, store, api_of(request))
+    address = client_ip(request, settings_of(request).trusted_proxies)
+    return Staff(session_id, session, store, api_of(request), address)
 
 
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
