@@ -3,13 +3,16 @@ holds, and what the API refuses is shown next to the field, the values kept."""
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
+from PIL import Image
 
 from tests.admin.support import (
     Api,
     alert_text,
+    csrf_of,
     error_for,
     parse,
     post_form,
@@ -227,3 +230,86 @@ def test_details_and_prices_are_edited_and_the_product_archived(system: RunningS
     assert after["description"] == "Stoneware."
     assert after["price"] == 950
     assert after["status"] == "archived"
+
+
+def test_a_variant_is_added_to_a_product_and_another_archived(system: RunningSystem) -> None:
+    sku = unique_sku()
+    api = Api.as_admin(system)
+    with signed_in(system) as client:
+        form = variant_form(sku, SIZES_AND_COLOURS, four_variants(sku)[:3])
+        made = post_form(client, "/admin/products/new", "/admin/products/new", form)
+        detail = made.headers["location"].split("?")[0]
+        product_id = detail.split("/")[-1]
+        taken = post_form(
+            client,
+            detail,
+            detail + "/variants",
+            {"sku": f"{sku}-AGAIN", "options": "S / Red", "price": "19.99"},
+        )
+        assert taken.status_code == 422
+        assert "already “S / Red”" in error_for(parse(taken), "options")
+        assert value_of(parse(taken), "sku") == f"{sku}-AGAIN"
+        added = post_form(
+            client,
+            detail,
+            detail + "/variants",
+            {
+                "sku": f"{sku}-M-BLACK",
+                "options": "M / Black",
+                "price": "22.00",
+                "initial_stock": "4",
+            },
+        )
+        assert added.status_code == 303, alert_text(parse(added))
+        variants = {v["title"]: v for v in api.get(f"/products/{product_id}")["variants"]}
+        assert (variants["M / Black"]["price"], variants["M / Black"]["available"]) == (2200, 4)
+        archived = post_form(
+            client, detail, f"{detail}/variants/{variants['S / Black']['id']}/archive", {}
+        )
+        assert archived.status_code == 303
+    variants = {v["title"]: v for v in api.get(f"/products/{product_id}")["variants"]}
+    assert variants["S / Black"]["status"] == "archived"
+    assert variants["M / Black"]["status"] == "active"
+
+
+def test_a_picture_is_added_refused_when_it_is_none_and_deleted(system: RunningSystem) -> None:
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(picture, format="PNG")
+    api = Api.as_admin(system)
+    with signed_in(system) as client:
+        made = post_form(
+            client,
+            "/admin/products/new",
+            "/admin/products/new",
+            {"name": "Red square", "sku": unique_sku(), "price": "3.00", "status": "active"},
+        )
+        detail = made.headers["location"].split("?")[0]
+        product_id = detail.split("/")[-1]
+        token = csrf_of(parse(client.get(detail)))
+        not_an_image = client.post(
+            detail + "/images",
+            data={"csrf_token": token},
+            files={"file": ("notes.png", b"not a picture at all", "image/png")},
+        )
+        assert not_an_image.status_code == 415
+        assert error_for(parse(not_an_image), "file")
+        added = client.post(
+            detail + "/images",
+            data={"csrf_token": token},
+            files={"file": ("square.png", picture.getvalue(), "image/png")},
+        )
+        assert added.status_code == 303, alert_text(parse(added))
+        page = parse(client.get(detail))
+        images = api.get(f"/products/{product_id}")["images"]
+        assert len(images) == 1
+        assert (images[0]["width"], images[0]["height"]) == (64, 48)
+        shown = page.select(".pictures img")
+        assert [img["src"] for img in shown] == [images[0]["thumbnail_url"]]
+        assert shown[0]["alt"] == "Picture 1 of Red square"
+        forged = client.post(
+            detail + "/images", files={"file": ("square.png", picture.getvalue(), "image/png")}
+        )
+        assert forged.status_code == 403
+        deleted = post_form(client, detail, f"{detail}/images/{images[0]['id']}/delete", {})
+        assert deleted.status_code == 303
+    assert api.get(f"/products/{product_id}")["images"] == []

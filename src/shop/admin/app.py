@@ -10,7 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from shop.admin import catalog, customers, orders, overview, pricing, products, signin
+from shop.admin import (
+    catalog,
+    customers,
+    orders,
+    overview,
+    pricing,
+    product_images,
+    products,
+    signin,
+)
 from shop.admin.api_client import ApiError, api_resource
 from shop.admin.config import AdminSettings
 from shop.admin.sessions import SessionStore, SignInRequiredError
@@ -76,6 +85,7 @@ def create_app(settings: AdminSettings | None = None) -> FastAPI:
             signin.router,
             overview.router,
             products.router,
+            product_images.router,
             orders.router,
             catalog.router,
             customers.router,

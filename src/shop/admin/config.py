@@ -22,5 +22,7 @@ class AdminSettings(ServiceSettings):
     # notation), before the form answers "too many attempts" without asking the API.
     admin_login_failure_limit: str = "5/15minutes"
     admin_login_failure_limit_ip: str = "20/15minutes"
+    # Its largest request: a product picture passed on to the API (10 MiB and the form).
+    max_body_bytes: int = Field(default=11 * 1024 * 1024, ge=1)
     # Stock at or under this shows on the overview's low-stock list.
     admin_low_stock_threshold: int = Field(default=5, ge=0)

@@ -95,35 +95,8 @@ def create_body(form: Mapping[str, Any]) -> dict[str, Any]:
     seen: set[str] = set()
     for row in range(variant_rows(form)):
         prefix = f"variants-{row}-"
-        if not any(_text(form, prefix + name) for name in VARIANT_FIELDS):
-            continue
-        values = [v.strip() for v in _text(form, prefix + "options").split("/") if v.strip()]
-        if len(values) != len(options):
-            names = " / ".join(option["name"] for option in options) or "no option"
-            errors[prefix + "options"] = f"Give one value per option, in order: {names}."
-        # Checked here too: the API names no variant when it refuses these.
-        for option, value in zip(options, values, strict=False):
-            if value not in option["values"]:
-                allowed = ", ".join(option["values"])
-                errors[prefix + "options"] = f"“{value}” is not a {option['name']}: {allowed}."
-        combination = " / ".join(values)
-        if combination and combination in seen:
-            errors[prefix + "options"] = f"Another variant is already “{combination}”."
-        seen.add(combination)
-        variant: dict[str, Any] = {
-            "sku": _text(form, prefix + "sku"),
-            "options": {o["name"]: v for o, v in zip(options, values, strict=False)},
-            "price": _amount(form, prefix + "price", errors),
-        }
-        compare_at = _amount(form, prefix + "compare_at_price", errors)
-        if compare_at is not None:
-            variant["compare_at_price"] = compare_at
-        stock = _count(form, prefix + "initial_stock", errors)
-        if stock is not None:
-            variant["initial_stock"] = stock
-        if variant["price"] is None and prefix + "price" not in errors:
-            errors[prefix + "price"] = "Enter the variant's price."
-        variants.append(variant)
+        if any(_text(form, prefix + name) for name in VARIANT_FIELDS):
+            variants.append(_variant(form, prefix, options, errors, seen))
     if options:
         body["options"] = options
     if variants:
@@ -133,6 +106,58 @@ def create_body(form: Mapping[str, Any]) -> dict[str, Any]:
         if body["price"] is None and "price" not in errors:
             errors["price"] = "Enter a price, or add variants below."
         body["initial_stock"] = _count(form, "initial_stock", errors) or 0
+    if errors:
+        raise FormProblems(errors)
+    return body
+
+
+def _variant(
+    form: Mapping[str, Any],
+    prefix: str,
+    options: list[dict[str, Any]],
+    errors: dict[str, str],
+    seen: set[str],
+) -> dict[str, Any]:
+    """One variant row (its inputs named ``prefix`` + field), checked against the
+    product's options; its problems go into ``errors``."""
+    values = [v.strip() for v in _text(form, prefix + "options").split("/") if v.strip()]
+    if len(values) != len(options):
+        names = " / ".join(option["name"] for option in options) or "no option"
+        errors[prefix + "options"] = f"Give one value per option, in order: {names}."
+    # Checked here too: the API names no variant when it refuses these.
+    for option, value in zip(options, values, strict=False):
+        if value not in option["values"]:
+            allowed = ", ".join(option["values"])
+            errors[prefix + "options"] = f"“{value}” is not a {option['name']}: {allowed}."
+    combination = " / ".join(values)
+    if combination and combination in seen:
+        errors[prefix + "options"] = f"Another variant is already “{combination}”."
+    seen.add(combination)
+    variant: dict[str, Any] = {
+        "sku": _text(form, prefix + "sku"),
+        "options": {o["name"]: v for o, v in zip(options, values, strict=False)},
+        "price": _amount(form, prefix + "price", errors),
+    }
+    compare_at = _amount(form, prefix + "compare_at_price", errors)
+    if compare_at is not None:
+        variant["compare_at_price"] = compare_at
+    stock = _count(form, prefix + "initial_stock", errors)
+    if stock is not None:
+        variant["initial_stock"] = stock
+    if variant["price"] is None and prefix + "price" not in errors:
+        errors[prefix + "price"] = "Enter the variant's price."
+    return variant
+
+
+def new_variant_body(form: Mapping[str, Any], product: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /products/{id}/variants``: one more combination of the product's options."""
+    errors: dict[str, str] = {}
+    taken = {
+        " / ".join(v["options"][o["name"]] for o in product["options"])
+        for v in product["variants"]
+        if v["status"] == "active"
+    }
+    body = _variant(form, "", list(product["options"]), errors, taken)
     if errors:
         raise FormProblems(errors)
     return body

@@ -145,7 +145,7 @@ async def create_product(request: Request, staff: CurrentStaff, form: CheckedFor
     return redirect(f"/products/{product['id']}?notice=created")
 
 
-async def _detail_page(
+async def detail_page(
     request: Request,
     staff: Staff,
     product_id: uuid.UUID,
@@ -191,10 +191,10 @@ async def _detail_page(
 
 @router.get("/{product_id}")
 async def product_detail(request: Request, staff: CurrentStaff, product_id: uuid.UUID) -> Response:
-    return await _detail_page(request, staff, product_id)
+    return await detail_page(request, staff, product_id)
 
 
-async def _write(
+async def write(
     request: Request,
     staff: Staff,
     product_id: uuid.UUID,
@@ -210,7 +210,7 @@ async def _write(
         body = body_of(form) if body_of else None
         await staff.send(method, path, body, headers=headers)
     except forms.FormProblems as problems:
-        return await _detail_page(
+        return await detail_page(
             request,
             staff,
             product_id,
@@ -229,8 +229,8 @@ async def _write(
                 "Someone changed this product while you were editing it. The page now "
                 "shows their version; make your change again."
             )
-            return await _detail_page(request, staff, product_id, error=message, status_code=412)
-        return await _detail_page(
+            return await detail_page(request, staff, product_id, error=message, status_code=412)
+        return await detail_page(
             request,
             staff,
             product_id,
@@ -248,7 +248,7 @@ async def update_product(
     request: Request, staff: CurrentStaff, form: CheckedForm, product_id: uuid.UUID
 ) -> Response:
     version = str(form.get("version", ""))
-    return await _write(
+    return await write(
         request,
         staff,
         product_id,
@@ -271,7 +271,7 @@ async def update_variant(
     variant_id: uuid.UUID,
 ) -> Response:
     version = str(form.get("version", ""))
-    return await _write(
+    return await write(
         request,
         staff,
         product_id,
@@ -285,11 +285,43 @@ async def update_variant(
     )
 
 
+@router.post("/{product_id}/variants")
+async def add_variant(
+    request: Request, staff: CurrentStaff, form: CheckedForm, product_id: uuid.UUID
+) -> Response:
+    product = await staff.get(f"/products/{product_id}")
+    return await write(
+        request,
+        staff,
+        product_id,
+        "new-variant",
+        form,
+        "POST",
+        f"/products/{product_id}/variants",
+        lambda values: forms.new_variant_body(values, product),
+        "created",
+    )
+
+
+@router.post("/{product_id}/variants/{variant_id}/archive")
+async def archive_variant(
+    request: Request,
+    staff: CurrentStaff,
+    form: CheckedForm,
+    product_id: uuid.UUID,
+    variant_id: uuid.UUID,
+) -> Response:
+    path = f"/products/{product_id}/variants/{variant_id}"
+    return await write(
+        request, staff, product_id, str(variant_id), form, "DELETE", path, None, "archived"
+    )
+
+
 @router.post("/{product_id}/stock")
 async def adjust_stock(
     request: Request, staff: CurrentStaff, form: CheckedForm, product_id: uuid.UUID
 ) -> Response:
-    return await _write(
+    return await write(
         request,
         staff,
         product_id,
@@ -306,7 +338,7 @@ async def adjust_stock(
 async def archive_product(
     request: Request, staff: CurrentStaff, form: CheckedForm, product_id: uuid.UUID
 ) -> Response:
-    return await _write(
+    return await write(
         request,
         staff,
         product_id,
