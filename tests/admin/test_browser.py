@@ -1,8 +1,9 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright), against
-`shop up`: sign in, create a product with two options and four variants, adjust its
-stock, find it by search; a customer orders it through the API; the admin ships it
-with a tracking number. Each step is checked on the page and through the API, and
-the main pages are photographed (ADMIN_SCREENSHOTS=docs/admin keeps the pictures)."""
+`shop up`: sign in, create a product with two options and four variants, give it a
+picture, adjust its stock, find it by search; a customer orders it through the API;
+the admin ships it with a tracking number. Each step is checked on the page and
+through the API, and the main pages are photographed (ADMIN_SCREENSHOTS=docs/admin
+keeps the pictures)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.admin.browser import chromium, keep_screenshot, needs_chromium
 from tests.admin.support import ADDRESS, Api, new_customer
@@ -77,6 +79,16 @@ def test_the_whole_flow_in_a_browser(system: RunningSystem, tmp_path: Path) -> N
         titles = sorted(v["title"] for v in product["variants"])
         assert titles == ["M / Black", "M / Red", "S / Black", "S / Red"]
         assert product["available"] == 8
+
+        # A picture, chosen in the file input as a person would.
+        picture = tmp_path / "fleece.png"
+        Image.new("RGB", (320, 240), (40, 90, 160)).save(picture)
+        page.get_by_label("Picture to add (JPEG, PNG, WebP or GIF, up to 10 MiB)").set_input_files(
+            str(picture)
+        )
+        page.get_by_role("button", name="Add the picture").click()
+        expect(page.get_by_role("img", name=f"Picture 1 of {name}")).to_be_visible()
+        assert len(api.get(f"/products/{product_id}")["images"]) == 1
 
         # Stock: five more M / Red.
         m_red = next(v for v in product["variants"] if v["title"] == "M / Red")
