@@ -89,8 +89,8 @@ search-node: ## build the single-node OpenSearch for tests and local use (Java 1
 	  echo "  brew install openjdk@17 maven                           (macOS)"; \
 	fi
 
-test: lint typecheck imports search-node ## everything CI runs: quality gates, then the whole suite with coverage
-	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=term
+test: lint typecheck imports search-node ## everything CI runs: quality gates, then the whole suite
+	$(BIN)/pytest -n auto --dist loadgroup
 
 cov: install-dev ## the suite with an HTML coverage report in htmlcov/
 	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=html

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import random
@@ -36,7 +37,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
@@ -44,10 +44,27 @@ from typing import Any
 
 import httpx
 
+# `python bench/gateway_hop.py` puts bench/ itself on the path; the package is imported
+# from the directory above it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.hop_processes import CLOCK_TICKS, cpu_seconds, served
+from bench.hop_profile import package_of, profile
+from bench.hop_report import markdown, summarize
+
+__all__ = [
+    "CLOCK_TICKS",
+    "cpu_seconds",
+    "main",
+    "markdown",
+    "package_of",
+    "served",
+    "summarize",
+]
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 UNLIMITED = "100000000/minute"  # the rate limits are checked, never exhausted
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVICES = ("gateway", "auth", "products", "orders", "admin")
 
 
@@ -59,41 +76,6 @@ def free_port() -> int:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:
                 return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of all the process's threads: from schedstat (nanoseconds) where the
-    kernel has it, else from stat (clock ticks: 10 ms, coarse for a short run)."""
-    try:
-        return sum(
-            int((task / "schedstat").read_text().split()[0]) / 1e9
-            for task in Path(f"/proc/{pid}/task").iterdir()
-        )
-    except (OSError, ValueError, IndexError):
-        raw = Path(f"/proc/{pid}/stat").read_text()
-        fields = raw[raw.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def children(root: int) -> list[int]:
-    found, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                found.append(int(child))
-                pending.append(int(child))
-    return found
-
-
-def served(root: int, service: str) -> int:
-    """The pid of `shop serve SERVICE` under ``root``."""
-    for pid in children(root):
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        words = [word.decode() for word in argv if word]
-        if "serve" in words and words[words.index("serve") + 1 :][:1] == [service]:
-            return pid
-    raise RuntimeError(f"no `shop serve {service}` under {root}")
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -287,153 +269,6 @@ def measure_together(
     return rows
 
 
-# Where the gateway's time goes: each py-spy sample counted once for the innermost
-# frame's package (self time), grouped by these prefixes of the file path.
-PACKAGES = (
-    "shop/gateway",
-    "shop/kit",
-    "starlette",
-    "fastapi",
-    "uvicorn",
-    "httpx",
-    "httpcore",
-    "anyio",
-    "h11",
-    "structlog",
-    "logging",
-    "prometheus_client",
-    "limits",
-    "redis",
-    "asyncio",
-    "opentelemetry",
-    "ipaddress",
-    "json",
-    "uuid",
-    "re",
-)
-
-
-def package_of(frame: str) -> str:
-    # py-spy writes "function (path/to/file.py:line)", the path relative to sys.path.
-    path = "/" + (frame[frame.find("(") + 1 : frame.rfind(":")] if "(" in frame else frame)
-    for package in PACKAGES:
-        if f"/{package}/" in path or path.endswith(f"/{package}.py"):
-            return package
-    return "other: " + Path(path).name if path else "other"
-
-
-# What a proxied read spends its time on: each sample goes to the first part whose
-# marker is in its stack (an access log line written from the middleware is "access
-# log", not "middleware"). The last part takes what the app did outside the others.
-PARTS = (
-    ("access log and other logging", ("structlog/", "logging/")),
-    ("rate limit (Redis)", ("RateLimiter.",)),
-    ("upstream HTTP client", ("handle_async_request", "AsyncClient.send", "read_raw", "relayed (")),
-    ("metrics", ("prometheus_client/", "HttpMetrics.")),
-    ("writing the response", ("RequestResponseCycle.send",)),
-    ("ASGI app: framework, routing, middleware", ("run_asgi",)),
-)
-OUTSIDE_THE_APP = "server and event loop (uvicorn, uvloop)"
-
-
-def part_of(frames: list[str]) -> str:
-    for part, markers in PARTS:
-        if any(marker in frame for frame in frames for marker in markers):
-            return part
-    return OUTSIDE_THE_APP
-
-
-def profile(pid: int, url: str, ids: Path, connections: int, seconds: int, out: Path) -> dict:
-    """py-spy's samples of ``pid`` while wrk loads ``url``: self time by package."""
-    raw = out.with_suffix(".txt")
-    spy = subprocess.Popen(
-        [
-            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
-            "record",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(int(seconds)),
-            "--rate",
-            "250",
-            "--gil",
-            "--format",
-            "raw",
-            "--output",
-            str(raw),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    wrk(url, ids, connections, seconds)
-    spy.wait(60)
-    self_time: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    parts: Counter[str] = Counter()
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        count = int(count_text)
-        frames = stack.split(";")
-        total += count
-        self_time[package_of(frames[-1])] += count
-        parts[part_of(frames)] += count
-        for package in {package_of(frame) for frame in frames}:
-            inclusive[package] += count
-    return {
-        "samples": total,
-        "parts": {k: round(v / total, 3) for k, v in parts.most_common()},
-        "self": {k: round(v / total, 3) for k, v in self_time.most_common(25)},
-        "inclusive": {k: round(v / total, 3) for k, v in inclusive.most_common(25)},
-    }
-
-
-def markdown(report: dict[str, Any]) -> str:
-    rows = report["runs"]
-    lines = [
-        f"# Gateway hop, {report['meta']['stamp']}",
-        "",
-        f"{report['meta']['products']} products, wrk {report['meta']['seconds']} s per run, "
-        f"{report['meta']['rounds']} rounds, the gateways loaded "
-        f"{'in turn' if report['meta']['apart'] else 'at the same time'}; baseline: "
-        f"`{report['meta']['baseline'] or '-'}`, gateway: `{report['meta']['head']}`.",
-        "",
-        "| target | conns | req/s | p50 ms | p99 ms | errors "
-        "| gateway CPU ms/req | products CPU ms/req |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        gateway_cpu = row["cpu_ms"].get("gateway", "-") if row["target"] != "direct" else "-"
-        lines.append(
-            f"| {row['target']} | {row['connections']} | {row['rps']:.0f} | {row['p50_ms']:.2f} "
-            f"| {row['p99_ms']:.2f} | {row['errors']} | {gateway_cpu} "
-            f"| {row['cpu_ms']['products']} |"
-        )
-    summary = report.get("summary") or {}
-    if summary:
-        lines += ["", "| target | mean req/s | mean gateway CPU ms/req |", "|---|---|---|"]
-        for name, figures in summary.items():
-            lines.append(f"| {name} | {figures['rps']:.0f} | {figures['gateway_cpu_ms']} |")
-    for name, found in (report.get("profiles") or {}).items():
-        lines += ["", f"Profile of {name} ({found['samples']} samples), by part:", ""]
-        lines += [f"- {part}: {share:.1%}" for part, share in found.get("parts", {}).items()]
-        lines += ["", "Self time by package:", ""]
-        lines += [f"- {package}: {share:.1%}" for package, share in found["self"].items()]
-    return "\n".join(lines) + "\n"
-
-
-def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    summary = {}
-    for name in dict.fromkeys(row["target"] for row in runs if row["target"] != "direct"):
-        mine = [row for row in runs if row["target"] == name]
-        summary[name] = {
-            "rps": round(sum(row["rps"] for row in mine) / len(mine), 1),
-            "gateway_cpu_ms": round(sum(row["cpu_ms"]["gateway"] for row in mine) / len(mine), 3),
-        }
-    return summary
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=1000)
@@ -504,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile:
                 for name, (url, pid) in targets.items():
                     out = root / f"profile-{name}"
-                    profiles[name] = profile(pid, url, ids, max(connections), args.duration, out)
+                    load = functools.partial(wrk, url, ids, max(connections), args.duration)
+                    profiles[name] = profile(pid, args.duration, out, load)
         finally:
             for process in reversed(processes):
                 stop(process)

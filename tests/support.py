@@ -47,8 +47,17 @@ def served(
     given: an app that must know another's URL in advance), in a thread of its own.
     Yields its base URL; stops the server on exit."""
     port = port or free_port(host)
+    # Keep-alive outlasts any test: otherwise a pooled connection idle for uvicorn's
+    # default 5 s may be closed by the server just as the client sends on it (a
+    # ReadError that says nothing about the code under test).
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, lifespan="on", loop="asyncio"
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        lifespan="on",
+        loop="asyncio",
+        timeout_keep_alive=600,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
