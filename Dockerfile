@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 #
-# One image for the four services and the command line. The command picks what runs:
+# One image for the five services (the dashboard, admin, among them) and the command line. The command picks what runs:
 #
 #   docker run IMAGE                       -> shop serve gateway (the default CMD)
 #   docker run IMAGE serve products        -> shop serve products
+#   docker run IMAGE serve admin           -> shop serve admin (the dashboard)
 #   docker run IMAGE migrate               -> shop migrate (all three databases)
 #
 # Nothing secret is baked in: every setting comes from the environment at run time
@@ -53,7 +54,7 @@ RUN python -m pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/dist . \
 FROM ${PYTHON_IMAGE}
 
 LABEL org.opencontainers.image.title="shop" \
-      org.opencontainers.image.description="Shop backend: gateway, auth, products and orders"
+      org.opencontainers.image.description="Shop backend: gateway, auth, products, orders and the admin dashboard"
 
 # A fixed numeric user, so Kubernetes' runAsNonRoot can verify it.
 RUN groupadd --system --gid 10001 shop \
@@ -74,13 +75,13 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER 10001:10001
 
-# The ports of gateway, auth, products and orders (GATEWAY_PORT, AUTH_PORT, ...).
-EXPOSE 3000 3001 3002 3003
+# The ports of gateway, auth, products, orders and admin (GATEWAY_PORT, AUTH_PORT, ...).
+EXPOSE 3000 3001 3002 3003 3004
 
 # Liveness of whichever service PID 1 serves, on its *_PORT (default ports otherwise).
 # A container running another command (`shop migrate` ...) counts as healthy.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import os,sys,urllib.request as u; a=open('/proc/1/cmdline','rb').read().decode().split('\\0'); s=a[a.index('serve')+1] if 'serve' in a else sys.exit(0); p=os.environ.get(s.upper()+'_PORT',{'gateway':'3000','auth':'3001','products':'3002','orders':'3003'}[s]); u.urlopen('http://127.0.0.1:'+p+'/health/live',timeout=4)"]
+  CMD ["python", "-c", "import os,sys,urllib.request as u; a=open('/proc/1/cmdline','rb').read().decode().split('\\0'); s=a[a.index('serve')+1] if 'serve' in a else sys.exit(0); p=os.environ.get(s.upper()+'_PORT',{'gateway':'3000','auth':'3001','products':'3002','orders':'3003','admin':'3004'}[s]); u.urlopen('http://127.0.0.1:'+p+'/health/live',timeout=4)"]
 
 ENTRYPOINT ["shop"]
 CMD ["serve", "gateway"]

@@ -10,7 +10,7 @@ export UV_PYTHON := $(BIN)/python
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e test-resilience test-stress bench clean search-node
+.PHONY: help run dev lock install install-dev test lint format typecheck imports cov test-e2e test-resilience test-stress bench clean search-node screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -95,7 +95,10 @@ test: lint typecheck imports search-node ## everything CI runs: quality gates, t
 cov: install-dev ## the suite with an HTML coverage report in htmlcov/
 	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=html
 
-test-e2e: install-dev ## only the end-to-end tests (all four services as real processes)
+screenshots: install-dev ## the dashboard's browser test, keeping its pictures in docs/admin (needs /usr/bin/chromium)
+	ADMIN_SCREENSHOTS=docs/admin $(BIN)/pytest -p no:cacheprovider -q tests/admin/test_browser.py
+
+test-e2e: install-dev ## only the end-to-end tests (all five services as real processes)
 	$(BIN)/pytest -m e2e
 
 # The whole resilience suite: the races and fast faults that `make test` runs too, and

@@ -65,7 +65,7 @@ __all__ = [
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 UNLIMITED = "100000000/minute"  # the rate limits are checked, never exhausted
-SERVICES = ("gateway", "auth", "products", "orders")
+SERVICES = ("gateway", "auth", "products", "orders", "admin")
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ from shop.cli.processes import port_is_free
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
-SERVICES = ("gateway", "auth", "products", "orders")
+SERVICES = ("gateway", "auth", "products", "orders", "admin")
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "the benchmark admin's long passphrase"  # noqa: S105 - a throwaway system
 CUSTOMER_PASSWORD = "a benchmark customer's long passphrase"  # noqa: S105

@@ -28,20 +28,25 @@ def test_what_is_refused(value: str) -> None:
 
 def test_extra_instances_take_free_ports_above_the_services_own() -> None:
     settings = CliSettings(
-        gateway_port=24100, auth_port=24101, products_port=24102, orders_port=24103
+        gateway_port=24100,
+        auth_port=24101,
+        products_port=24102,
+        orders_port=24103,
+        admin_port=24104,
     )
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 24104))
+        taken.bind(("127.0.0.1", 24105))
         taken.listen()
         ports = instance_ports(settings, {"products": 3, "orders": 2})
     assert ports["gateway"] == [24100]
     assert ports["auth"] == [24101]
     assert ports["products"][0] == 24102
     assert ports["orders"][0] == 24103
+    assert ports["admin"] == [24104]
     extra = ports["products"][1:] + ports["orders"][1:]
-    # In order, each above the last, none taken (24104 is; others may be, by chance).
+    # In order, each above the last, none taken (24105 is; others may be, by chance).
     assert len(extra) == 3
-    assert 24104 < extra[0] < extra[1] < extra[2]
+    assert 24105 < extra[0] < extra[1] < extra[2]
 
 
 def test_the_gateways_instances_share_its_port_and_listen_with_reuse_port(
@@ -49,7 +54,11 @@ def test_the_gateways_instances_share_its_port_and_listen_with_reuse_port(
 ) -> None:
     monkeypatch.setenv("SERVICE_TOKEN", generate_service_token())
     settings = CliSettings(
-        gateway_port=24100, auth_port=24101, products_port=24102, orders_port=24103
+        gateway_port=24100,
+        auth_port=24101,
+        products_port=24102,
+        orders_port=24103,
+        admin_port=24104,
     )
     ports = instance_ports(settings, {"gateway": 3, "products": 2})
     assert ports["gateway"] == [24100] * 3
@@ -77,31 +86,43 @@ def test_shared_sockets_listen_on_one_port_together_and_plain_ones_do_not() -> N
 def test_the_gateway_gets_every_instance_and_each_instance_its_port(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("AUTH_URLS", "PRODUCTS_URLS", "ORDERS_URLS", "PRODUCTS_URL"):
+    for name in ("AUTH_URLS", "PRODUCTS_URLS", "ORDERS_URLS", "ADMIN_URLS", "PRODUCTS_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ADMIN_API_URL", raising=False)
     monkeypatch.setenv(
         "SERVICE_TOKEN", generate_service_token()
     )  # else read from (made in) the data dir
     settings = CliSettings(bind_host="127.0.0.1")
-    ports = {"auth": [3001], "products": [3002, 3004], "orders": [3003], "gateway": [3000]}
+    ports = {
+        "auth": [3001],
+        "products": [3002, 3005],
+        "orders": [3003],
+        "admin": [3004],
+        "gateway": [3000],
+    }
     children = _children(settings, {}, ports)
     assert [(c.label, c.port) for c in children] == [
         ("auth", 3001),
         ("products-1", 3002),
-        ("products-2", 3004),
+        ("products-2", 3005),
         ("orders", 3003),
+        ("admin", 3004),
         ("gateway", 3000),
     ]
     gateway = children[-1].env
-    assert gateway["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3004"
+    assert gateway["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3005"
     assert gateway["AUTH_URLS"] == "http://127.0.0.1:3001"
+    assert gateway["ADMIN_URLS"] == "http://127.0.0.1:3004"
     assert [c.env["PRODUCTS_PORT"] for c in children if c.spec.name == "products"] == [
         "3002",
-        "3004",
+        "3005",
     ]
+    # The dashboard calls the public API through the gateway, as any client does.
+    admin = next(c.env for c in children if c.spec.name == "admin")
+    assert admin["ADMIN_API_URL"] == "http://127.0.0.1:3000"
     # orders calls every products instance, failing over between them.
     orders = next(c.env for c in children if c.spec.name == "orders")
-    assert orders["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3004"
+    assert orders["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3005"
     assert "PRODUCTS_URL" not in orders
 
 
@@ -113,8 +134,14 @@ def test_a_products_url_of_the_callers_own_still_names_the_one_products_orders_c
     monkeypatch.setenv("PRODUCTS_URL", "http://products.example:3002")
     monkeypatch.setenv("SERVICE_TOKEN", generate_service_token())
     settings = CliSettings(bind_host="127.0.0.1")
-    ports = {"auth": [3001], "products": [3002, 3004], "orders": [3003], "gateway": [3000]}
+    ports = {
+        "auth": [3001],
+        "products": [3002, 3005],
+        "orders": [3003],
+        "admin": [3004],
+        "gateway": [3000],
+    }
     children = {c.label: c.env for c in _children(settings, {}, ports)}
     assert children["orders"]["PRODUCTS_URL"] == "http://products.example:3002"
     assert "PRODUCTS_URLS" not in children["orders"]
-    assert children["gateway"]["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3004"
+    assert children["gateway"]["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3005"

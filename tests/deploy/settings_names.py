@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from shop.admin.config import AdminSettings
 from shop.auth.config import AuthSettings
 from shop.cli.config import CliSettings
 from shop.gateway.config import GatewaySettings
@@ -21,6 +22,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "auth": AuthSettings,
     "products": ProductsSettings,
     "orders": OrdersSettings,
+    "admin": AdminSettings,
     "cli": CliSettings,
 }
 

@@ -15,7 +15,9 @@ from tests.deploy.settings_names import default_port, known_names
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-SHOP = ("gateway", "auth", "products", "orders")
+SHOP = ("gateway", "auth", "products", "orders", "admin")
+# The services of the API, which verify access tokens (the dashboard is their client).
+API = ("gateway", "auth", "products", "orders")
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "PRIVATE_KEY", "DATABASE_URL")
 
 
@@ -130,7 +132,7 @@ def assert_serves(url: str, program: str) -> None:
 
 def test_services_find_each_other() -> None:
     gateway = environment(SERVICES[instances("gateway")[0]])
-    for program in ("auth", "products", "orders"):
+    for program in ("auth", "products", "orders", "admin"):
         urls = gateway[f"{program.upper()}_URLS"].split(",")
         for url in urls:
             assert_serves(url, program)
@@ -139,13 +141,16 @@ def test_services_find_each_other() -> None:
     for program in SHOP:
         for name in instances(program):
             env = environment(SERVICES[name])
-            assert_serves(env["JWKS_URL"], "auth")
+            if program in API:
+                assert_serves(env["JWKS_URL"], "auth")
             assert env["REDIS_URL"].startswith("redis://redis:")
             if "SMTP_HOST" in env:
                 assert env["SMTP_HOST"] in SERVICES
                 assert env["EMAIL_BACKEND"] == "smtp"
     for name in instances("orders"):
         assert_serves(environment(SERVICES[name])["PRODUCTS_URL"], "products")
+    for name in instances("admin"):
+        assert_serves(environment(SERVICES[name])["ADMIN_API_URL"], "gateway")
     for name in instances("products"):
         env = environment(SERVICES[name])
         assert env["SEARCH_BACKEND"] == "elasticsearch"

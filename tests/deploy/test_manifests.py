@@ -18,7 +18,9 @@ from tests.deploy.settings_names import default_port, known_names
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
-SERVICES = ("gateway", "auth", "products", "orders")
+SERVICES = ("gateway", "auth", "products", "orders", "admin")
+# The services of the API, which verify access tokens (the dashboard is their client).
+API_SERVICES = ("gateway", "auth", "products", "orders")
 # The oldest Kubernetes the manifests are meant for, and the newest the package knows.
 VERSIONS = ("1.30", latest_version())
 # Applied from a secret manager, never from the repository (docs/deployment.md).
@@ -300,18 +302,22 @@ def assert_reaches(url: str, service: str) -> None:
 def test_urls_point_at_the_services() -> None:
     deployments = by_kind("Deployment")
     gateway = env_of(container(deployments["gateway"]))
-    for service in ("auth", "products", "orders"):
+    for service in ("auth", "products", "orders", "admin"):
         urls = gateway[f"{service.upper()}_URLS"]
         assert urls is not None
         for url in urls.split(","):
             assert_reaches(url, service)
-    for service in SERVICES:
+    for service in API_SERVICES:
         jwks = env_of(container(deployments[service]))["JWKS_URL"]
         assert jwks is not None
         assert_reaches(jwks, "auth")
     products_url = env_of(container(deployments["orders"]))["PRODUCTS_URL"]
     assert products_url is not None
     assert_reaches(products_url, "products")
+    # The dashboard calls the public API where any client does: the gateway.
+    api_url = env_of(container(deployments["admin"]))["ADMIN_API_URL"]
+    assert api_url is not None
+    assert_reaches(api_url, "gateway")
 
 
 def test_the_ingress_reaches_the_gateway_only_over_tls() -> None:
@@ -330,9 +336,10 @@ def test_the_ingress_reaches_the_gateway_only_over_tls() -> None:
 # --- the edge and the network policies ------------------------------------------------------
 
 PUBLIC = ["/api/v1/products", "/api/v1/auth/login", "/media/products/a.webp", "/docs"]
-PUBLIC += ["/openapi.json", "/api"]
+PUBLIC += ["/openapi.json", "/api", "/admin", "/admin/products/x"]
 NOT_PUBLIC = ["/metrics", "/health/ready", "/health/live", "/internal/v1/reservations/x"]
 NOT_PUBLIC += ["/", "/apis", "/docs/oauth2-redirect", "/openapi.json/x", "/mediax", "/metrics/"]
+NOT_PUBLIC += ["/administrator"]
 
 
 def ingress_admits(path: str) -> bool:
@@ -360,6 +367,7 @@ def test_the_ingress_exposes_only_the_public_paths_of_the_gateway() -> None:
     assert paths == {
         ("/api", "Prefix"),
         ("/media", "Prefix"),
+        ("/admin", "Prefix"),
         ("/docs", "Exact"),
         ("/openapi.json", "Exact"),
     }
@@ -409,7 +417,9 @@ def test_a_default_policy_denies_every_other_connection() -> None:
 
 
 def test_network_policies_let_only_the_gateway_reach_the_services() -> None:
-    assert admitted_to("gateway") == {INGRESS_CONTROLLER, PROMETHEUS}
+    # The dashboard calls the API through the gateway, and is reached only through it.
+    assert admitted_to("gateway") == {INGRESS_CONTROLLER, "admin", PROMETHEUS}
+    assert admitted_to("admin") == {"gateway", PROMETHEUS}
     # The internal reservation API: orders only, besides the gateway.
     assert admitted_to("products") == {"gateway", "orders", PROMETHEUS}
     assert admitted_to("orders") == {"gateway", PROMETHEUS}

@@ -17,7 +17,7 @@ import psutil
 
 from shop.cli.processes import port_is_free
 
-SERVICES = ("gateway", "auth", "products", "orders")
+SERVICES = ("gateway", "auth", "products", "orders", "admin")
 # The admin auth creates at start (BOOTSTRAP_ADMIN_*), for tests that need one.
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "an admin's long and unusual passphrase"

@@ -133,6 +133,7 @@ def test_gateway_ready_depends_on_every_upstream(system: RunningSystem) -> None:
         "upstream:auth": "ok",
         "upstream:products": "ok",
         "upstream:orders": "ok",
+        "upstream:admin": "ok",
         "upstream_health_checks": "ok",
     }
 
@@ -229,7 +230,7 @@ def test_ctrl_c_stops_everything_and_a_second_start_reuses_the_data(tmp_path: Pa
     data_dir = tmp_path / "data"
     first = start_system(data_dir, tmp_path / "first.log")
     children = first.descendants()
-    assert len(children) >= 6  # four services, PostgreSQL (and its workers), Redis
+    assert len(children) >= 7  # five services, PostgreSQL (and its workers), Redis
     assert first.stop(signal.SIGINT) == 0
     assert not [p.pid for p in children if is_alive(p)]
     assert all(port_is_free("127.0.0.1", port) for port in first.ports.values())

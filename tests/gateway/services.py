@@ -20,7 +20,7 @@ from shop.gateway.app import create_app
 from shop.gateway.config import GatewaySettings
 from tests.support import served
 
-SERVICES = ("auth", "products", "orders")
+SERVICES = ("auth", "products", "orders", "admin")
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PROBLEM = "application/problem+json"
 
@@ -124,6 +124,7 @@ def gateway_settings(services: dict[str, str], **overrides: Any) -> GatewaySetti
         "auth_urls": [services["auth"]],
         "products_urls": [services["products"]],
         "orders_urls": [services["orders"]],
+        "admin_urls": [services["admin"]],
         "log_format": "json",
         "upstream_read_timeout": 10.0,
         # Sessions of bearer tokens are checked in Redis.

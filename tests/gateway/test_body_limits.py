@@ -79,11 +79,16 @@ async def test_a_json_body_streamed_past_the_limit_is_413_before_the_end(
 
 async def test_image_uploads_take_10_mib_and_their_envelope(gateway: httpx.AsyncClient) -> None:
     image = os.urandom(10 * MIB)
-    response = await gateway.post(
-        UPLOAD, files={"file": ("big.jpg", image, "image/jpeg")}, data={"alt": "x" * 1000}
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["body_length"] > 10 * MIB
+    # The API's upload, and the dashboard's form that passes a picture on to it.
+    for path in (UPLOAD, "/admin/products/42/images"):
+        response = await gateway.post(
+            path, files={"file": ("big.jpg", image, "image/jpeg")}, data={"alt": "x" * 1000}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["body_length"] > 10 * MIB
+    # The dashboard's other forms are small.
+    over = await gateway.post("/admin/products/42", content=b" " * (MIB + 1))
+    assert_problem(over, 413)
 
 
 async def test_an_upload_over_its_limit_is_413(

@@ -33,6 +33,7 @@ def test_single_url_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "auth": ["http://auth.internal:8080"],
         "products": ["http://127.0.0.1:3002"],
         "orders": ["http://127.0.0.1:3003"],
+        "admin": ["http://127.0.0.1:3004"],
     }
     assert settings.upstream_read_timeout == 2.5
 

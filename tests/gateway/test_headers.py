@@ -5,7 +5,7 @@ import re
 import httpx
 
 from shop.gateway.app import create_app
-from tests.gateway.services import gateway_settings, header_values
+from tests.gateway.services import gateway_from, gateway_settings, header_values
 from tests.support import app_client
 
 
@@ -75,6 +75,19 @@ async def test_forwarded_headers_from_the_client_are_replaced(services: dict[str
     assert header_values(summary, "x-forwarded-for") == ["127.0.0.1"]
     assert header_values(summary, "x-forwarded-proto") == ["http"]
     assert header_values(summary, "x-forwarded-host") == ["testserver"]
+
+
+async def test_https_reaches_the_service_only_as_a_trusted_proxy_says_it(
+    services: dict[str, str],
+) -> None:
+    https = {"x-forwarded-proto": "https"}
+    trusting = gateway_settings(services, trusted_proxies="10.0.0.0/8")
+    async with gateway_from(trusting, peer="10.1.2.3") as gateway:
+        summary = (await gateway.get("/api/v1/orders", headers=https)).json()
+    assert header_values(summary, "x-forwarded-proto") == ["https"]
+    async with gateway_from(trusting, peer="192.0.2.7") as gateway:
+        summary = (await gateway.get("/api/v1/orders", headers=https)).json()
+    assert header_values(summary, "x-forwarded-proto") == ["http"]
 
 
 async def test_client_request_id_reaches_service_and_comes_back(

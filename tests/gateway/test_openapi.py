@@ -78,10 +78,27 @@ def orders_app() -> FastAPI:
     return app
 
 
+def admin_app() -> FastAPI:
+    """The dashboard: pages, which its own document lists but the API's must not."""
+    app = FastAPI()
+    health_routes(app)
+
+    @app.get("/admin/")
+    async def overview() -> dict[str, str]:
+        return {}
+
+    return app
+
+
 @pytest.fixture(scope="module")
 def documented() -> Iterator[dict[str, str]]:
     with ExitStack() as stack:
-        apps = {"auth": auth_app(), "products": products_app(), "orders": orders_app()}
+        apps = {
+            "auth": auth_app(),
+            "products": products_app(),
+            "orders": orders_app(),
+            "admin": admin_app(),
+        }
         yield {name: stack.enter_context(served(app)) for name, app in apps.items()}
 
 
@@ -195,3 +212,8 @@ async def test_gateway_without_services_still_documents_itself(
     document: dict[str, Any] = response.json()
     assert set(document["paths"]) == {"/health/live", "/health/ready"}
     assert "auth, products, orders" in document["info"]["description"]
+
+
+async def test_the_dashboards_pages_are_not_in_the_api_document(merged: dict[str, Any]) -> None:
+    assert merged["paths"]
+    assert not [path for path in merged["paths"] if path.startswith("/admin")]

@@ -94,7 +94,9 @@ async def test_one_ready_instance_is_enough(services: dict[str, str], not_ready:
 
 
 async def test_live_even_when_every_service_is_down(services: dict[str, str]) -> None:
-    down = {name: [dead_url()] for name in ("auth_urls", "products_urls", "orders_urls")}
+    down = {
+        name: [dead_url()] for name in ("auth_urls", "products_urls", "orders_urls", "admin_urls")
+    }
     async with gateway_client(gateway_settings(services, **down)) as gateway:
         live = await gateway.get("/health/live")
         ready = await readiness(gateway)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from shop.gateway.config import GatewaySettings
-from shop.gateway.security import API_CSP, DOCS_CSP
+from shop.gateway.security import ADMIN_CSP, API_CSP, DOCS_CSP
 from tests.gateway.services import (
     assert_problem,
     gateway_client,
@@ -126,6 +126,19 @@ async def test_the_docs_page_may_load_swagger_ui(edge: httpx.AsyncClient) -> Non
     assert_security_headers(response, DOCS_CSP)
     assert "https://cdn.jsdelivr.net/npm/swagger-ui-dist" in response.text
     assert "script-src https://cdn.jsdelivr.net" in DOCS_CSP
+
+
+async def test_the_dashboard_may_load_its_stylesheet_and_post_its_forms(
+    edge: httpx.AsyncClient,
+) -> None:
+    for path in ("/admin", "/admin/products"):
+        response = await edge.get(path)
+        assert response.status_code == 200
+        assert_security_headers(response, ADMIN_CSP)
+    assert "style-src 'self'" in ADMIN_CSP
+    assert "form-action 'self'" in ADMIN_CSP
+    assert "script-src" not in ADMIN_CSP  # default-src 'none': no script at all
+    assert_security_headers(await edge.get("/administrator"), API_CSP)
 
 
 async def test_hsts_only_when_a_trusted_proxy_says_the_request_came_over_https(

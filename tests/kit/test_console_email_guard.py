@@ -75,7 +75,13 @@ def test_shop_up_runs_its_services_in_development_unless_told_otherwise(
     no_shop_env: pytest.MonkeyPatch,
 ) -> None:
     no_shop_env.setenv("SERVICE_TOKEN", "a-token")
-    ports = {"gateway": [24100], "auth": [24101], "products": [24102], "orders": [24103]}
+    ports = {
+        "gateway": [24100],
+        "auth": [24101],
+        "products": [24102],
+        "orders": [24103],
+        "admin": [24104],
+    }
     children = _children(CliSettings(), {}, ports)
     assert {child.env["SHOP_ENV"] for child in children} == {"development"}
 

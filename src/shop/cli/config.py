@@ -17,6 +17,7 @@ class CliSettings(BaseSettings):
     auth_port: int = 3001
     products_port: int = 3002
     orders_port: int = 3003
+    admin_port: int = 3004
     auth_database_url: str | None = None
     products_database_url: str | None = None
     orders_database_url: str | None = None

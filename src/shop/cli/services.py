@@ -1,4 +1,4 @@
-"""The four services as the command line knows them."""
+"""The services as the command line knows them."""
 
 from dataclasses import dataclass
 
@@ -24,6 +24,9 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("auth", "shop.auth.app:create_app", "auth_db"),
         ServiceSpec("products", "shop.products.app:create_app", "products_db"),
         ServiceSpec("orders", "shop.orders.app:create_app", "orders_db"),
+        # The dashboard: a client of the public API (through the gateway), ready
+        # without it (Redis only), so it starts with the others.
+        ServiceSpec("admin", "shop.admin.app:create_app"),
         # Last: it is ready only once the others are.
         ServiceSpec("gateway", "shop.gateway.app:create_app"),
     )

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -44,6 +43,33 @@ RESTART_WINDOW = 60.0
 
 class StartupError(RuntimeError):
     pass
+
+
+class StopFlag:
+    """Set by the SIGINT/SIGTERM handler, read by the loops of the main thread.
+
+    A plain attribute, no lock: a signal handler runs on the main thread between two
+    bytecodes, possibly while that thread holds a lock. ``threading.Event.set()`` takes
+    the lock that ``Event.wait()`` holds around its checks, so a signal arriving there
+    made ``shop up`` wait for itself forever: "stop requested" logged, nothing stopped.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def set(self) -> None:
+        self.requested = True
+
+    def is_set(self) -> bool:
+        return self.requested
+
+    def wait(self, seconds: float) -> bool:
+        """Whether a stop was requested, after at most ``seconds``. A signal interrupts
+        the sleep (its handler runs), which then goes on for what is left of it."""
+        deadline = time.monotonic() + seconds
+        while not self.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
+        return self.requested
 
 
 @dataclass
@@ -93,7 +119,7 @@ def _children(
         base["LOG_FORMAT"] = settings.log_format
     base["SHOP_ENV"] = settings.environment
     # The gateway balances over every instance of each service.
-    for name in ("auth", "products", "orders"):
+    for name in ("auth", "products", "orders", "admin"):
         urls = [f"http://{settings.bind_host}:{port}" for port in ports[name]]
         base.setdefault(f"{name.upper()}_URLS", ",".join(urls))
     # The orders service proves itself to the products service's internal API with it.
@@ -103,6 +129,9 @@ def _children(
     # all of them publish the same keys).
     auth_url = f"http://{settings.bind_host}:{settings.port_of('auth')}"
     base.setdefault("JWKS_URL", auth_url + "/api/v1/auth/.well-known/jwks.json")
+    # The dashboard calls the public API as any client does: through the gateway.
+    gateway_url = f"http://{settings.bind_host}:{settings.port_of('gateway')}"
+    base.setdefault("ADMIN_API_URL", gateway_url)
     # The orders service calls the products service's internal API directly, on every
     # instance (PRODUCTS_URLS, above), failing over between them. A PRODUCTS_URL of the
     # caller's own (and no PRODUCTS_URLS) still names the one products orders calls.
@@ -130,9 +159,7 @@ def _listening(child: Child) -> bool:
     return any(c.status == psutil.CONN_LISTEN and c.laddr.port == child.port for c in connections)
 
 
-def _wait_ready(
-    children: list[Child], deadline: float, timeout: float, stopping: threading.Event
-) -> bool:
+def _wait_ready(children: list[Child], deadline: float, timeout: float, stopping: StopFlag) -> bool:
     """True once every child is ready (by ``deadline``, a monotonic time ``timeout``
     seconds after the start-up began); False if asked to stop meanwhile."""
     pending = list(children)
@@ -180,7 +207,7 @@ def up(
 
 
 def _up(settings: CliSettings, scale: Mapping[str, int] | None, search: str | None) -> int:
-    stopping = threading.Event()
+    stopping = StopFlag()
 
     def request_stop(signum: int, _: FrameType | None) -> None:
         log.info("stop requested", signal=signal.Signals(signum).name)
@@ -231,7 +258,7 @@ def _up(settings: CliSettings, scale: Mapping[str, int] | None, search: str | No
             runtime_env.unlink(missing_ok=True)
 
 
-def _supervise(children: list[Child], stopping: threading.Event) -> int:
+def _supervise(children: list[Child], stopping: StopFlag) -> int:
     while not stopping.wait(0.5):
         for child in children:
             assert child.process is not None
@@ -259,6 +286,7 @@ def _banner(children: list[Child], runtime_env: Path, search_env: Mapping[str, s
     gateway = next(c for c in children if c.spec.name == "gateway")
     lines += [
         f"  API docs    {gateway.url}/docs",
+        f"  dashboard   {gateway.url}/admin/",
         f"  database and Redis URLs: {runtime_env}",
         "Press Ctrl-C to stop.",
         "",

@@ -76,7 +76,8 @@ def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> R
         app.state.proxy = Proxy(
             client, transport, settings.trusted_proxies, retries=upstream_metrics(app, upstreams)
         )
-        app.state.openapi = MergedOpenAPI(client, upstreams)
+        # The dashboard's pages are no part of the API's document.
+        app.state.openapi = MergedOpenAPI(client, [u for u in upstreams if u.name != "admin"])
 
         try:
             yield {}

@@ -13,8 +13,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shop.kit.middleware import BodySizeLimitMiddleware
 
-# POST /api/v1/products/{id}/images: a 10 MiB image in a multipart envelope.
-UPLOAD_ROUTE = re.compile(r"^/api/v1/products/[^/]+/images/?$")
+# POST /api/v1/products/{id}/images: a 10 MiB image in a multipart envelope; the same
+# through the dashboard's form (/admin/products/{id}/images), which passes it on.
+UPLOAD_ROUTE = re.compile(r"^(/api/v1|/admin)/products/[^/]+/images/?$")
 
 
 def is_upload(scope: Scope) -> bool:

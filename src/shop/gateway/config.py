@@ -49,6 +49,7 @@ class GatewaySettings(IdentitySettings):
     auth_urls: UrlList = ["http://127.0.0.1:3001"]
     products_urls: UrlList = ["http://127.0.0.1:3002"]
     orders_urls: UrlList = ["http://127.0.0.1:3003"]
+    admin_urls: UrlList = ["http://127.0.0.1:3004"]
 
     upstream_connect_timeout: float = Field(default=2.0, gt=0)
     upstream_read_timeout: float = Field(default=30.0, gt=0)
@@ -63,14 +64,14 @@ class GatewaySettings(IdentitySettings):
     upstream_health_interval: float = Field(default=2.0, ge=0)
     upstream_unhealthy_after: int = Field(default=2, ge=1)
 
-    @field_validator("auth_urls", "products_urls", "orders_urls", mode="before")
+    @field_validator("auth_urls", "products_urls", "orders_urls", "admin_urls", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
         return value
 
-    @field_validator("auth_urls", "products_urls", "orders_urls")
+    @field_validator("auth_urls", "products_urls", "orders_urls", "admin_urls")
     @classmethod
     def _not_empty(cls, value: list[str]) -> list[str]:
         if not value:
@@ -101,4 +102,9 @@ class GatewaySettings(IdentitySettings):
         return value
 
     def upstream_urls(self) -> dict[str, list[str]]:
-        return {"auth": self.auth_urls, "products": self.products_urls, "orders": self.orders_urls}
+        return {
+            "auth": self.auth_urls,
+            "products": self.products_urls,
+            "orders": self.orders_urls,
+            "admin": self.admin_urls,
+        }

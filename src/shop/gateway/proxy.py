@@ -39,6 +39,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from shop.gateway.security import came_over_https
 from shop.gateway.upstreams import Lease, Upstream
 from shop.kit.clients import Proxies, client_ip
 from shop.kit.errors import ShopError, UpstreamTimeoutError, UpstreamUnavailableError
@@ -121,7 +122,10 @@ def forwarded_headers(request: Request, trusted_proxies: Proxies = ()) -> list[t
     headers = [(name, value) for name, value in raw if name not in dropped]
     # One address: the client as far as trusted proxies vouch for it (by default, the peer).
     headers.append((b"x-forwarded-for", client_ip(request, trusted_proxies).encode("latin-1")))
-    headers.append((b"x-forwarded-proto", request.scope.get("scheme", "http").encode("latin-1")))
+    # HTTPS when the gateway's own TLS or a trusted proxy in front of it says so (the
+    # dashboard marks its cookie Secure by it); a client's own claim is not passed on.
+    scheme = b"https" if came_over_https(request.scope, trusted_proxies) else b"http"
+    headers.append((b"x-forwarded-proto", scheme))
     for name, value in raw:
         if name == b"host":
             if value:

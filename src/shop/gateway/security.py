@@ -5,7 +5,9 @@ Every response (proxied, the gateway's own problems, CORS preflights) carries
 ``Referrer-Policy: no-referrer`` and a Content-Security-Policy: for the API a
 policy that allows nothing (JSON and images need none), for ``/docs`` one that
 lets Swagger UI load its script and styles from jsDelivr and run its inline
-start-up script. These replace whatever a service set: the edge decides.
+start-up script, for the dashboard (``/admin``) one that allows its own
+stylesheet and forms and no script. These replace whatever a service set: the
+edge decides.
 
 ``Strict-Transport-Security`` goes only on responses to requests that came over
 HTTPS: the gateway's own TLS, or a trusted proxy (``TRUSTED_PROXIES``) saying so
@@ -38,6 +40,13 @@ DOCS_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 DOCS_PATHS = frozenset({"/docs"})
+# The dashboard (/admin): its own stylesheet, its forms posting to itself, product
+# pictures from the media path or a storage bucket; no script at all.
+ADMIN_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data: https:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+ADMIN_PREFIX = "/admin"
 ALWAYS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -100,7 +109,13 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else API_CSP
+        path = scope["path"]
+        if path in DOCS_PATHS:
+            csp = DOCS_CSP
+        elif path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            csp = ADMIN_CSP
+        else:
+            csp = API_CSP
         hsts = self.hsts if came_over_https(scope, self.trusted_proxies) else None
 
         async def send_with_headers(message: Message) -> None:

@@ -21,6 +21,8 @@ ROUTES: dict[str, str] = {
     "/api/v1/carts": "orders",
     # Images of the local storage backend (with S3 their URLs point at the bucket).
     "/media": "products",
+    # The dashboard's pages (a client of the API above, served by its own process).
+    "/admin": "admin",
 }
 
 

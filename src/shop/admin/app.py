@@ -1,0 +1,108 @@
+"""The dashboard's process: pages under /admin, its stylesheet, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from shop.admin import (
+    catalog,
+    customers,
+    orders,
+    overview,
+    pricing,
+    product_images,
+    products,
+    signin,
+)
+from shop.admin.api_client import ApiError, api_resource
+from shop.admin.config import AdminSettings
+from shop.admin.sessions import SessionStore, SignInRequiredError
+from shop.admin.signin import LoginThrottle
+from shop.admin.web import PREFIX, SESSION_COOKIE, CsrfError, clear_cookie, redirect, render
+from shop.kit.app import create_service_app
+from shop.kit.health import ReadinessCheck
+from shop.kit.redis import redis_resource
+from shop.kit.resource import Resource
+
+
+def sessions_resource(settings: AdminSettings) -> Resource:
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
+        app.state.sessions = SessionStore(app.state.redis, settings.admin_session_idle_seconds)
+        app.state.login_throttle = LoginThrottle(
+            app.state.redis,
+            settings.admin_login_failure_limit,
+            settings.admin_login_failure_limit_ip,
+        )
+        yield {}
+
+    return resource
+
+
+async def _sign_in_again(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequiredError)
+    response = redirect("/login?notice=expired" if exc.notice else "/login")
+    if SESSION_COOKIE in request.cookies:
+        clear_cookie(request, response, SESSION_COOKIE)
+    return response
+
+
+async def _forged_form(request: Request, _: Exception) -> Response:
+    return render(
+        request,
+        "error.html",
+        {
+            "title": "Form refused",
+            "message": "This form was not sent from the dashboard's page (its security "
+            "token is missing or out of date). Go back, reload the page and try again.",
+        },
+        status_code=403,
+    )
+
+
+async def _api_refused(request: Request, exc: Exception) -> Response:
+    """An API error no page handles itself (a product that does not exist ...)."""
+    assert isinstance(exc, ApiError)
+    status = exc.status if exc.status in (403, 404, 409, 422, 429) else 503
+    return render(
+        request, "error.html", {"title": exc.title, "message": exc.message()}, status_code=status
+    )
+
+
+def create_app(settings: AdminSettings | None = None) -> FastAPI:
+    settings = settings or AdminSettings()
+    app = create_service_app(
+        settings,
+        title="Shop admin",
+        description="The dashboard of the shop's staff: HTML pages under /admin.",
+        routers=[
+            signin.router,
+            overview.router,
+            products.router,
+            product_images.router,
+            orders.router,
+            catalog.router,
+            customers.router,
+            pricing.router,
+        ],
+        resources=[
+            redis_resource(settings.redis_url),
+            sessions_resource(settings),
+            api_resource(settings),
+        ],
+    )
+    app.add_exception_handler(SignInRequiredError, _sign_in_again)
+    app.add_exception_handler(CsrfError, _forged_form)
+    app.add_exception_handler(ApiError, _api_refused)
+    app.mount(
+        PREFIX + "/static",
+        StaticFiles(directory=Path(__file__).parent / "static"),
+        name="static",
+    )
+    return app

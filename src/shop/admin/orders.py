@@ -1,0 +1,151 @@
+"""Orders: the list by status, one order with its history, ship, deliver, cancel."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from shop.admin.api_client import ApiError
+from shop.admin.sessions import Staff
+from shop.admin.web import PREFIX, CheckedForm, CurrentStaff, redirect, render
+
+router = APIRouter(prefix=PREFIX + "/orders", include_in_schema=False)
+SECTION = {"section": "Orders"}
+STATUSES = [
+    (s, s.capitalize()) for s in ("pending", "confirmed", "shipped", "delivered", "cancelled")
+]
+
+
+@router.get("")
+async def order_list(
+    request: Request,
+    staff: CurrentStaff,
+    status: Annotated[
+        str, Query(pattern="^(pending|confirmed|shipped|delivered|cancelled)?$")
+    ] = "",
+    user_id: Annotated[uuid.UUID | None, Query()] = None,
+    cursor: Annotated[str, Query(max_length=512)] = "",
+) -> Response:
+    page = await staff.get(
+        "/orders", status=status, user_id=str(user_id) if user_id else "", cursor=cursor, limit=25
+    )
+    params = {"status": status, **({"user_id": str(user_id)} if user_id else {})}
+    return render(
+        request,
+        "orders/list.html",
+        {
+            **SECTION,
+            "page": page,
+            "form": {"status": status},
+            "statuses": STATUSES,
+            "params": params,
+        },
+        staff=staff,
+    )
+
+
+async def _detail_page(
+    request: Request,
+    staff: Staff,
+    order_id: uuid.UUID,
+    *,
+    action: str = "",
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str = "",
+    status_code: int = 200,
+) -> Response:
+    order = await staff.get(f"/orders/{order_id}")
+    return render(
+        request,
+        "orders/detail.html",
+        {
+            **SECTION,
+            "order": order,
+            "refused": action,
+            "form": form or {},
+            "errors": errors or {},
+            "error": error,
+        },
+        staff=staff,
+        status_code=status_code,
+    )
+
+
+@router.get("/{order_id}")
+async def order_detail(request: Request, staff: CurrentStaff, order_id: uuid.UUID) -> Response:
+    return await _detail_page(request, staff, order_id)
+
+
+async def _act(
+    request: Request,
+    staff: Staff,
+    order_id: uuid.UUID,
+    action: str,
+    form: dict[str, Any],
+    path: str,
+    body: dict[str, Any] | None,
+    notice: str,
+) -> Response:
+    try:
+        await staff.send("POST", f"/orders/{order_id}{path}", body)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        return await _detail_page(
+            request,
+            staff,
+            order_id,
+            action=action,
+            form=form,
+            errors=exc.field_errors(),
+            error=exc.message(),
+            status_code=exc.status,
+        )
+    return redirect(f"/orders/{order_id}?notice={notice}")
+
+
+def _text(form: CheckedForm, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+@router.post("/{order_id}/ship")
+async def ship(
+    request: Request, staff: CurrentStaff, form: CheckedForm, order_id: uuid.UUID
+) -> Response:
+    tracking = _text(form, "tracking_number")
+    values = dict(form)
+    if not tracking:
+        return await _detail_page(
+            request,
+            staff,
+            order_id,
+            action="ship",
+            form=values,
+            errors={"tracking_number": "Enter the carrier's tracking number."},
+            error="The order was not marked as shipped.",
+            status_code=422,
+        )
+    body: dict[str, Any] = {"status": "shipped", "tracking_number": tracking}
+    if _text(form, "note"):
+        body["note"] = _text(form, "note")
+    return await _act(request, staff, order_id, "ship", values, "/status", body, "shipped")
+
+
+@router.post("/{order_id}/deliver")
+async def deliver(
+    request: Request, staff: CurrentStaff, form: CheckedForm, order_id: uuid.UUID
+) -> Response:
+    body = {"status": "delivered"}
+    return await _act(request, staff, order_id, "deliver", dict(form), "/status", body, "delivered")
+
+
+@router.post("/{order_id}/cancel")
+async def cancel(
+    request: Request, staff: CurrentStaff, form: CheckedForm, order_id: uuid.UUID
+) -> Response:
+    return await _act(request, staff, order_id, "cancel", dict(form), "/cancel", None, "cancelled")
