@@ -133,7 +133,6 @@ def test_gateway_ready_depends_on_every_upstream(system: RunningSystem) -> None:
         "upstream:auth": "ok",
         "upstream:products": "ok",
         "upstream:orders": "ok",
-        "upstream:admin": "ok",
         "upstream_health_checks": "ok",
     }
 

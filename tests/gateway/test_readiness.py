@@ -24,10 +24,12 @@ from tests.gateway.services import (
 )
 from tests.support import served
 
+# The services whose readiness the gateway's depends on (the dashboard's does not).
+API_SERVICES = [name for name in SERVICES if name != "admin"]
 # The health checker's loop is alive; its verdicts on instances do not make the gateway unready.
 ALL_OK = (
     {"redis": "ok"}
-    | {f"upstream:{name}": "ok" for name in SERVICES}
+    | {f"upstream:{name}": "ok" for name in API_SERVICES}
     | {"upstream_health_checks": "ok"}
 )
 
@@ -112,10 +114,10 @@ async def test_not_ready_before_the_first_round_of_checks(services: dict[str, st
     checker = HealthChecker(upstreams, interval=60)
     checks = checker.readiness_checks()
     before = await run_checks(checks, 1.0)
-    assert before == {f"upstream:{name}": "NotCheckedYetError" for name in SERVICES}
+    assert before == {f"upstream:{name}": "NotCheckedYetError" for name in API_SERVICES}
     async with httpx.AsyncClient() as client:
         await checker.check_all(client)
-    assert await run_checks(checks, 1.0) == {f"upstream:{name}": "ok" for name in SERVICES}
+    assert await run_checks(checks, 1.0) == {f"upstream:{name}": "ok" for name in API_SERVICES}
 
 
 def slow_ready_app(name: str, delay: float) -> FastAPI:
@@ -168,3 +170,11 @@ async def test_a_probe_of_the_gateway_sends_nothing_to_the_services(
         assert {answer.status_code for answer in answers} == {200}
     assert checked == 1
     assert len(probes) == 1
+
+
+async def test_the_dashboard_down_leaves_the_gateway_ready(services: dict[str, str]) -> None:
+    settings = gateway_settings(services, admin_urls=[dead_url()])
+    async with gateway_client(settings) as gateway:
+        ready = await readiness(gateway)
+        assert ready.status_code == 200, ready.text
+        assert "upstream:admin" not in ready.json()["checks"]

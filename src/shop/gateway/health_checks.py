@@ -31,6 +31,9 @@ from shop.kit.http import create_http_client
 
 log = structlog.get_logger("shop.gateway.health")
 
+# The dashboard is checked and routed like a service, but its being down must not
+# take the gateway, and with it the public API, out of the load balancer.
+NOT_GATING_READINESS = frozenset({"admin"})
 # A check slower than this fails: an instance that takes longer to say it is ready
 # would make clients wait as long.
 CHECK_TIMEOUT = 2.0
@@ -70,7 +73,11 @@ class HealthChecker:
 
             return check
 
-        return {f"upstream:{upstream.name}": ready(upstream) for upstream in self.upstreams}
+        return {
+            f"upstream:{upstream.name}": ready(upstream)
+            for upstream in self.upstreams
+            if upstream.name not in NOT_GATING_READINESS
+        }
 
     async def run_forever(self) -> None:
         # A client of its own: a pool saturated by traffic must not fail the checks.

@@ -48,16 +48,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.get_context().autocommit_block():
-        op.drop_index(
-            "ix_product_variants_active_price",
-            table_name="product_variants",
-            postgresql_concurrently=True,
-            if_exists=True,
-        )
-        op.drop_index(
-            "ix_product_variants_active_options",
-            table_name="product_variants",
-            postgresql_concurrently=True,
-            if_exists=True,
-        )
+    # In the migration's transaction (not CONCURRENTLY): a downgrade that a later step
+    # refuses (b84d2f6a9c31, while a product has several variants) then changes nothing.
+    op.drop_index("ix_product_variants_active_price", table_name="product_variants")
+    op.drop_index("ix_product_variants_active_options", table_name="product_variants")
