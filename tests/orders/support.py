@@ -15,6 +15,8 @@ import httpx
 import redis.asyncio
 from fastapi import FastAPI
 
+from shop.gateway.app import create_app as create_gateway_app
+from shop.gateway.config import GatewaySettings
 from shop.kit.service_auth import generate_service_token
 from shop.orders.app import create_app
 from shop.orders.config import OrdersSettings
@@ -24,7 +26,7 @@ from shop.products.models import ReservationStatus
 from tests.kit.identity_support import SigningKey, live_token
 from tests.products.conftest import plain_url
 from tests.products.reservation_support import Books
-from tests.support import Databases, app_client
+from tests.support import Databases, app_client, served
 
 SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 API = "/api/v1/orders"
@@ -214,3 +216,23 @@ async def orders_env(
     finally:
         await connection.close()
         await truncate_orders(databases)
+
+
+@asynccontextmanager
+async def behind_gateway(
+    settings: OrdersSettings, products_url: str, tokens: Tokens, *, read_seconds: float
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The orders service of ``settings`` and the real products at ``products_url``, each
+    behind a real gateway: a client of the gateway's ``/api/v1``."""
+    with served(create_app(settings)) as orders_url:
+        gateway_settings = GatewaySettings(
+            _env_file=None,
+            orders_urls=[orders_url],
+            products_urls=[products_url],
+            redis_url=tokens.redis_url,
+            jwks_url=tokens.jwks_url,
+            log_format="json",
+        )
+        with served(create_gateway_app(gateway_settings)) as url:
+            async with httpx.AsyncClient(base_url=url + "/api/v1", timeout=read_seconds) as client:
+                yield client

@@ -12,13 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from shop.gateway.app import create_app as create_gateway_app
-from shop.gateway.config import GatewaySettings
-from shop.orders.app import create_app
-from tests.orders.support import Tokens, orders_settings, truncate_orders
+from tests.orders.support import Tokens, behind_gateway, orders_settings, truncate_orders
 from tests.orders.test_priced_orders import TEXAS
 from tests.products.reservation_support import Books
-from tests.support import Databases, served
+from tests.support import Databases
 
 Gateway = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -34,18 +31,8 @@ async def gateway(
         settings = orders_settings(
             databases, tokens, tmp_path / "orders", products_url, **overrides
         )
-        with served(create_app(settings)) as orders_url:
-            gateway_settings = GatewaySettings(
-                _env_file=None,
-                orders_urls=[orders_url],
-                products_urls=[products_url],
-                redis_url=tokens.redis_url,
-                jwks_url=tokens.jwks_url,
-                log_format="json",
-            )
-            with served(create_gateway_app(gateway_settings)) as url:
-                async with httpx.AsyncClient(base_url=url + "/api/v1", timeout=30) as client:
-                    yield client
+        async with behind_gateway(settings, products_url, tokens, read_seconds=30) as client:
+            yield client
 
     try:
         yield running

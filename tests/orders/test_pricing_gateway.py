@@ -9,11 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shop.gateway.app import create_app as create_gateway_app
-from shop.gateway.config import GatewaySettings
-from shop.orders.app import create_app
-from tests.orders.support import Tokens, orders_settings, truncate_orders
-from tests.support import Databases, served
+from tests.orders.support import Tokens, behind_gateway, orders_settings, truncate_orders
+from tests.support import Databases
 
 
 @pytest.fixture
@@ -22,18 +19,8 @@ async def gateway(
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = orders_settings(databases, tokens, tmp_path / "orders", products_url)
     try:
-        with served(create_app(settings)) as orders_url:
-            gateway_settings = GatewaySettings(
-                _env_file=None,
-                orders_urls=[orders_url],
-                products_urls=[products_url],
-                redis_url=tokens.redis_url,
-                jwks_url=tokens.jwks_url,
-                log_format="json",
-            )
-            with served(create_gateway_app(gateway_settings)) as url:
-                async with httpx.AsyncClient(base_url=url + "/api/v1", timeout=15) as client:
-                    yield client
+        async with behind_gateway(settings, products_url, tokens, read_seconds=15) as client:
+            yield client
     finally:
         await truncate_orders(databases)
 
