@@ -155,6 +155,28 @@ async def test_an_unchanged_update_keeps_sessions(
     assert (await auth.me(user["access_token"])).status_code == 200
 
 
+async def test_an_admin_reads_one_user_and_no_one_else_may(auth: AuthFixture) -> None:
+    customer = await auth.verified_user("ada@example.com")
+    admin = await auth.admin()
+    customer_id = (await auth.me(customer["access_token"])).json()["id"]
+    url = f"{API}/users/{customer_id}"
+
+    read = await auth.client.get(url, headers=bearer(admin["access_token"]))
+    assert read.status_code == 200, read.text
+    body = read.json()
+    assert body["id"] == customer_id
+    assert body["email"] == "ada@example.com"
+    assert body["roles"] == ["customer"]
+    assert body["is_active"] is True
+
+    assert problem(await auth.client.get(url, headers=bearer(customer["access_token"])), 403)
+    assert problem(await auth.client.get(url), 401)
+    unknown = f"{API}/users/{uuid.uuid4()}"
+    assert problem(await auth.client.get(unknown, headers=bearer(admin["access_token"])), 404)
+    bad = f"{API}/users/not-a-uuid"
+    assert problem(await auth.client.get(bad, headers=bearer(admin["access_token"])), 422)
+
+
 async def test_updates_of_unknown_users_and_bad_bodies(auth: AuthFixture) -> None:
     admin = await auth.admin()
     token = admin["access_token"]

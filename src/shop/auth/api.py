@@ -168,6 +168,11 @@ async def list_users(
     return UserPage(items=[AdminUserOut.model_validate(u) for u in users], next_cursor=next_cursor)
 
 
+@router.get("/users/{user_id}", responses=problem_responses(401, 403, 404, 422))
+async def read_user(user_id: uuid.UUID, _: AdminUser, auth: AuthContext) -> AdminUserOut:
+    return AdminUserOut.model_validate(await service.get_user(auth, user_id))
+
+
 @router.patch("/users/{user_id}", responses=problem_responses(401, 403, 404, 409, 422))
 async def update_user(
     user_id: uuid.UUID, body: UserUpdateIn, admin: AdminUser, auth: AuthContext
