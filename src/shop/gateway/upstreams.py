@@ -14,6 +14,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/auth": "auth",
     "/api/v1/categories": "products",
     "/api/v1/products": "products",
+    "/api/v1/inventory": "products",
     "/api/v1/orders": "orders",
     "/api/v1/shipping-methods": "orders",
     "/api/v1/tax-rates": "orders",

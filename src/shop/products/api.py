@@ -17,7 +17,7 @@ import uuid
 import zlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.db import Session
@@ -33,6 +33,7 @@ from shop.products.schemas import (
     CategoryOut,
     CategoryUpdate,
     InventoryOut,
+    LowStockPage,
     ProductIn,
     ProductOut,
     ProductUpdate,
@@ -206,6 +207,19 @@ async def delete_product(
 @router.get("/products/{product_id}/inventory", responses=problem_responses(401, 403, 404))
 async def get_inventory(product_id: uuid.UUID, _: AdminUser, session: Session) -> InventoryOut:
     return await stock.inventory_of(session, product_id)
+
+
+@router.get("/inventory/low-stock", responses=problem_responses(400, 401, 403))
+async def low_stock(
+    _: AdminUser,
+    session: Session,
+    threshold: Annotated[int, Query(ge=0, le=1_000_000)] = 5,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> LowStockPage:
+    """Variants with at most ``threshold`` units available (active, of a product not
+    archived), fewest first, paged with cursors."""
+    return await stock.low_stock(session, threshold, limit, cursor)
 
 
 @router.post(

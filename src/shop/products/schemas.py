@@ -224,6 +224,23 @@ class InventoryOut(BaseModel):
     variants: list[VariantInventoryOut]
 
 
+class LowStockItemOut(BaseModel):
+    product_id: uuid.UUID
+    product_name: str
+    product_status: ProductStatus
+    variant_id: uuid.UUID
+    sku: str
+    title: str = Field(description='"M / Red"; "" for a default variant')
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class LowStockPage(BaseModel):
+    items: list[LowStockItemOut]
+    next_cursor: str | None
+
+
 class AdjustmentIn(Strict):
     delta: Annotated[JsonInt, Field(ge=-(10**9), le=10**9)]
     reason: Annotated[str, Field(min_length=1, max_length=500)]

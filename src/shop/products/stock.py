@@ -10,6 +10,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop.kit.pagination import decode_cursor, encode_cursor
 from shop.products.cache import CatalogCache
 from shop.products.changes import announce
 from shop.products.errors import (
@@ -26,7 +27,12 @@ from shop.products.models import (
     VariantStatus,
 )
 from shop.products.repositories import ProductRepository, StockRepository, VariantRepository
-from shop.products.schemas import InventoryOut, VariantInventoryOut
+from shop.products.schemas import (
+    InventoryOut,
+    LowStockItemOut,
+    LowStockPage,
+    VariantInventoryOut,
+)
 
 
 async def inventory_of(session: AsyncSession, product_id: uuid.UUID) -> InventoryOut:
@@ -42,6 +48,38 @@ async def inventory_of(session: AsyncSession, product_id: uuid.UUID) -> Inventor
         reserved=sum(line.reserved for line in lines),
         available=sum(line.available for line in lines),
         variants=lines,
+    )
+
+
+async def low_stock(
+    session: AsyncSession, threshold: int, limit: int, cursor: str | None
+) -> LowStockPage:
+    """A page of the variants that may run out: active, of a product not archived, with
+    at most ``threshold`` units available; fewest first."""
+    after = decode_cursor(cursor, int, uuid.UUID) if cursor else None
+    rows = await VariantRepository(session).low_stock(
+        threshold, limit + 1, (after[0], after[1]) if after else None
+    )
+    page = rows[:limit]
+    items = [
+        LowStockItemOut(
+            product_id=product.id,
+            product_name=product.name,
+            product_status=product.status,
+            variant_id=variant.id,
+            sku=variant.sku,
+            title=variant.title,
+            on_hand=row.on_hand,
+            reserved=row.reserved,
+            available=row.available,
+        )
+        for variant, product, row in page
+    ]
+    last = items[-1] if items else None
+    more = len(rows) > limit and last is not None
+    return LowStockPage(
+        items=items,
+        next_cursor=encode_cursor([last.available, last.variant_id]) if more and last else None,
     )
 
 

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from shop.products.models import (
     Inventory,
@@ -55,7 +55,7 @@ class VariantRepository(Repository[ProductVariant]):
         found: dict[uuid.UUID, list[tuple[ProductVariant, Inventory | None]]] = {
             product_id: [] for product_id in ids
         }
-        for variant, stock in rows.tuples():
+        for variant, stock in rows:
             found[variant.product_id].append((variant, stock))
         return found
 
@@ -88,6 +88,30 @@ class VariantRepository(Repository[ProductVariant]):
             .outerjoin(Inventory, Inventory.variant_id == ProductVariant.id)
             .where(by_variant | by_product)
         )
+        return [(variant, product, stock) for variant, product, stock in rows]
+
+    async def low_stock(
+        self, threshold: int, limit: int, after: tuple[int, uuid.UUID] | None = None
+    ) -> list[tuple[ProductVariant, Product, Inventory]]:
+        """Active variants of active or draft products with at most ``threshold`` units
+        available, fewest first, by (available, variant id). A scan of the narrow
+        inventory table: an admin's question, not a shopper's."""
+        available = Inventory.on_hand - Inventory.reserved
+        query = (
+            select(ProductVariant, Product, Inventory)
+            .join(Inventory, Inventory.variant_id == ProductVariant.id)
+            .join(Product, Product.id == ProductVariant.product_id)
+            .where(
+                available <= threshold,
+                ProductVariant.status == VariantStatus.ACTIVE,
+                Product.status != ProductStatus.ARCHIVED,
+            )
+            .order_by(available, ProductVariant.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tuple_(available, ProductVariant.id) > tuple_(*after))
+        rows = await self.session.execute(query)
         return [(variant, product, stock) for variant, product, stock in rows]
 
     async def lowest_active_price(self, product_id: uuid.UUID) -> int | None:
