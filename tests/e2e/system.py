@@ -66,6 +66,9 @@ def unused_port() -> int:
             return port
 
 
+PORT_TAKEN = "ports already in use"
+
+
 def start_system(
     data_dir: Path,
     log_path: Path,
@@ -74,7 +77,30 @@ def start_system(
 ) -> RunningSystem:
     """Everything embedded, as on a fresh laptop: no database or Redis URL configured.
     ``extra_env`` adds settings (shorter intervals, higher rate limits ...), ``up_args``
-    options of `shop up` (``--scale products=2``)."""
+    options of `shop up` (``--scale products=2``).
+
+    The ports are chosen here, before `shop up` binds them, so another test's system
+    may take one in between (the other xdist worker draws from the same range): `shop
+    up` then refuses to start, saying so, and it is started again on other ports. Any
+    other early exit fails the test."""
+    for _attempt in range(3):
+        system = _launch(data_dir, log_path, extra_env, up_args)
+        try:
+            system.wait_ready()
+        except AssertionError:
+            if system.process.poll() is not None and PORT_TAKEN in system.log():
+                continue
+            raise
+        return system
+    raise AssertionError(f"three sets of ports were taken:\n{system.log()[-4000:]}")
+
+
+def _launch(
+    data_dir: Path,
+    log_path: Path,
+    extra_env: Mapping[str, str] | None,
+    up_args: Sequence[str],
+) -> RunningSystem:
     ports = {service: unused_port() for service in SERVICES}
     env = {
         key: value
@@ -101,9 +127,7 @@ def start_system(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    system = RunningSystem(process, ports, log_path, data_dir)
-    system.wait_ready()
-    return system
+    return RunningSystem(process, ports, log_path, data_dir)
 
 
 def is_alive(process: psutil.Process) -> bool:
