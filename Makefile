@@ -105,8 +105,11 @@ test-e2e: install-dev ## only the end-to-end tests (all five services as real pr
 # the deep tests marked `resilience` (the fault matrix, schemathesis with
 # SHOP_FUZZ_EXAMPLES fuzzed cases per operation, default 200, and a random seed;
 # SHOP_FUZZ_SEED=N repeats one). `make test` runs only a bounded, seeded subset.
+# Also the slow tests marked `resilience` elsewhere (whole systems scaled out, or stopped
+# and started again: tests/e2e).
 test-resilience: install-dev ## the whole resilience suite: races, faults, schemathesis on every API
 	SHOP_RESILIENCE=1 $(BIN)/pytest tests/resilience -n auto --dist loadgroup
+	$(BIN)/pytest -m resilience --ignore=tests/resilience -n auto --dist loadgroup
 
 # Not part of `make test`: the suite as `make test` runs it (-n auto), while a CPU hog
 # (stress-ng if installed, else tests/stress/hog.py) keeps every core busy; it lists the

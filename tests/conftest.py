@@ -31,6 +31,26 @@ from tests.support import Databases, with_database
 _servers = ExitStack()
 
 
+def _resilience_asked_for(config: pytest.Config) -> bool:
+    if os.environ.get("SHOP_RESILIENCE", "") not in ("", "0"):
+        return True
+    expression = str(config.getoption("markexpr", "") or "")
+    return "resilience" in expression and "not resilience" not in expression
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``resilience`` (the fault matrix, the API fuzzing, whole systems
+    scaled or stopped and started again) are slow: plain ``pytest`` and ``make test``
+    skip them; ``pytest -m resilience`` or ``SHOP_RESILIENCE=1`` (``make
+    test-resilience``) runs them."""
+    if _resilience_asked_for(config):
+        return
+    skip = pytest.mark.skip(reason="slow resilience test: run make test-resilience")
+    for item in items:
+        if item.get_closest_marker("resilience") is not None:
+            item.add_marker(skip)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return  # an xdist worker: the controller has started the servers

@@ -14,7 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.system import RunningSystem, start_system
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+# Two whole systems scaled out and an instance killed under load: minutes on a loaded
+# machine, so in `make test-resilience`, not `make test`.
+pytestmark = [pytest.mark.e2e, pytest.mark.resilience, pytest.mark.xdist_group("e2e")]
 
 WORKERS = 8
 READS = ("/api/v1/products?limit=5", "/api/v1/categories")

@@ -225,6 +225,7 @@ def test_a_crashed_service_is_reported_and_restarted(system: RunningSystem) -> N
     assert httpx.get(system.url() + "/api/v1/categories").status_code == 200
 
 
+@pytest.mark.resilience  # two whole starts, minutes on a loaded machine
 def test_ctrl_c_stops_everything_and_a_second_start_reuses_the_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = start_system(data_dir, tmp_path / "first.log")

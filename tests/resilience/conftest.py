@@ -1,14 +1,12 @@
 """The resilience tests: the deep ones run only when asked for.
 
-Tests marked ``resilience`` (the fault matrix, the API fuzzing) are slow. Plain
-``pytest`` and ``make test`` skip them; ``pytest -m resilience`` (what
-``make test-resilience`` runs) or ``SHOP_RESILIENCE=1`` runs them. Tests here
-without the marker (the races, the fast faults) always run.
+Tests marked ``resilience`` (the fault matrix, the API fuzzing) are slow: the
+suite's root conftest skips them unless asked for (``make test-resilience``).
+Tests here without the marker (the races, the fast faults) always run.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,22 +17,6 @@ import pytest
 # The orders tests' fixtures, for the saga tests here (tests/resilience/test_saga.py).
 from tests.orders.conftest import books, env, make_env, products_url, tokens  # noqa: F401
 from tests.resilience.system import Shop, start_shop
-
-
-def _asked_for(config: pytest.Config) -> bool:
-    if os.environ.get("SHOP_RESILIENCE", "") not in ("", "0"):
-        return True
-    expression = str(config.getoption("markexpr", "") or "")
-    return "resilience" in expression and "not resilience" not in expression
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if _asked_for(config):
-        return
-    skip = pytest.mark.skip(reason="slow resilience test: run make test-resilience")
-    for item in items:
-        if item.get_closest_marker("resilience") is not None:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
