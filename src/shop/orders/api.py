@@ -17,7 +17,7 @@ from shop.kit.identity import (
     OptionalUser,
     VerifiedUser,
 )
-from shop.orders import cancellation, idempotency, placement, service
+from shop.orders import cancellation, idempotency, online_placement, placement, service
 from shop.orders.context import Orders
 from shop.orders.idempotency import Answer
 from shop.orders.models import OrderStatus
@@ -75,10 +75,12 @@ async def place_order(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def place(lease: idempotency.Lease | None) -> Answer:
-        return placement.placed_answer(await placement.place_order(orders, identity, body, lease))
+        return online_placement.placed_answer(
+            await placement.place_order(orders, identity, body, lease)
+        )
 
     async def settle(order_id: uuid.UUID) -> Answer:
-        return placement.placed_answer(await placement.settle(orders, order_id))
+        return online_placement.placed_answer(await placement.settle(orders, order_id))
 
     settings = orders.settings
     answer = await idempotency.run_once(

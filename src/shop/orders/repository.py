@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, TextClause, func, select, text, tuple_, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from shop.orders.models import Order, OrderStatus, StockState, order_number_seq
+from shop.orders.models import Order, OrderStatus, PaymentStatus, StockState, order_number_seq
 
 # Literals, not parameters, so that the partial index of unfinished orders applies.
 PENDING = text("orders.status = 'pending'")
@@ -96,16 +96,24 @@ class OrderRepository:
         )
         return status
 
+    async def lock_user(self, user_id: uuid.UUID) -> None:
+        """A lock of the user's orders (a transaction-level advisory lock on the user's
+        id), held until the transaction ends: placements of one user count their unpaid
+        orders one after the other."""
+        key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
+        await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+
     async def count_unpaid_manual(self, user_id: uuid.UUID) -> int:
-        """The user's orders paid manually and not paid yet: until payments are recorded
-        (the payments issue), every pending or confirmed manual order counts."""
+        """The user's manual orders not paid yet (and not cancelled), those being placed
+        included."""
         count = await self.session.scalar(
             select(func.count())
             .select_from(Order)
             .where(
                 Order.user_id == user_id,
                 Order.payment_provider == "manual",
-                Order.status.in_([OrderStatus.PENDING, OrderStatus.CONFIRMED]),
+                Order.payment_status == PaymentStatus.AWAITING,
+                Order.status != OrderStatus.CANCELLED,
             )
         )
         return int(count or 0)
