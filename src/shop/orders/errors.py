@@ -368,3 +368,46 @@ class CartChangedError(ShopError):
     status = 409
     title = "Cart changed"
     type_slug = "cart-changed"
+
+
+# --- Refunds and manual payments -------------------------------------------------------
+
+
+class OrderNotPaidError(ShopError):
+    """A refund of an order whose payment has not succeeded: there is nothing to give back."""
+
+    status = 409
+    title = "Order not paid"
+    type_slug = "order-not-paid"
+
+
+class RefundExceedsPaymentError(ShopError):
+    """More than is left of what was paid (paid - every refund not failed)."""
+
+    status = 409
+    title = "Refund exceeds payment"
+    type_slug = "refund-exceeds-payment"
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(
+            f"Only {remaining} (minor units) of the payment is left to refund.",
+            remaining=remaining,
+            errors=[{"field": "amount", "message": f"at most {remaining} is left to refund"}],
+        )
+
+
+class PaymentNotManualError(ShopError):
+    """Only a manual payment (bank transfer, cash) is marked paid by hand; a provider's
+    payment is paid when the provider says so."""
+
+    status = 409
+    title = "Not a manual payment"
+    type_slug = "payment-not-manual"
+
+
+class OrderCancelledError(ShopError):
+    """A cancelled order owes nothing: it cannot be marked paid."""
+
+    status = 409
+    title = "Order cancelled"
+    type_slug = "order-cancelled"

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, TextClause, func, select, text, tuple_, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from shop.orders.models import Order, OrderStatus, StockState, order_number_seq
+from shop.orders.models import Order, OrderStatus, PaymentStatus, StockState, order_number_seq
 
 # Literals, not parameters, so that the partial index of unfinished orders applies.
 PENDING = text("orders.status = 'pending'")
@@ -45,11 +45,13 @@ class OrderRepository:
         return order
 
     async def full(self, order_id: uuid.UUID) -> Order | None:
-        """The order with its lines and history loaded."""
+        """The order with its lines, history and refunds loaded."""
         query = (
             select(Order)
             .where(Order.id == order_id)
-            .options(selectinload(Order.lines), selectinload(Order.events))
+            .options(
+                selectinload(Order.lines), selectinload(Order.events), selectinload(Order.refunds)
+            )
             .execution_options(populate_existing=True)
         )
         order: Order | None = await self.session.scalar(query)
@@ -62,12 +64,15 @@ class OrderRepository:
         *,
         user_id: uuid.UUID | None = None,
         status: OrderStatus | None = None,
+        payment_status: PaymentStatus | None = None,
         placed_only: bool = False,
     ) -> list[Order]:
-        """Newest first by (created_at, id), with lines and history."""
+        """Newest first by (created_at, id), with lines, history and refunds."""
         query = (
             select(Order)
-            .options(selectinload(Order.lines), selectinload(Order.events))
+            .options(
+                selectinload(Order.lines), selectinload(Order.events), selectinload(Order.refunds)
+            )
             .order_by(Order.created_at.desc(), Order.id.desc())
             .limit(limit)
         )
@@ -77,6 +82,8 @@ class OrderRepository:
             query = query.where(Order.user_id == user_id)
         if status is not None:
             query = query.where(Order.status == status)
+        if payment_status is not None:
+            query = query.where(Order.payment_status == payment_status)
         if placed_only:
             query = query.where(Order.placed.is_(True))
         return list(await self.session.scalars(query))
