@@ -114,7 +114,10 @@ async def list_orders(
     page, next_cursor = await service.list_orders(
         session, identity, limit, cursor, user_id, status, payment_status
     )
-    return OrderPage(items=[order_out(order) for order in page], next_cursor=next_cursor)
+    return OrderPage(
+        items=[order_out(order, to_owner=order.user_id == identity.user_id) for order in page],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(
@@ -137,7 +140,8 @@ async def get_order(
 ) -> OrderOut:
     if identity is None and order_token is None:
         raise AuthenticationRequiredError()
-    return order_out(await service.get_order(session, identity, order_id, order_token))
+    order = await service.get_order(session, identity, order_id, order_token)
+    return order_out(order, to_owner=service.is_owner(order, identity, order_token))
 
 
 @router.post(
@@ -154,7 +158,8 @@ async def cancel_order(
 ) -> Response:
     async def cancel(_: idempotency.Lease | None) -> Answer:
         order = await cancellation.cancel_order(orders, identity, order_id)
-        return Answer(200, order_out(order).model_dump(mode="json"))
+        to_owner = order.user_id == identity.user_id
+        return Answer(200, order_out(order, to_owner=to_owner).model_dump(mode="json"))
 
     answer = await idempotency.run_once(
         orders.sessionmaker,

@@ -23,6 +23,7 @@ from shop.orders.config import OrdersSettings
 from shop.orders.context import Orders
 from shop.orders.emails import OrderEmails
 from shop.orders.models import outbox
+from shop.orders.payment_providers.registry import build_providers
 from shop.orders.pricing_api import router as pricing_router
 from shop.orders.products_client import ProductsClient
 from shop.orders.reconciler import reconciler_resource
@@ -67,8 +68,14 @@ def orders_resource(settings: OrdersSettings) -> Resource:
                 prices_include_tax=settings.prices_include_tax,
             )
             catalog = SellableCache(products, settings.cart_catalog_cache_seconds)
-            app.state.orders = Orders(app.state.sessionmaker, products, emails, settings, catalog)
-            yield {}
+            payments = build_providers(settings)
+            app.state.orders = Orders(
+                app.state.sessionmaker, products, emails, settings, catalog, payments
+            )
+            try:
+                yield {}
+            finally:
+                await payments.aclose()
 
     return resource
 

@@ -12,10 +12,10 @@ from shop.kit.identity import Identity
 from shop.orders import lifecycle
 from shop.orders.context import actor_of
 from shop.orders.emails import OrderEmails, format_money
-from shop.orders.errors import OrderCancelledError, PaymentNotManualError
 from shop.orders.models import Order, OrderStatus, PaymentStatus
+from shop.orders.payment_errors import OrderCancelledError, PaymentNotManualError
 from shop.orders.payment_models import PaymentState
-from shop.orders.refund_repository import RefundRepository
+from shop.orders.payment_repository import PaymentRepository
 from shop.orders.repository import OrderRepository
 from shop.orders.service import visible
 
@@ -29,7 +29,7 @@ async def mark_paid(
     "payment received" email). Once paid, marking it again changes nothing."""
     repository = OrderRepository(session)
     order = visible(await repository.lock(order_id), admin)
-    payment = await RefundRepository(session).payment_of(order_id)
+    payment = await PaymentRepository(session).of_order(order_id)
     if payment is None or payment.provider != MANUAL:
         raise PaymentNotManualError(
             "Only a manual payment is marked paid by hand; this order is paid through"

@@ -50,7 +50,7 @@ from shop.kit.contracts.reservations import (
 from shop.kit.db import unit_of_work
 from shop.kit.errors import ShopError
 from shop.kit.identity import Identity
-from shop.orders import idempotency, lifecycle, order_pricing, refusals, stock
+from shop.orders import idempotency, lifecycle, order_pricing, payment_records, refusals, stock
 from shop.orders.context import RECONCILER_ACTOR, Orders, actor_of
 from shop.orders.errors import (
     CatalogUnavailableError,
@@ -206,8 +206,8 @@ def _positions(items: list[ItemIn], lines: list[ReservationLineOut]) -> dict[uui
 
 
 def placed_answer(order: Order) -> idempotency.Answer:
-    """What a placement answers: 201 and the order."""
-    return idempotency.Answer(201, order_out(order).model_dump(mode="json"))
+    """What a placement answers to whoever placed it: 201 and the order."""
+    return idempotency.Answer(201, order_out(order, to_owner=True).model_dump(mode="json"))
 
 
 async def _read(orders: Orders, order_id: uuid.UUID) -> Order | None:
@@ -335,6 +335,7 @@ async def _confirm(
             order.currency = currencies.pop()
             order.placed = True
             lifecycle.transition(session, order, OrderStatus.CONFIRMED, actor, "stock reserved")
+            await payment_records.record_payment(session, order)
             if request.on_confirm is not None:
                 await request.on_confirm(session, order)
             await session.flush()

@@ -15,14 +15,6 @@ class RefundRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def payment_of(self, order_id: uuid.UUID) -> Payment | None:
-        payment: Payment | None = await self.session.scalar(
-            select(Payment)
-            .where(Payment.order_id == order_id)
-            .execution_options(populate_existing=True)
-        )
-        return payment
-
     async def add(self, refund: Refund) -> Refund:
         self.session.add(refund)
         await self.session.flush()

@@ -29,19 +29,23 @@ from shop.kit.db import unit_of_work
 from shop.orders import lifecycle
 from shop.orders.context import Orders
 from shop.orders.emails import format_money
-from shop.orders.errors import OrderNotFoundError, OrderNotPaidError, RefundExceedsPaymentError
+from shop.orders.errors import OrderNotFoundError
 from shop.orders.models import Order, PaymentStatus
+from shop.orders.payment_errors import OrderNotPaidError, RefundExceedsPaymentError
 from shop.orders.payment_models import PaymentState, Refund, RefundStatus
 from shop.orders.payment_providers.base import (
     ProviderRefund,
     ProviderRefundState,
     ProviderUnavailableError,
 )
+from shop.orders.payment_repository import PaymentRepository
 from shop.orders.refund_repository import RefundRepository
 from shop.orders.repository import OrderRepository
 
 log = structlog.get_logger("shop.orders.refunds")
 
+# What an order's payment_status is once money was received (not_required: none was).
+REFUNDABLE = (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 # A pending refund younger than this is left to the request that is finishing it.
 RETRY_AFTER_SECONDS = 30.0
 
@@ -60,8 +64,12 @@ async def open_refund(
     refund of ``amount`` (or of all that is left). 409 if the order is not paid, or if
     ``amount`` is more than is left."""
     refunds = RefundRepository(session)
-    payment = await refunds.payment_of(order.id)
-    if payment is None or payment.status != PaymentState.SUCCEEDED:
+    payment = await PaymentRepository(session).of_order(order.id)
+    if (
+        payment is None
+        or payment.status != PaymentState.SUCCEEDED
+        or order.payment_status not in REFUNDABLE
+    ):
         raise OrderNotPaidError("The order has not been paid: there is nothing to refund.")
     remaining = payment.amount - await refunds.not_failed_total(order.id)
     wanted = remaining if amount is None else amount

@@ -19,6 +19,7 @@ from shop.orders.presenters import order_out, refund_out
 from shop.orders.schemas import OrderOut, RefundIn, RefundOut
 
 router = APIRouter(prefix=PREFIX, tags=["orders"])
+PROVIDER_CALL_SECONDS = 60.0
 # The refund a key asks for has an id made from the key: a request repeated after its
 # first died (its lease ended) finds that refund and finishes it, never a second one.
 REFUND_IDS = uuid.UUID("0b6d7c1e-4f8a-4e55-9a51-2f3c6d1e8b70")
@@ -64,8 +65,9 @@ async def refund_order(
         scope=f"refund:{order_id}",
         request=body.model_dump(mode="json"),
         ttl=orders.settings.idempotency_ttl_seconds,
-        # Two short transactions and one call to the provider (bounded by its timeout).
-        lease=orders.settings.payment_provider_timeout_seconds + LEASE_MARGIN_SECONDS,
+        # Two short transactions and one call to the provider (its timeout and retries).
+        # A repeat after the lease finishes the same refund (its id comes from the key).
+        lease=PROVIDER_CALL_SECONDS + LEASE_MARGIN_SECONDS,
         action=give_back,
     )
     media_type = PROBLEM_CONTENT_TYPE if answer.status >= 400 else "application/json"

@@ -16,6 +16,14 @@ PENDING = text("orders.status = 'pending'")
 HELD_NOT_CANCELLED = text("orders.status <> 'cancelled' AND orders.stock_state = 'held'")
 CANCELLED_NOT_RELEASED = text("orders.status = 'cancelled' AND orders.stock_state <> 'released'")
 
+# What an order's answer shows besides the order (shop.orders.presenters).
+ANSWERED = (
+    selectinload(Order.lines),
+    selectinload(Order.events),
+    selectinload(Order.payment),
+    selectinload(Order.refunds),
+)
+
 
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -45,13 +53,11 @@ class OrderRepository:
         return order
 
     async def full(self, order_id: uuid.UUID) -> Order | None:
-        """The order with its lines, history and refunds loaded."""
+        """The order with what its answer shows loaded (lines, history, payment, refunds)."""
         query = (
             select(Order)
             .where(Order.id == order_id)
-            .options(
-                selectinload(Order.lines), selectinload(Order.events), selectinload(Order.refunds)
-            )
+            .options(*ANSWERED)
             .execution_options(populate_existing=True)
         )
         order: Order | None = await self.session.scalar(query)
@@ -67,12 +73,10 @@ class OrderRepository:
         payment_status: PaymentStatus | None = None,
         placed_only: bool = False,
     ) -> list[Order]:
-        """Newest first by (created_at, id), with lines, history and refunds."""
+        """Newest first by (created_at, id), with what their answers show loaded."""
         query = (
             select(Order)
-            .options(
-                selectinload(Order.lines), selectinload(Order.events), selectinload(Order.refunds)
-            )
+            .options(*ANSWERED)
             .order_by(Order.created_at.desc(), Order.id.desc())
             .limit(limit)
         )

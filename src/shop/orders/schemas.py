@@ -11,8 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from shop.kit.contracts.sellable import SellableRef
 from shop.kit.validation import JsonInt, StrictInput
 from shop.orders.countries import COUNTRY_CODES
-from shop.orders.models import OrderStatus
-from shop.orders.payment_models import RefundStatus
+from shop.orders.models import OrderStatus, PaymentStatus
+from shop.orders.payment_models import PaymentState, RefundStatus
 
 MAX_ITEMS = 100
 # The bound of the schema; MAX_LINE_QUANTITY (100 by default) is the shop's own, lower one.
@@ -161,10 +161,24 @@ class ShippingMethodSnapshot(BaseModel):
     price: int
 
 
+class PaymentOut(BaseModel):
+    provider: str = Field(description="`manual` or `stripe`")
+    status: PaymentState = Field(description="Where the money stands at the provider")
+    amount: int = Field(description="Minor units: the order's total")
+    currency: str
+    client_secret: str | None = Field(
+        default=None,
+        description="For Stripe.js: only to the order's owner, only while awaiting payment",
+    )
+    paid_at: datetime | None = None
+
+
 class OrderOut(BaseModel):
     id: uuid.UUID
     number: str
     status: OrderStatus
+    payment_status: PaymentStatus = Field(description="What the customer owes")
+    payment: PaymentOut | None = Field(description="null only before the order is placed")
     email: str
     items: list[OrderItemOut]
     subtotal: int = Field(description="Minor units")

@@ -48,6 +48,13 @@ def _token_opens(order: Order, order_token: str | None) -> bool:
     return hmac.compare_digest(digest, order.order_token_hash)
 
 
+def is_owner(order: Order, identity: Identity | None, order_token: str | None) -> bool:
+    """Whether the reader is the order's owner: its customer, or a guest order's token."""
+    if identity is not None and order.user_id is not None and order.user_id == identity.user_id:
+        return True
+    return _token_opens(order, order_token)
+
+
 async def get_order(
     session: AsyncSession,
     identity: Identity | None,
