@@ -44,11 +44,13 @@ class RefundExceedsPaymentError(ShopError):
     title = "Refund exceeds payment"
     type_slug = "refund-exceeds-payment"
 
-    def __init__(self, remaining: int) -> None:
+    def __init__(self, remaining: int, in_words: str) -> None:
+        """``remaining`` in minor units, and as money in words (``"38.00 USD"``)."""
+        message = f"at most {in_words} is left to refund"
         super().__init__(
-            f"Only {remaining} (minor units) of the payment is left to refund.",
+            f"The refund is more than what is left of the payment: {message}.",
             remaining=remaining,
-            errors=[{"field": "amount", "message": f"at most {remaining} is left to refund"}],
+            errors=[{"field": "amount", "message": message[0].upper() + message[1:] + "."}],
         )
 
 

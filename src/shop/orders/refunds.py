@@ -74,7 +74,8 @@ async def open_refund(
     remaining = payment.amount - await refunds.not_failed_total(order.id)
     wanted = remaining if amount is None else amount
     if remaining <= 0 or wanted > remaining:
-        raise RefundExceedsPaymentError(max(remaining, 0))
+        left = max(remaining, 0)
+        raise RefundExceedsPaymentError(left, format_money(left, order.currency))
     refund = Refund(
         id=refund_id or uuid.uuid4(),
         order_id=order.id,
