@@ -20,7 +20,7 @@ from shop.kit.identity import (
 from shop.orders import cancellation, idempotency, online_placement, placement, service
 from shop.orders.context import Orders
 from shop.orders.idempotency import Answer
-from shop.orders.models import OrderStatus
+from shop.orders.models import OrderStatus, PaymentStatus
 from shop.orders.presenters import order_out
 from shop.orders.schemas import OrderOut, OrderPage, PlaceOrderIn, StatusChangeIn
 
@@ -111,8 +111,11 @@ async def list_orders(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     user_id: Annotated[uuid.UUID | None, Query(description="Admins only")] = None,
     status: OrderStatus | None = None,
+    payment_status: PaymentStatus | None = None,
 ) -> OrderPage:
-    page, next_cursor = await service.list_orders(session, identity, limit, cursor, user_id, status)
+    page, next_cursor = await service.list_orders(
+        session, identity, limit, cursor, user_id, status, payment_status
+    )
     return OrderPage(
         items=[order_out(order, to_owner=order.user_id == identity.user_id) for order in page],
         next_cursor=next_cursor,

@@ -27,6 +27,7 @@ from shop.orders.payment_providers.registry import build_providers
 from shop.orders.pricing_api import router as pricing_router
 from shop.orders.products_client import ProductsClient
 from shop.orders.reconciler import reconciler_resource
+from shop.orders.refunds_api import router as refunds_router
 from shop.orders.sellable_cache import SellableCache
 
 
@@ -86,7 +87,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         settings,
         title="Orders service",
         description="Order placement with stock reservation, lifecycle, tracking.",
-        routers=[router, pricing_router, carts_router],
+        routers=[router, refunds_router, pricing_router, carts_router],
         resources=[
             database_resource(settings),
             redis_resource(settings.redis_url),

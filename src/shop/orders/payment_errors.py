@@ -27,3 +27,45 @@ class InvalidSignatureError(ShopError):
     status = 400
     title = "Invalid signature"
     type_slug = "invalid-signature"
+
+
+class OrderNotPaidError(ShopError):
+    """A refund of an order whose payment has not succeeded: there is nothing to give back."""
+
+    status = 409
+    title = "Order not paid"
+    type_slug = "order-not-paid"
+
+
+class RefundExceedsPaymentError(ShopError):
+    """More than is left of what was paid (paid - every refund not failed)."""
+
+    status = 409
+    title = "Refund exceeds payment"
+    type_slug = "refund-exceeds-payment"
+
+    def __init__(self, remaining: int, in_words: str) -> None:
+        """``remaining`` in minor units, and as money in words (``"38.00 USD"``)."""
+        message = f"at most {in_words} is left to refund"
+        super().__init__(
+            f"The refund is more than what is left of the payment: {message}.",
+            remaining=remaining,
+            errors=[{"field": "amount", "message": message[0].upper() + message[1:] + "."}],
+        )
+
+
+class PaymentNotManualError(ShopError):
+    """Only a manual payment (bank transfer, cash) is marked paid by hand; a provider's
+    payment is paid when the provider says so."""
+
+    status = 409
+    title = "Not a manual payment"
+    type_slug = "payment-not-manual"
+
+
+class OrderCancelledError(ShopError):
+    """A cancelled order owes nothing: it cannot be marked paid."""
+
+    status = 409
+    title = "Order cancelled"
+    type_slug = "order-cancelled"

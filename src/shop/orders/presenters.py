@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from shop.orders.models import Order
-from shop.orders.payment_models import Payment, PaymentState
+from shop.orders.payment_models import Payment, PaymentState, Refund
 from shop.orders.schemas import (
     AddressOut,
     HistoryOut,
     OrderItemOut,
     OrderOut,
     PaymentOut,
+    RefundOut,
     ShippingMethodSnapshot,
 )
+
+
+def refund_out(refund: Refund) -> RefundOut:
+    return RefundOut(
+        id=refund.id,
+        amount=refund.amount,
+        reason=refund.reason,
+        status=refund.status,
+        created_at=refund.created_at,
+    )
 
 
 def payment_out(payment: Payment | None, *, to_owner: bool) -> PaymentOut | None:
@@ -70,5 +81,6 @@ def order_out(order: Order, *, to_owner: bool = False) -> OrderOut:
         shipping_address=AddressOut.model_validate(order.shipping_address),
         tracking_number=order.tracking_number,
         history=[HistoryOut(status=e.status, at=e.at, note=e.note) for e in order.events],
+        refunds=[refund_out(refund) for refund in order.refunds],
         created_at=order.created_at,
     )

@@ -10,7 +10,9 @@ Every ``reconcile_interval_seconds`` it
 3. gives back the stock of cancelled orders that products may still hold or
    have taken (``stock_state`` not ``released``), which also leaves a
    tombstone so that a reservation still on its way is refused;
-4. purges expired idempotency keys.
+4. finishes refunds left pending (``shop.orders.refunds``: the provider asked again
+   with the same key);
+5. purges expired idempotency keys.
 
 Every step is idempotent, and a crash between two steps is resumed at the
 next round, as the order's ``status`` and ``stock_state`` say what is left
@@ -31,7 +33,7 @@ from fastapi import FastAPI
 from shop.kit.background import background_resource
 from shop.kit.db import unit_of_work
 from shop.kit.resource import Resource
-from shop.orders import idempotency, lifecycle, refusals, stock
+from shop.orders import idempotency, lifecycle, refunds, refusals, stock
 from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.models import OrderStatus
 from shop.orders.repository import OrderRepository
@@ -46,6 +48,7 @@ class Round:
     cancelled: int = 0
     committed: int = 0
     given_back: int = 0
+    refunds_finished: int = 0
     keys_purged: int = 0
 
 
@@ -59,9 +62,12 @@ class Reconciler:
         done.cancelled = await self.cancel_overdue()
         done.committed = await self.commit_confirmed()
         done.given_back = await self.give_back_cancelled()
+        done.refunds_finished = await refunds.retry_pending_refunds(
+            self.orders, limit=self.batch_size
+        )
         async with unit_of_work(self.orders.sessionmaker) as session:
             done.keys_purged = await idempotency.purge_expired(session)
-        if done.cancelled or done.committed or done.given_back:
+        if done.cancelled or done.committed or done.given_back or done.refunds_finished:
             log.info("reconciled", **vars(done))
         return done
 

@@ -70,6 +70,7 @@ class OrderRepository:
         *,
         user_id: uuid.UUID | None = None,
         status: OrderStatus | None = None,
+        payment_status: PaymentStatus | None = None,
         placed_only: bool = False,
     ) -> list[Order]:
         """Newest first by (created_at, id), with what their answers show loaded."""
@@ -85,6 +86,8 @@ class OrderRepository:
             query = query.where(Order.user_id == user_id)
         if status is not None:
             query = query.where(Order.status == status)
+        if payment_status is not None:
+            query = query.where(Order.payment_status == payment_status)
         if placed_only:
             query = query.where(Order.placed.is_(True))
         return list(await self.session.scalars(query))

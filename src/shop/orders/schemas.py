@@ -12,7 +12,7 @@ from shop.kit.contracts.sellable import SellableRef
 from shop.kit.validation import JsonInt, StrictInput
 from shop.orders.countries import COUNTRY_CODES
 from shop.orders.models import OrderStatus, PaymentStatus
-from shop.orders.payment_models import PaymentState
+from shop.orders.payment_models import PaymentState, RefundStatus
 
 MAX_ITEMS = 100
 # The bound of the schema; MAX_LINE_QUANTITY (100 by default) is the shop's own, lower one.
@@ -110,6 +110,24 @@ class StatusChangeIn(Strict):
         return self
 
 
+class RefundIn(Strict):
+    amount: (
+        Annotated[JsonInt, Field(ge=1, description="Minor units; all that is left when absent")]
+        | None
+    ) = None
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RefundOut(BaseModel):
+    id: uuid.UUID
+    amount: int = Field(description="Minor units")
+    reason: str
+    status: RefundStatus = Field(
+        description="pending: asked of the payment provider, not yet known to be done"
+    )
+    created_at: datetime
+
+
 class OrderItemOut(BaseModel):
     product_id: uuid.UUID
     variant_id: uuid.UUID | None = Field(description="null on lines from before variants")
@@ -180,6 +198,7 @@ class OrderOut(BaseModel):
     shipping_address: AddressOut
     tracking_number: str | None
     history: list[HistoryOut]
+    refunds: list[RefundOut] = Field(description="Oldest first")
     created_at: datetime
 
 
