@@ -122,13 +122,17 @@ class OrderRepository:
         return int(count or 0)
 
     async def lock_overdue_pending(self, deadline_seconds: float, limit: int) -> list[Order]:
-        """Pending orders older than the placement deadline, locked; others' locks skipped."""
+        """Pending orders older than the placement deadline, never placed, locked; others'
+        locks skipped."""
         overdue = Order.created_at < func.now() - timedelta(seconds=deadline_seconds)
-        return await self._lock_where(PENDING, overdue, limit=limit)
+        # A placed order still pending awaits its payment: shop.orders.payments' business.
+        return await self._lock_where(PENDING, overdue, Order.placed.is_(False), limit=limit)
 
     async def ids_to_commit(self, limit: int) -> list[uuid.UUID]:
-        """Placed, not cancelled orders whose units products still only holds."""
-        return await self._ids_where(HELD_NOT_CANCELLED, limit=limit)
+        """Confirmed (not cancelled) orders whose units products still only holds; a
+        pending order's held units await its payment."""
+        not_pending = Order.status != OrderStatus.PENDING
+        return await self._ids_where(HELD_NOT_CANCELLED, not_pending, limit=limit)
 
     async def ids_to_give_back(self, limit: int) -> list[uuid.UUID]:
         """Cancelled orders of which products may still hold (or have taken) units."""

@@ -177,6 +177,9 @@ class PaymentOut(BaseModel):
         description="For Stripe.js: only to the order's owner, only while awaiting payment",
     )
     paid_at: datetime | None = None
+    last_error: str | None = Field(
+        default=None, description="Why the last attempt to pay was declined, while awaiting"
+    )
 
 
 class OrderOut(BaseModel):
