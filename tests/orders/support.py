@@ -32,7 +32,8 @@ SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 API = "/api/v1/orders"
 ORDERS_TABLES = (
     "orders, order_lines, order_events, idempotency_keys, outbox,"
-    " shipping_methods, tax_rates, promotions, promotion_uses, carts, cart_lines"
+    " shipping_methods, tax_rates, promotions, promotion_uses, carts, cart_lines,"
+    " payments, refunds, payment_events"
 )
 ADDRESS = {
     "name": "Ada Lovelace",

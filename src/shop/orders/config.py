@@ -77,6 +77,9 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
+    # The reconciler asks the provider about a payment still awaited once it has not
+    # been checked for this long (a webhook may have been lost).
+    payment_settle_after_seconds: float = Field(default=60.0, ge=0)
 
     # At least 32 random bytes, no placeholder: else the service refuses to start.
     _strong_service_token = field_validator("service_token")(strong_service_token)

@@ -48,10 +48,6 @@ from shop.orders.repository import OrderRepository
 
 log = structlog.get_logger("shop.orders.reconciler")
 
-# A payment awaited online is asked about once the provider was not heard of for this
-# long (its webhook may be lost); a minute, as the issue asks.
-SETTLE_AFTER_SECONDS = 60.0
-
 
 @dataclass
 class Round:
@@ -93,7 +89,8 @@ class Reconciler:
         async with unit_of_work(self.orders.sessionmaker) as session:
             repository = PaymentRepository(session)
             stalled = await repository.orders_paid_unconfirmed(self.batch_size)
-            quiet = await repository.orders_to_settle(SETTLE_AFTER_SECONDS, self.batch_size)
+            after = self.orders.settings.payment_settle_after_seconds
+            quiet = await repository.orders_to_settle(after, self.batch_size)
         settled = 0
         for order_id in dict.fromkeys([*stalled, *quiet]):
             outcome = await self._payment_step(payments.settle_payment, order_id)
