@@ -96,6 +96,11 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("stripe_secret_key", "stripe_webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset key as ""
+
     @field_validator("payment_providers")
     @classmethod
     def _some_provider(cls, value: list[str]) -> list[str]:
