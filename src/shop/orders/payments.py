@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from enum import Enum
 
 import structlog
-from sqlalchemy import func
 
 from shop.kit.db import unit_of_work
 from shop.orders import lifecycle, promotion_uses, refunds, stock
@@ -130,7 +129,7 @@ async def _record(
         payment = await PaymentRepository(session).of_order(order_id, lock=True)
         if order is None or payment is None:
             return
-        payment.updated_at = func.now()  # checked now: the reconciler asks others first
+        payment.updated_at = datetime.now(UTC)  # checked now: the reconciler asks others first
         if answer.state is ProviderState.SUCCEEDED:
             if payment.status is not PaymentState.SUCCEEDED:
                 payment.status = PaymentState.SUCCEEDED
