@@ -7,6 +7,9 @@ makes localstripe answer as Stripe does:
 - ``automatic_payment_methods`` on a PaymentIntent's creation is accepted (localstripe
   1.15 refuses any parameter it does not model; Stripe's answer does not depend on it
   for the card payments the tests make);
+- a payment method set on an intent whose last charge was declined makes it
+  confirmable again, as Stripe does (localstripe keeps the failed charge as the
+  latest, so the intent stays ``requires_payment_method`` for good);
 - the store is never written to ``/tmp/localstripe.pickle`` (two test workers would
   share it, and pickling it at every write costs CPU).
 """
@@ -33,9 +36,22 @@ def _accepting_automatic_payment_methods() -> None:
     resources.PaymentIntent.__init__ = __init__  # type: ignore[method-assign]
 
 
+def _retrying_after_a_decline() -> None:
+    update = resources.PaymentIntent._update
+
+    def _update(self: Any, **data: Any) -> None:
+        update(self, **data)
+        charge = self.latest_charge
+        if "payment_method" in data and charge is not None and charge.status == "failed":
+            self.latest_charge = None  # a new attempt, with the new method
+
+    resources.PaymentIntent._update = _update  # type: ignore[method-assign]
+
+
 def main() -> None:
     port = int(sys.argv[1])
     _accepting_automatic_payment_methods()
+    _retrying_after_a_decline()
     resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
     web.run_app(server.app, host="127.0.0.1", port=port, print=None)
 
