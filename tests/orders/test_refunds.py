@@ -246,7 +246,10 @@ async def test_cancelling_an_unpaid_order_refunds_nothing(env: OrdersEnv) -> Non
     admin = await env.tokens.admin()
     cancelled = await env.cancel(admin, order["id"])
     assert cancelled.status_code == 200, cancelled.text
-    assert cancelled.json()["refunds"] == []
+    body = cancelled.json()
+    assert body["refunds"] == []
+    # Nothing is owed any more, and the payment can no longer be marked received.
+    assert (body["payment_status"], body["payment"]["status"]) == ("not_required", "cancelled")
     assert await env.db.fetchval("SELECT count(*) FROM refunds") == 0
     assert await env.books.levels(product) == (5, 0)
 
@@ -286,3 +289,21 @@ async def test_the_reconciler_finishes_a_refund_a_crash_left_pending(env: Orders
         for row in await env.db.fetch("SELECT payload->>'subject' AS subject FROM outbox")
     ]
     assert subjects.count(f"A refund for your order {order['number']}") == 1
+
+
+async def test_the_reconciler_refunds_a_cancelled_order_that_kept_its_money(
+    env: OrdersEnv,
+) -> None:
+    order = await paid_order(env, price=1500, quantity=1)
+    # Cancelled by a path that refunds nothing itself (its stock hold lost, say).
+    await env.db.execute(
+        "UPDATE orders SET status = 'cancelled' WHERE id = $1", uuid.UUID(order["id"])
+    )
+
+    assert (await env.reconcile()).refunds_finished == 1
+
+    seen = (await env.get(order["customer"], order["id"])).json()
+    assert seen["payment_status"] == "refunded"
+    assert [(r["amount"], r["reason"]) for r in seen["refunds"]] == [(1500, "order cancelled")]
+    assert await books_of_money(env, order["id"]) == (1500, 1500, 1500)
+    assert (await env.reconcile()).refunds_finished == 0

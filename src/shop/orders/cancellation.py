@@ -12,13 +12,17 @@ from __future__ import annotations
 import uuid
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
 from shop.kit.outages import outlasting, unreachable
 from shop.orders import lifecycle, promotion_uses, refunds, stock
 from shop.orders.context import Orders, actor_of
-from shop.orders.models import Order, OrderStatus, StockState
+from shop.orders.models import Order, OrderStatus, PaymentStatus, StockState
+from shop.orders.payment_models import PaymentState
+from shop.orders.payment_providers.manual import MANUAL
+from shop.orders.payment_repository import PaymentRepository
 from shop.orders.repository import OrderRepository
 from shop.orders.service import visible
 
@@ -41,6 +45,7 @@ async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) 
         # leaves a pending refund for the reconciler, never a cancelled order kept paid.
         refund = await refunds.open_remainder(session, order, reason=f"order {note}", actor=actor)
         refund_id = None if refund is None else refund.id
+        await _owes_nothing(session, order)
     # The order is cancelled now: an outage must not turn that into a 5xx, which a client
     # retrying without an Idempotency-Key would see become a 409 (already cancelled). What
     # giving the stock back cannot finish now, the reconciler does.
@@ -49,6 +54,16 @@ async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) 
     if refund_id is not None:
         await _refund(orders, refund_id)
     return await outlasting(lambda: _read(orders, identity, order_id), "read a cancelled order")
+
+
+async def _owes_nothing(session: AsyncSession, order: Order) -> None:
+    """A cancelled manual order not paid yet owes nothing: its payment is cancelled."""
+    if order.payment_status != PaymentStatus.AWAITING or order.payment_provider != MANUAL:
+        return
+    order.payment_status = PaymentStatus.NOT_REQUIRED
+    payment = await PaymentRepository(session).of_order(order.id)
+    if payment is not None and payment.status == PaymentState.AWAITING:
+        payment.status = PaymentState.CANCELLED
 
 
 async def _refund(orders: Orders, refund_id: uuid.UUID) -> None:

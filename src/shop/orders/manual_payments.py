@@ -15,11 +15,10 @@ from shop.orders.emails import OrderEmails, format_money
 from shop.orders.models import Order, OrderStatus, PaymentStatus
 from shop.orders.payment_errors import OrderCancelledError, PaymentNotManualError
 from shop.orders.payment_models import PaymentState
+from shop.orders.payment_providers.manual import MANUAL
 from shop.orders.payment_repository import PaymentRepository
 from shop.orders.repository import OrderRepository
 from shop.orders.service import visible
-
-MANUAL = "manual"
 
 
 async def mark_paid(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop.orders.models import Order, OrderStatus, PaymentStatus
 from shop.orders.payment_models import Payment, Refund, RefundStatus
 
 
@@ -72,6 +73,25 @@ class RefundRepository:
                 Refund.created_at < func.now() - timedelta(seconds=older_than_seconds),
             )
             .order_by(Refund.created_at)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(query))
+
+    async def cancelled_still_paid(self, limit: int) -> list[uuid.UUID]:
+        """Cancelled orders that keep money (paid or partly refunded) with no refund
+        under way, and none refused by the provider (those are for an admin to see)."""
+        under_way_or_refused = exists().where(
+            Refund.order_id == Order.id,
+            Refund.status.in_([RefundStatus.PENDING, RefundStatus.FAILED]),
+        )
+        query = (
+            select(Order.id)
+            .where(
+                Order.status == OrderStatus.CANCELLED,
+                Order.payment_status.in_([PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED]),
+                ~under_way_or_refused,
+            )
+            .order_by(Order.updated_at)
             .limit(limit)
         )
         return list(await self.session.scalars(query))
