@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from shop.kit.db import Session
+from shop.kit.db import Session, unit_of_work
 from shop.kit.errors import PROBLEM_CONTENT_TYPE, problem_responses
 from shop.kit.identity import (
     AdminUser,
@@ -17,7 +17,7 @@ from shop.kit.identity import (
     OptionalUser,
     VerifiedUser,
 )
-from shop.orders import cancellation, idempotency, placement, service
+from shop.orders import cancellation, idempotency, online_placement, payments, placement, service
 from shop.orders.context import Orders
 from shop.orders.idempotency import Answer
 from shop.orders.models import OrderStatus, PaymentStatus
@@ -75,10 +75,12 @@ async def place_order(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def place(lease: idempotency.Lease | None) -> Answer:
-        return placement.placed_answer(await placement.place_order(orders, identity, body, lease))
+        return online_placement.placed_answer(
+            await placement.place_order(orders, identity, body, lease)
+        )
 
     async def settle(order_id: uuid.UUID) -> Answer:
-        return placement.placed_answer(await placement.settle(orders, order_id))
+        return online_placement.placed_answer(await placement.settle(orders, order_id))
 
     settings = orders.settings
     answer = await idempotency.run_once(
@@ -128,7 +130,7 @@ async def list_orders(
 async def get_order(
     order_id: uuid.UUID,
     identity: OptionalUser,
-    session: Session,
+    orders: OrdersContext,
     order_token: Annotated[
         str | None,
         Header(
@@ -140,8 +142,15 @@ async def get_order(
 ) -> OrderOut:
     if identity is None and order_token is None:
         raise AuthenticationRequiredError()
-    order = await service.get_order(session, identity, order_id, order_token)
-    return order_out(order, to_owner=service.is_owner(order, identity, order_token))
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await service.get_order(session, identity, order_id, order_token)
+    owner = service.is_owner(order, identity, order_token)
+    # The customer back from paying: the provider is asked at once (its webhook may come
+    # later, or never). No transaction is open meanwhile.
+    if owner and payments.awaits_online(order) and await payments.refresh(orders, order_id):
+        async with unit_of_work(orders.sessionmaker) as session:
+            order = await service.get_order(session, identity, order_id, order_token)
+    return order_out(order, to_owner=owner)
 
 
 @router.post(

@@ -24,6 +24,7 @@ from shop.orders.context import Orders
 from shop.orders.emails import OrderEmails
 from shop.orders.models import outbox
 from shop.orders.payment_providers.registry import build_providers
+from shop.orders.payments_api import router as payments_router
 from shop.orders.pricing_api import router as pricing_router
 from shop.orders.products_client import ProductsClient
 from shop.orders.reconciler import reconciler_resource
@@ -87,7 +88,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         settings,
         title="Orders service",
         description="Order placement with stock reservation, lifecycle, tracking.",
-        routers=[router, refunds_router, pricing_router, carts_router],
+        routers=[router, refunds_router, payments_router, pricing_router, carts_router],
         resources=[
             database_resource(settings),
             redis_resource(settings.redis_url),

@@ -17,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity
 from shop.kit.outages import outlasting, unreachable
-from shop.orders import lifecycle, promotion_uses, refunds, stock
+from shop.orders import lifecycle, payments, promotion_uses, refunds, stock
 from shop.orders.context import Orders, actor_of
 from shop.orders.models import Order, OrderStatus, PaymentStatus, StockState
 from shop.orders.payment_models import PaymentState
-from shop.orders.payment_providers.manual import MANUAL
 from shop.orders.payment_repository import PaymentRepository
 from shop.orders.repository import OrderRepository
 from shop.orders.service import visible
@@ -34,6 +33,12 @@ async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) 
     refunded (or the reconciler finishes either, if products, the payment provider or
     the database cannot be reached now)."""
     async with unit_of_work(orders.sessionmaker) as session:
+        pending = visible(await OrderRepository(session).lock(order_id), identity).status
+    if pending is OrderStatus.PENDING:
+        # Its payment may still be awaited online: it must never be paid once the order
+        # is cancelled (if it was paid meanwhile, the order is settled: then refunded).
+        await payments.cancel_at_provider(orders, order_id)
+    async with unit_of_work(orders.sessionmaker) as session:
         order = visible(await OrderRepository(session).lock(order_id), identity)
         by_customer = order.user_id == identity.user_id
         note = "cancelled by the customer" if by_customer else "cancelled by an admin"
@@ -41,11 +46,11 @@ async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) 
         lifecycle.transition(session, order, OrderStatus.CANCELLED, actor, note)
         await promotion_uses.give_back(session, order_id)  # its code's use counts no more
         give_back = order.stock_state != StockState.RELEASED
+        await _nothing_owed(session, order)
         # Recorded with the cancellation, so that a crash before the provider is asked
         # leaves a pending refund for the reconciler, never a cancelled order kept paid.
         refund = await refunds.open_remainder(session, order, reason=f"order {note}", actor=actor)
         refund_id = None if refund is None else refund.id
-        await _owes_nothing(session, order)
     # The order is cancelled now: an outage must not turn that into a 5xx, which a client
     # retrying without an Idempotency-Key would see become a 409 (already cancelled). What
     # giving the stock back cannot finish now, the reconciler does.
@@ -56,13 +61,13 @@ async def cancel_order(orders: Orders, identity: Identity, order_id: uuid.UUID) 
     return await outlasting(lambda: _read(orders, identity, order_id), "read a cancelled order")
 
 
-async def _owes_nothing(session: AsyncSession, order: Order) -> None:
-    """A cancelled manual order not paid yet owes nothing: its payment is cancelled."""
-    if order.payment_status != PaymentStatus.AWAITING or order.payment_provider != MANUAL:
+async def _nothing_owed(session: AsyncSession, order: Order) -> None:
+    """A cancelled order not paid owes nothing; its payment can no longer be paid."""
+    if order.payment_status is not PaymentStatus.AWAITING:
         return
     order.payment_status = PaymentStatus.NOT_REQUIRED
-    payment = await PaymentRepository(session).of_order(order.id)
-    if payment is not None and payment.status == PaymentState.AWAITING:
+    payment = await PaymentRepository(session).of_order(order.id, lock=True)
+    if payment is not None and payment.status is PaymentState.AWAITING:
         payment.status = PaymentState.CANCELLED
 
 

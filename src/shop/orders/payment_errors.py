@@ -21,6 +21,14 @@ class PaymentProviderUnavailableError(UpstreamUnavailableError):
         )
 
 
+class PaymentProviderNotEnabledError(ShopError):
+    """A webhook for a provider this shop does not enable."""
+
+    status = 404
+    title = "Payment provider not enabled"
+    type_slug = "payment-provider-not-enabled"
+
+
 class InvalidSignatureError(ShopError):
     """A webhook whose signature (or its timestamp) does not check out."""
 

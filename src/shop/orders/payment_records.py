@@ -3,14 +3,31 @@ places the order (shop.orders.placement): one place that says what a new payment
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from shop.orders.errors import TooManyUnpaidOrdersError
 from shop.orders.models import Order, PaymentStatus
 from shop.orders.payment_models import Payment, PaymentState
 from shop.orders.payment_repository import PaymentRepository
+from shop.orders.repository import OrderRepository
+
+
+async def check_unpaid(session: AsyncSession, user_id: uuid.UUID, most: int) -> None:
+    """At most ``most`` unpaid manual orders a user (409 beyond), checked in the
+    transaction that records a new one. Counted under a lock of the user's, held until
+    that transaction ends, so that concurrent placements are counted one after the
+    other and cannot together go past it."""
+    repository = OrderRepository(session)
+    await repository.lock_user(user_id)
+    if await repository.count_unpaid_manual(user_id) >= most:
+        raise TooManyUnpaidOrdersError(
+            f"You have {most} orders awaiting payment; pay one of them before ordering again.",
+            max_unpaid_orders=most,
+        )
 
 
 async def record_payment(

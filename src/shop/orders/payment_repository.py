@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,15 +57,24 @@ class PaymentRepository:
         )
         return result.scalar_one_or_none() is not None
 
+    async def forget_event(self, provider: str, event_id: str) -> None:
+        """A webhook event not acted on after all: it is acted on when sent again."""
+        await self.session.execute(
+            delete(PaymentEvent).where(
+                PaymentEvent.provider == provider, PaymentEvent.event_id == event_id
+            )
+        )
+
     async def orders_to_settle(self, older_than_seconds: float, limit: int) -> list[uuid.UUID]:
-        """Pending orders whose online payment has awaited longer than this (the
-        provider is asked about them: a webhook may have been lost)."""
-        older = Payment.created_at < func.now() - timedelta(seconds=older_than_seconds)
+        """Pending orders whose online payment was not checked for this long (created,
+        or last read back from the provider: ``updated_at``); the least recently checked
+        first, so that every one gets its turn."""
+        quiet = Payment.updated_at < func.now() - timedelta(seconds=older_than_seconds)
         query = (
             select(Payment.order_id)
             .join(Order, Order.id == Payment.order_id)
-            .where(*_ONLINE_AWAITING, older, Order.status == OrderStatus.PENDING)
-            .order_by(Payment.created_at)
+            .where(*_ONLINE_AWAITING, quiet, Order.status == OrderStatus.PENDING)
+            .order_by(Payment.updated_at)
             .limit(limit)
         )
         return list(await self.session.scalars(query))

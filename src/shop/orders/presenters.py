@@ -37,6 +37,7 @@ def payment_out(payment: Payment | None, *, to_owner: bool) -> PaymentOut | None
         currency=payment.currency,
         client_secret=secret,
         paid_at=payment.paid_at,
+        last_error=payment.last_error if payment.status is PaymentState.AWAITING else None,
     )
 
 

@@ -29,6 +29,9 @@ PromotionCode = Annotated[
 ]
 
 
+PaymentProviderName = Literal["manual", "stripe"]
+
+
 class Strict(StrictInput):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -77,12 +80,15 @@ class PlaceOrderIn(Strict):
     shipping_address: AddressIn
     shipping_method_id: uuid.UUID | None = None
     promotion_code: PromotionCode | None = None
+    payment_provider: PaymentProviderName | None = Field(
+        default=None, description="One of PAYMENT_PROVIDERS; the first of them when absent"
+    )
 
     def idempotency_request(self) -> dict[str, Any]:
         """The request an Idempotency-Key remembers: without the fields added since keys
         were first stored when they are not given, so a retry across an upgrade matches."""
         request = self.model_dump(mode="json")
-        for added in ("shipping_method_id", "promotion_code"):
+        for added in ("shipping_method_id", "promotion_code", "payment_provider"):
             if request[added] is None:
                 del request[added]
         if request["shipping_address"]["region"] is None:
@@ -171,6 +177,9 @@ class PaymentOut(BaseModel):
         description="For Stripe.js: only to the order's owner, only while awaiting payment",
     )
     paid_at: datetime | None = None
+    last_error: str | None = Field(
+        default=None, description="Why the last attempt to pay was declined, while awaiting"
+    )
 
 
 class OrderOut(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shop.orders.config import OrdersSettings
+from shop.orders.errors import PaymentProviderNotAllowedError
 from shop.orders.payment_providers.base import PaymentProvider
 from shop.orders.payment_providers.manual import MANUAL, ManualProvider
 from shop.orders.payment_providers.stripe import STRIPE, StripeProvider
@@ -34,6 +35,18 @@ class PaymentProviders:
 
     def is_enabled(self, name: str) -> bool:
         return name in self._providers
+
+    def chosen(self, name: str | None) -> PaymentProvider:
+        """The provider a buyer asked for (the default when None); one not enabled is a
+        422 naming ``payment_provider``."""
+        provider = self._providers.get(name or self.default)
+        if provider is None:
+            raise PaymentProviderNotAllowedError(
+                f"The payment provider {name!r} is not enabled in this shop; use one of: "
+                + ", ".join(self._providers)
+                + "."
+            )
+        return provider
 
     def get(self, name: str) -> PaymentProvider:
         """The provider of an order (KeyError: unknown here; a configuration error)."""
