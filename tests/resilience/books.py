@@ -45,6 +45,7 @@ class Books:
     sold: dict[str, int] = field(default_factory=dict)  # product id -> units
     orders: dict[str, str] = field(default_factory=dict)  # order id -> status
     placed: set[str] = field(default_factory=set)
+    refunded: dict[str, int] = field(default_factory=dict)  # order id -> minor units
 
     def fail(self, message: str) -> None:
         self.problems.append(message)
@@ -134,6 +135,8 @@ async def _check_money(books: Books, db: asyncpg.Connection) -> None:
         order_id, says = str(row["id"]), row["says"]
         paid = row["amount"] if row["payment"] == "succeeded" else 0
         kept = paid - row["refunded"]
+        if row["refunded"]:
+            books.refunded[order_id] = row["refunded"]
         if row["amount"] != row["total"]:
             books.fail(f"order {order_id}: a payment of {row['amount']}, a total of {row['total']}")
         if row["pending"]:
