@@ -1,12 +1,14 @@
 """Mark-paid and refunds against the real orders and products services: manual orders
 paid by an admin, refunded in part and in full, never more than paid (also when ten
 admins race), idempotent by key, refunded in full when a paid order is cancelled, and
-finished by the reconciler after a crash between the steps."""
+finished by the reconciler after a crash between the steps; the same through a real
+gateway."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,8 +17,18 @@ import pytest
 from shop.kit.db import unit_of_work
 from shop.orders import refunds
 from shop.orders.repository import OrderRepository
-from tests.orders.support import API, OrdersEnv, User
-from tests.products.reservation_support import problem
+from tests.orders.support import (
+    API,
+    OrdersEnv,
+    Tokens,
+    User,
+    behind_gateway,
+    order_body,
+    orders_settings,
+    truncate_orders,
+)
+from tests.products.reservation_support import Books, problem
+from tests.support import Databases
 
 RACERS = 10
 
@@ -105,7 +117,7 @@ async def test_mark_paid_refuses_a_cancelled_order_and_a_provider_payment(env: O
         uuid.UUID(online["id"]),
     )
     problem(await mark_paid(env, admin, online["id"]), 409, "payment-not-manual")
-    assert (await env.get(ada, online["id"])).json()["payment_status"] == "awaiting"
+    assert (await env.order_row(online["id"]))["payment_status"] == "awaiting"
 
 
 async def test_refunds_in_part_then_the_rest_never_more_than_paid(env: OrdersEnv) -> None:
@@ -246,7 +258,10 @@ async def test_cancelling_an_unpaid_order_refunds_nothing(env: OrdersEnv) -> Non
     admin = await env.tokens.admin()
     cancelled = await env.cancel(admin, order["id"])
     assert cancelled.status_code == 200, cancelled.text
-    assert cancelled.json()["refunds"] == []
+    body = cancelled.json()
+    assert body["refunds"] == []
+    # Nothing is owed any more, and the payment can no longer be marked received.
+    assert (body["payment_status"], body["payment"]["status"]) == ("not_required", "cancelled")
     assert await env.db.fetchval("SELECT count(*) FROM refunds") == 0
     assert await env.books.levels(product) == (5, 0)
 
@@ -286,3 +301,59 @@ async def test_the_reconciler_finishes_a_refund_a_crash_left_pending(env: Orders
         for row in await env.db.fetch("SELECT payload->>'subject' AS subject FROM outbox")
     ]
     assert subjects.count(f"A refund for your order {order['number']}") == 1
+
+
+async def test_the_reconciler_refunds_a_cancelled_order_that_kept_its_money(
+    env: OrdersEnv,
+) -> None:
+    order = await paid_order(env, price=1500, quantity=1)
+    # Cancelled by a path that refunds nothing itself (its stock hold lost, say).
+    await env.db.execute(
+        "UPDATE orders SET status = 'cancelled' WHERE id = $1", uuid.UUID(order["id"])
+    )
+
+    assert (await env.reconcile()).refunds_finished == 1
+
+    seen = (await env.get(order["customer"], order["id"])).json()
+    assert seen["payment_status"] == "refunded"
+    assert [(r["amount"], r["reason"]) for r in seen["refunds"]] == [(1500, "order cancelled")]
+    assert await books_of_money(env, order["id"]) == (1500, 1500, 1500)
+    assert (await env.reconcile()).refunds_finished == 0
+
+
+async def test_mark_paid_refunds_and_a_paid_cancel_through_the_gateway(
+    databases: Databases, tokens: Tokens, tmp_path: Path, products_url: str, books: Books
+) -> None:
+    product = await books.product(10, price=2000)
+    ada = await tokens.user()
+    admin = await tokens.admin()
+    settings = orders_settings(databases, tokens, tmp_path / "orders", products_url)
+    try:
+        async with behind_gateway(settings, products_url, tokens, read_seconds=30) as client:
+            placed = await client.post(
+                "/orders", json=order_body((product, 2)), headers=ada.headers
+            )
+            assert placed.status_code == 201, placed.text
+            order_id = placed.json()["id"]
+            paid = await client.post(f"/orders/{order_id}/payment/mark-paid", headers=admin.headers)
+            assert (paid.status_code, paid.json()["payment_status"]) == (200, "paid")
+            keyed = {**admin.headers, "Idempotency-Key": "gateway-refund"}
+            body = {"amount": 1500, "reason": "late"}
+            made = await client.post(f"/orders/{order_id}/refunds", json=body, headers=keyed)
+            again = await client.post(f"/orders/{order_id}/refunds", json=body, headers=keyed)
+            assert made.status_code == again.status_code == 201, made.text
+            assert made.json() == again.json()
+            awaiting = await client.get(
+                "/orders", params={"payment_status": "partially_refunded"}, headers=admin.headers
+            )
+            assert [o["id"] for o in awaiting.json()["items"]] == [order_id]
+
+            cancelled = await client.post(f"/orders/{order_id}/cancel", headers=ada.headers)
+
+            assert cancelled.status_code == 200, cancelled.text
+            seen = cancelled.json()
+            assert (seen["status"], seen["payment_status"]) == ("cancelled", "refunded")
+            assert [r["amount"] for r in seen["refunds"]] == [1500, 2500]
+            assert await books.levels(product) == (10, 0)
+    finally:
+        await truncate_orders(databases)

@@ -15,11 +15,10 @@ from shop.orders.emails import OrderEmails, format_money
 from shop.orders.models import Order, OrderStatus, PaymentStatus
 from shop.orders.payment_errors import OrderCancelledError, PaymentNotManualError
 from shop.orders.payment_models import PaymentState
+from shop.orders.payment_providers.manual import MANUAL
 from shop.orders.payment_repository import PaymentRepository
 from shop.orders.repository import OrderRepository
 from shop.orders.service import visible
-
-MANUAL = "manual"
 
 
 async def mark_paid(
@@ -30,10 +29,12 @@ async def mark_paid(
     repository = OrderRepository(session)
     order = visible(await repository.lock(order_id), admin)
     payment = await PaymentRepository(session).of_order(order_id)
-    if payment is None or payment.provider != MANUAL:
+    if payment is None:
+        raise PaymentNotManualError("The order has no payment yet: it is still being placed.")
+    if payment.provider != MANUAL:
         raise PaymentNotManualError(
             "Only a manual payment is marked paid by hand; this order is paid through"
-            f" {payment.provider if payment else 'no provider'}, which says when it is paid."
+            f" {payment.provider}, which says when it is paid."
         )
     if order.status == OrderStatus.CANCELLED:
         raise OrderCancelledError("The order is cancelled: it cannot be marked paid.")

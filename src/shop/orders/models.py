@@ -144,6 +144,14 @@ class Order(Base):
                 " OR (status = 'cancelled' AND stock_state <> 'released')"
             ),
         ),
+        # What the reconciler refunds: cancelled orders that still keep money.
+        Index(
+            "ix_orders_cancelled_paid",
+            "updated_at",
+            postgresql_where=text(
+                "status = 'cancelled' AND payment_status IN ('paid', 'partially_refunded')"
+            ),
+        ),
     )
 
 

@@ -104,6 +104,8 @@ class Refund(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_refunds_order", "order_id"),
+        # What the reconciler finishes: refunds a crash or an outage left pending.
+        Index("ix_refunds_pending", "created_at", postgresql_where=text("status = 'pending'")),
     )
 
 

@@ -1,14 +1,22 @@
-"""Queries of refunds and of the payment they give money back from. Only flushes."""
+"""Queries of refunds (with the payment each gives money back from). Only flushes."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop.orders.models import Order
 from shop.orders.payment_models import Payment, Refund, RefundStatus
+
+# Literals, not parameters, so that the partial indexes ix_refunds_pending and
+# ix_orders_cancelled_paid apply.
+PENDING = text("refunds.status = 'pending'")
+CANCELLED_PAID = text(
+    "orders.status = 'cancelled' AND orders.payment_status IN ('paid', 'partially_refunded')"
+)
 
 
 class RefundRepository:
@@ -68,10 +76,28 @@ class RefundRepository:
         query = (
             select(Refund.id)
             .where(
-                Refund.status == RefundStatus.PENDING,
+                PENDING,
                 Refund.created_at < func.now() - timedelta(seconds=older_than_seconds),
             )
             .order_by(Refund.created_at)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(query))
+
+    async def cancelled_still_paid(self, limit: int) -> list[uuid.UUID]:
+        """Cancelled orders that keep money (paid or partly refunded) with no refund
+        under way, and none refused by the provider (those are for an admin to see)."""
+        under_way_or_refused = exists().where(
+            Refund.order_id == Order.id,
+            Refund.status.in_([RefundStatus.PENDING, RefundStatus.FAILED]),
+        )
+        query = (
+            select(Order.id)
+            .where(
+                CANCELLED_PAID,
+                ~under_way_or_refused,
+            )
+            .order_by(Order.updated_at)
             .limit(limit)
         )
         return list(await self.session.scalars(query))

@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.db import unit_of_work
 from shop.orders import lifecycle
-from shop.orders.context import Orders
+from shop.orders.context import RECONCILER_ACTOR, Orders
 from shop.orders.emails import format_money
 from shop.orders.errors import OrderNotFoundError
-from shop.orders.models import Order, PaymentStatus
+from shop.orders.models import Order, OrderStatus, PaymentStatus
 from shop.orders.payment_errors import OrderNotPaidError, RefundExceedsPaymentError
 from shop.orders.payment_models import PaymentState, Refund, RefundStatus
 from shop.orders.payment_providers.base import (
@@ -208,12 +208,28 @@ async def _record(orders: Orders, refund_id: uuid.UUID, answer: ProviderRefund) 
 
 
 async def retry_pending_refunds(orders: Orders, *, limit: int = 50) -> int:
-    """Finishes refunds left pending by a crash or an outage; returns how many it
-    finished (succeeded or failed) this time."""
+    """Finishes refunds left pending by a crash or an outage, and refunds what a
+    cancelled order still keeps (cancelled by a path that could not refund it: its
+    stock hold lost, say); returns how many refunds it finished (succeeded or failed)."""
     async with unit_of_work(orders.sessionmaker) as session:
         ids = await RefundRepository(session).stale_pending_ids(RETRY_AFTER_SECONDS, limit)
+        kept = await RefundRepository(session).cancelled_still_paid(limit)
+    for order_id in kept:
+        opened = await _refund_cancelled(orders, order_id)
+        if opened is not None:
+            ids.append(opened)
     finished = 0
     for refund_id in ids:
         done = await finish(orders, refund_id)
         finished += done.status != RefundStatus.PENDING
     return finished
+
+
+async def _refund_cancelled(orders: Orders, order_id: uuid.UUID) -> uuid.UUID | None:
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await OrderRepository(session).lock(order_id)
+        if order is None or order.status != OrderStatus.CANCELLED:
+            return None
+        reason = "order cancelled"
+        opened = await open_remainder(session, order, reason=reason, actor=RECONCILER_ACTOR)
+        return None if opened is None else opened.id
