@@ -52,8 +52,6 @@ SETTINGS = {
     "LOGIN_FAILURE_LIMIT_ACCOUNT": "1000000/minute",
     "LOGIN_FAILURE_LIMIT_IP": "1000000/minute",
     "EMAIL_RECIPIENT_LIMIT": "1000000/minute",
-    # Its customers place order after order, paying manually.
-    "MAX_UNPAID_ORDERS": "1000000000",
 }
 PASSWORD = "a resilient and unusual passphrase"
 
