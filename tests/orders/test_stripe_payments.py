@@ -114,7 +114,8 @@ async def shop(
         connection = await asyncpg.connect(plain_url(databases.urls["orders"]))
         try:
             async with behind_gateway(settings, products_url, tokens, read_seconds=30) as client:
-                await localstripe.send_webhooks_to(str(client.base_url), dropped=webhooks_dropped)
+                api_url = str(client.base_url).rstrip("/")
+                await localstripe.send_webhooks_to(api_url, dropped=webhooks_dropped)
                 yield Shop(client, connection, localstripe)
         finally:
             await connection.close()
