@@ -79,7 +79,11 @@ async def _online_payment(
         payment = await PaymentRepository(session).of_order(order_id)
     if payment is None or payment.provider_ref is None:
         return None
-    provider = orders.payments.get(payment.provider)
+    try:
+        provider = orders.payments.get(payment.provider)
+    except KeyError:  # no longer configured: nothing can be asked; an admin must see to it
+        log.error("payment of a provider not configured", order_id=str(order_id))
+        return None
     if not provider.online:
         return None
     return payment, provider, payment.provider_ref
