@@ -19,6 +19,13 @@
       the placement deadline, the reconciler cancels it and gives back
       anything a late reservation took.
 
+Paid online (a provider such as stripe, shop.orders.online_placement): step 2
+holds the units for longer than the payment may take (``hold_seconds``), and step
+3 only prices the order, which stays pending and unplaced; then the payment is
+created at the provider and the order placed, still pending, awaiting it. Its
+outcome is settled by shop.orders.payments. Step 1 also counts a user's unpaid
+manual orders (``MAX_UNPAID_ORDERS``) under a lock of that user's.
+
 With an Idempotency-Key, step 1 also records the order on the key, in the same
 transaction (``idempotency.record_order``). If the request dies, a repeat after
 its lease answers from that order (``settle``): placed, the order (201, as the
