@@ -95,7 +95,7 @@ class StripeProvider:
         )
 
     async def aclose(self) -> None:
-        await self._http.close_async()
+        await self._http.close_async()  # type: ignore[no-untyped-call]
 
     async def create(
         self, order_id: uuid.UUID, number: str, amount: int, currency: str, email: str
