@@ -7,6 +7,8 @@ makes localstripe answer as Stripe does:
 - ``automatic_payment_methods`` on a PaymentIntent's creation is accepted (localstripe
   1.15 refuses any parameter it does not model; Stripe's answer does not depend on it
   for the card payments the tests make);
+- ``pm_card_visa_chargeDeclined`` (card 4000000000000002) is declined when charged,
+  as at Stripe (localstripe declines it only when attached to a customer);
 - a payment method set on an intent whose last charge was declined makes it
   confirmable again, as Stripe does (localstripe keeps the failed charge as the
   latest, so the intent stays ``requires_payment_method`` for good);
@@ -36,6 +38,19 @@ def _accepting_automatic_payment_methods() -> None:
     resources.PaymentIntent.__init__ = __init__  # type: ignore[method-assign]
 
 
+DECLINED_WHEN_CHARGED = "4000000000000002"  # Stripe's pm_card_visa_chargeDeclined
+
+
+def _declining_charges_as_stripe_does() -> None:
+    declined = resources.PaymentMethod._charging_is_declined
+
+    def _charging_is_declined(self: Any) -> bool:
+        card = getattr(self, "_card_number", None)
+        return bool(card == DECLINED_WHEN_CHARGED or declined(self))
+
+    resources.PaymentMethod._charging_is_declined = _charging_is_declined  # type: ignore[method-assign]
+
+
 def _retrying_after_a_decline() -> None:
     update = resources.PaymentIntent._update
 
@@ -51,6 +66,7 @@ def _retrying_after_a_decline() -> None:
 def main() -> None:
     port = int(sys.argv[1])
     _accepting_automatic_payment_methods()
+    _declining_charges_as_stripe_does()
     _retrying_after_a_decline()
     resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
     web.run_app(server.app, host="127.0.0.1", port=port, print=None)
