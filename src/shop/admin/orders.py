@@ -105,7 +105,7 @@ def refundable(order: dict[str, Any]) -> int:
     payment = order.get("payment") or {}
     if order.get("payment_status") not in ("paid", "partially_refunded"):
         return 0
-    given = sum(r["amount"] for r in order.get("refunds", []) if r["status"] != "failed")
+    given = sum(int(r["amount"]) for r in order.get("refunds", []) if r["status"] != "failed")
     return max(int(payment.get("amount", 0)) - given, 0)
 
 
