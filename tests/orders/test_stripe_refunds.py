@@ -19,20 +19,23 @@ from tests.products.reservation_support import problem
 from tests.support import Databases, app_client
 
 
-async def paid_by_card(env: OrdersEnv, stripe: LocalStripe, user: User, product: uuid.UUID) -> Any:
+async def paid_by_card(
+    env: OrdersEnv, stripe: LocalStripe, user: User, product: uuid.UUID
+) -> tuple[dict[str, Any], str]:
     """A stripe order of two units, paid as Stripe.js would, then read back by its owner
-    (which settles it) until confirmed."""
+    (which settles it) until confirmed; and its PaymentIntent's id."""
     body = order_body((product, 2), payment_provider="stripe")
     placed = await env.client.post(API, json=body, headers=user.headers)
     assert placed.status_code == 201, placed.text
     order = placed.json()
-    paid = await stripe.pay(intent_id(order))
+    intent = intent_id(order)  # the client secret is answered only while awaiting
+    paid = await stripe.pay(intent)
     assert paid.status_code == 200, paid.text
     deadline = time.monotonic() + 60
     while True:
         seen = (await env.get(user, order["id"])).json()
         if seen["status"] == "confirmed":
-            return seen
+            return seen, intent
         assert time.monotonic() < deadline, seen
         await asyncio.sleep(0.1)
 
@@ -43,7 +46,7 @@ async def test_a_card_payment_is_refunded_at_stripe_in_part_then_the_rest_on_can
     async with make_env(products_url, **localstripe.settings()) as env:
         product = await env.books.product(10, price=2500)
         ada, admin = await env.tokens.user(), await env.tokens.admin()
-        order = await paid_by_card(env, localstripe, ada, product)
+        order, intent = await paid_by_card(env, localstripe, ada, product)
         assert (order["payment_status"], order["payment"]["amount"]) == ("paid", 5000)
         problem(await mark_paid(env, admin, order["id"]), 409, "payment-not-manual")
 
@@ -51,7 +54,7 @@ async def test_a_card_payment_is_refunded_at_stripe_in_part_then_the_rest_on_can
 
         assert made.status_code == 201, made.text
         assert made.json()["status"] == "succeeded"
-        at_stripe = await localstripe.refunds(intent_id(order))
+        at_stripe = await localstripe.refunds(intent)
         assert [(r["amount"], r["metadata"]) for r in at_stripe] == [
             (1200, {"refund_id": made.json()["id"]})
         ]
@@ -64,7 +67,7 @@ async def test_a_card_payment_is_refunded_at_stripe_in_part_then_the_rest_on_can
         assert cancelled.status_code == 200, cancelled.text
         body = cancelled.json()
         assert (body["status"], body["payment_status"]) == ("cancelled", "refunded")
-        at_stripe = await localstripe.refunds(intent_id(order))
+        at_stripe = await localstripe.refunds(intent)
         assert sorted(r["amount"] for r in at_stripe) == [1200, 3800]
         assert await env.books.levels(product) == (10, 0)
         assert await books_of_money(env, order["id"]) == (5000, 5000, 5000)
@@ -82,7 +85,7 @@ async def test_a_refund_stripe_could_not_be_asked_for_is_finished_by_the_reconci
     async with make_env(products_url, **localstripe.settings()) as env:
         product = await env.books.product(10, price=2500)
         ada, admin = await env.tokens.user(), await env.tokens.admin()
-        order = await paid_by_card(env, localstripe, ada, product)
+        order, intent = await paid_by_card(env, localstripe, ada, product)
         # Another instance of the service, which cannot reach Stripe now.
         cut_off = {**localstripe.settings(), "stripe_api_base": dead_url}
         settings = orders_settings(databases, tokens, tmp_path / "cut-off", products_url, **cut_off)
@@ -93,7 +96,7 @@ async def test_a_refund_stripe_could_not_be_asked_for_is_finished_by_the_reconci
 
         assert made.status_code == 201, made.text
         assert made.json()["status"] == "pending"
-        assert await localstripe.refunds(intent_id(order)) == []
+        assert await localstripe.refunds(intent) == []
         seen = (await env.get(ada, order["id"])).json()
         assert seen["payment_status"] == "paid"
         assert [(r["amount"], r["status"]) for r in seen["refunds"]] == [(2000, "pending")]
@@ -101,7 +104,7 @@ async def test_a_refund_stripe_could_not_be_asked_for_is_finished_by_the_reconci
         await env.db.execute("UPDATE refunds SET created_at = now() - interval '5 minutes'")
         assert (await env.reconcile()).refunds_finished == 1
 
-        at_stripe = await localstripe.refunds(intent_id(order))
+        at_stripe = await localstripe.refunds(intent)
         assert [(r["amount"], r["metadata"]) for r in at_stripe] == [
             (2000, {"refund_id": made.json()["id"]})
         ]
