@@ -1,9 +1,9 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright), against
 `shop up`: sign in, create a product with two options and four variants, give it a
 picture, adjust its stock, find it by search; a customer orders it through the API;
-the admin ships it with a tracking number. Each step is checked on the page and
-through the API, and the main pages are photographed (ADMIN_SCREENSHOTS=docs/admin
-keeps the pictures)."""
+the admin marks it paid, ships it with a tracking number and refunds part of it.
+Each step is checked on the page and through the API, and the main pages are
+photographed (ADMIN_SCREENSHOTS=docs/admin keeps the pictures)."""
 
 from __future__ import annotations
 
@@ -130,6 +130,11 @@ def test_the_whole_flow_in_a_browser(system: RunningSystem, tmp_path: Path) -> N
         page.get_by_role("link", name=order["number"]).click()
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {order['number']}")
         expect(page.get_by_text("Wombat fleece")).to_be_visible()
+        # The bank transfer arrived: the admin marks it paid.
+        page.get_by_role("button", name="Mark paid", exact=True).click()
+        expect(page.get_by_role("status")).to_have_text("Marked as paid.")
+        expect(page.locator(".payment-status")).to_have_text("paid")
+        assert customer.get(f"/orders/{order['id']}")["payment_status"] == "paid"
         page.get_by_label("Tracking number").fill("JD014600006281234567")
         page.get_by_role("button", name="Mark as shipped").click()
         expect(page.get_by_role("status")).to_have_text("Marked as shipped.")
@@ -139,6 +144,17 @@ def test_the_whole_flow_in_a_browser(system: RunningSystem, tmp_path: Path) -> N
         shipped = customer.get(f"/orders/{order['id']}")
         assert shipped["status"] == "shipped"
         assert shipped["tracking_number"] == "JD014600006281234567"
+        # One fleece arrived torn: the admin refunds part of the order.
+        page.get_by_label("Amount").fill("5.00")
+        page.get_by_label("Reason").fill("one fleece arrived torn")
+        page.get_by_role("button", name="Refund", exact=True).click()
+        expect(page.get_by_role("status")).to_have_text("Refunded.")
+        expect(page.locator(".payment-status")).to_have_text("partially refunded")
+        expect(page.locator("table.refunds")).to_contain_text("one fleece arrived torn")
+        photograph(page, "order-refunded.png")
+        refunded = customer.get(f"/orders/{order['id']}")
+        assert refunded["payment_status"] == "partially_refunded"
+        assert [(r["amount"], r["status"]) for r in refunded["refunds"]] == [(500, "succeeded")]
 
     # The same dashboard on a phone's width.
     with chromium(tmp_path / "phone", width=390, height=844) as opened:

@@ -1,17 +1,21 @@
 """Orders and the overview against the real system: a customer orders through the
-API, the admin ships, delivers or cancels on the pages, the API agrees."""
+API, the admin ships, delivers, cancels, marks paid or refunds on the pages, the API
+agrees."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import httpx
 import pytest
+from bs4 import Tag
 
 from tests.admin.support import (
     ADDRESS,
     Api,
     alert_text,
+    csrf_of,
     error_for,
     new_customer,
     parse,
@@ -132,8 +136,107 @@ def test_the_overview_counts_todays_orders_and_lists_what_to_ship(system: Runnin
         if o["created_at"][:10] == placed["created_at"][:10]
     ]
     assert figures["Orders today"] == str(len(todays))
+    awaiting = admin.get("/orders", payment_status="awaiting", limit=100)
+    count = str(len(awaiting["items"])) + ("+" if awaiting["next_cursor"] else "")
+    assert figures["Orders awaiting payment"] == count
+    assert placed["id"] in [o["id"] for o in awaiting["items"]]
     revenue = sum(o["total"] for o in todays if o["status"] != "cancelled")
     assert figures["Revenue today"] == f"{revenue // 100:,}.{revenue % 100:02d} USD"
     assert placed["number"] in page.get_text()
     sold_out = [a.get_text() for a in page.select("#stock-title ~ ul a")]
     assert item["name"] in sold_out
+
+
+def usd(minor_units: int) -> str:
+    return f"{minor_units // 100:,}.{minor_units % 100:02d} USD"
+
+
+def _refund_form(client: httpx.Client, detail: str, **data: str) -> httpx.Response:
+    """The page's refund form sent with ``data`` (its CSRF token and refund key kept)."""
+    page = parse(client.get(detail))
+    key = page.find("input", attrs={"name": "refund_key"})
+    assert isinstance(key, Tag), "the page offers no refund"
+    return client.post(
+        detail + "/refund",
+        data={**data, "csrf_token": csrf_of(page), "refund_key": str(key["value"])},
+    )
+
+
+def test_an_order_is_marked_paid_then_refunded_in_part_then_cancelled(
+    system: RunningSystem,
+) -> None:
+    admin = Api.as_admin(system)
+    _, customer = new_customer(system)
+    placed = order(customer, product(admin, price=1250), quantity=2)
+    total = placed["total"]  # 25.00 USD, and a tax rate's share if another test made one
+    detail = f"/admin/orders/{placed['id']}"
+    with signed_in(system) as client:
+        page = parse(client.get(detail))
+        assert "awaiting" in page.select_one(".payment-status").get_text()  # type: ignore[union-attr]
+        assert not page.select(f'form[action="{detail}/refund"]')  # nothing paid to refund
+        listed = parse(client.get("/admin/orders", params={"payment_status": "awaiting"}))
+        assert placed["number"] in [a.get_text() for a in listed.select("tbody th a")]
+
+        paid = post_form(client, detail, detail + "/mark-paid", {})
+        assert paid.status_code == 303
+        page = parse(client.get(paid.headers["location"]))
+        assert "Marked as paid." in status_text(page)
+        assert "paid" in page.select_one(".payment-status").get_text()  # type: ignore[union-attr]
+        assert not page.select(f'form[action="{detail}/mark-paid"]')
+        assert page.select_one(".refundable").get_text() == usd(total)  # type: ignore[union-attr]
+        assert customer.get(f"/orders/{placed['id']}")["payment_status"] == "paid"
+
+        # Refused on the page, then by the API: in words, next to the amount, reason kept.
+        typo = _refund_form(client, detail, amount="ten", reason="a chipped lid")
+        assert typo.status_code == 422
+        assert "amount such as 19.99" in error_for(parse(typo), "amount")
+        assert value_of(parse(typo), "reason") == "a chipped lid"
+        unsaid = _refund_form(client, detail, amount="5.00", reason=" ")
+        assert unsaid.status_code == 422
+        assert "why" in error_for(parse(unsaid), "reason")
+        over = f"{(total + 1) / 100:.2f}"
+        too_much = _refund_form(client, detail, amount=over, reason="a chipped lid")
+        assert too_much.status_code == 409
+        assert f"At most {usd(total)} is left to refund." in error_for(parse(too_much), "amount")
+        assert value_of(parse(too_much), "amount") == over
+        assert value_of(parse(too_much), "reason") == "a chipped lid"
+
+        # The same form sent twice (a double click, a reload) refunds once.
+        page = parse(client.get(detail))
+        twice = {
+            "amount": "10.00",
+            "reason": "a chipped lid",
+            "csrf_token": csrf_of(page),
+            "refund_key": str(page.find("input", attrs={"name": "refund_key"})["value"]),  # type: ignore[index]
+        }
+        first = client.post(detail + "/refund", data=twice)
+        second = client.post(detail + "/refund", data=twice)
+        assert (first.status_code, second.status_code) == (303, 303)
+        page = parse(client.get(first.headers["location"]))
+        assert "Refunded." in status_text(page)
+        rows = [
+            [cell.get_text(" ", strip=True) for cell in row.select("td")]
+            for row in page.select("table.refunds tbody tr")
+        ]
+        assert [row[1:] for row in rows] == [["10.00 USD", "a chipped lid", "succeeded"]]
+        assert "partially refunded" in page.select_one(".payment-status").get_text()  # type: ignore[union-attr]
+        seen = customer.get(f"/orders/{placed['id']}")
+        assert seen["payment_status"] == "partially_refunded"
+        assert [r["amount"] for r in seen["refunds"]] == [1000]
+        listed = parse(client.get("/admin/orders", params={"payment_status": "awaiting"}))
+        assert placed["number"] not in [a.get_text() for a in listed.select("tbody th a")]
+
+        # Cancelling it refunds the rest.
+        page = parse(client.get(detail))
+        cancel = page.select_one(f'form[action="{detail}/cancel"] button')
+        assert cancel is not None
+        assert (
+            cancel.get_text(" ", strip=True) == f"Cancel the order and refund {usd(total - 1000)}"
+        )
+        cancelled = post_form(client, detail, detail + "/cancel", {})
+        assert cancelled.status_code == 303
+        page = parse(client.get(detail))
+        assert not page.select(f'form[action="{detail}/refund"]')
+    seen = customer.get(f"/orders/{placed['id']}")
+    assert (seen["status"], seen["payment_status"]) == ("cancelled", "refunded")
+    assert [r["amount"] for r in seen["refunds"]] == [1000, total - 1000]

@@ -337,6 +337,7 @@ def test_the_ingress_reaches_the_gateway_only_over_tls() -> None:
 
 PUBLIC = ["/api/v1/products", "/api/v1/auth/login", "/media/products/a.webp", "/docs"]
 PUBLIC += ["/openapi.json", "/api", "/admin", "/admin/products/x"]
+PUBLIC += ["/api/v1/payments/stripe/webhook"]  # Stripe's webhook, to orders
 NOT_PUBLIC = ["/metrics", "/health/ready", "/health/live", "/internal/v1/reservations/x"]
 NOT_PUBLIC += ["/", "/apis", "/docs/oauth2-redirect", "/openapi.json/x", "/mediax", "/metrics/"]
 NOT_PUBLIC += ["/administrator"]

@@ -17,6 +17,7 @@ import pytest
 from shop.cli.processes import free_port
 from shop.products.app import create_app as create_products_app
 from tests.kit.identity_support import JwksServer, SigningKey
+from tests.orders.stripe_support import LocalStripe, run_localstripe
 from tests.orders.support import (
     OrdersEnv,
     Tokens,
@@ -79,3 +80,10 @@ def make_env(databases: Databases, tokens: Tokens, tmp_path: Path, books: Books)
 async def env(make_env: EnvFactory, products_url: str) -> AsyncIterator[OrdersEnv]:
     async with make_env(products_url) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    """localstripe, a Stripe stand-in, on loopback for the whole session (a test
+    dependency only; `make run` never starts it)."""
+    yield from run_localstripe()

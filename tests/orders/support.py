@@ -32,7 +32,8 @@ SERVICE_TOKEN = generate_service_token()  # the services refuse a weak one
 API = "/api/v1/orders"
 ORDERS_TABLES = (
     "orders, order_lines, order_events, idempotency_keys, outbox,"
-    " shipping_methods, tax_rates, promotions, promotion_uses, carts, cart_lines"
+    " shipping_methods, tax_rates, promotions, promotion_uses, carts, cart_lines,"
+    " payments, refunds, payment_events"
 )
 ADDRESS = {
     "name": "Ada Lovelace",
@@ -113,6 +114,9 @@ def orders_settings(
         "products_read_timeout": 30,
         "products_deadline_seconds": 60,
         "outbox_poll_seconds": 0.05,
+        # Customers place order after order, paying manually; the tests of the limit set
+        # their own.
+        "max_unpaid_orders": 1000,
         "public_base_url": "https://shop.example",
         "email_backend": "console",
         "SHOP_ENV": "development",  # the only environment the console backend runs in

@@ -1,4 +1,5 @@
-"""Confirmation and shipped emails, through the outbox, to a real SMTP server on loopback."""
+"""Confirmation, shipped, payment received and refund issued emails, through the outbox,
+to a real SMTP server on loopback."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from shop.cli.processes import free_port
 from tests.orders.conftest import EnvFactory
 from tests.orders.test_carts import Carts
 from tests.orders.test_priced_orders import TEXAS, us_pricing
+from tests.orders.test_refunds import mark_paid, refund
 
 
 @dataclass
@@ -165,3 +167,45 @@ async def test_a_guests_confirmation_shows_variants_discount_shipping_and_tax(
     html = _text(confirmation, "html")
     assert "Shipping (Ground): 7.99 USD" in html
     assert "Total: <strong>46.96 USD</strong>" in html
+
+
+async def test_payment_received_and_refund_issued_emails_arrive(
+    make_env: EnvFactory, products_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    overrides = {
+        "email_backend": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_starttls": False,
+    }
+    async with make_env(products_url, **overrides) as env:
+        product = await env.books.product(5, price=4500)
+        ada = await env.tokens.user(email="ada@example.com")
+        admin = await env.tokens.admin()
+        order = await env.placed(ada, (product, 2))
+        await inbox.wait_for(1)  # the confirmation
+
+        assert (await mark_paid(env, admin, order["id"])).status_code == 200
+        received = (await inbox.wait_for(2))[1]
+        assert received["To"] == "ada@example.com"
+        assert received["Subject"] == f"Payment received for your order {order['number']}"
+        assert "your payment of 90.00 USD" in _text(received)
+        assert "90.00 USD" in _text(received, "html")
+
+        made = await refund(env, admin, order["id"], amount=1250, reason="A <chipped> cup")
+        assert made.status_code == 201, made.text
+        issued = (await inbox.wait_for(3))[2]
+        assert issued["To"] == "ada@example.com"
+        assert issued["Subject"] == f"A refund for your order {order['number']}"
+        text = _text(issued)
+        assert "We have refunded 12.50 USD" in text
+        assert "Reason: A <chipped> cup" in text
+        assert "In all, 12.50 USD of the 90.00 USD you paid" in text
+        assert "A &lt;chipped&gt; cup" in _text(issued, "html")
+        assert f"https://shop.example/orders/{order['id']}" in text
+
+        # Marking it paid again sends nothing more; every message went out once.
+        assert (await mark_paid(env, admin, order["id"])).status_code == 200
+        assert await env.db.fetchval("SELECT count(*) FROM outbox") == 3
+        assert len(inbox.messages) == 3

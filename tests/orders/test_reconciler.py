@@ -73,7 +73,11 @@ def hold_only(products: ProductsClient) -> None:
     reserve = products.reserve
 
     async def hold(
-        order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
+        order_id: uuid.UUID,
+        items: Sequence[tuple[uuid.UUID, int]],
+        *,
+        commit: bool = False,
+        hold_seconds: int | None = None,
     ) -> ReservationOut:
         return await reserve(order_id, items)
 

@@ -12,7 +12,13 @@ had time, for the products a test created:
   or never reserved); sold per product = the units of the orders that stand;
 - clients: every acknowledged (201) order id is in the orders table, placed;
 - emails: no outbox backlog (nothing unsent, nothing given up), and exactly one
-  confirmation email per placed order, none for an order never placed.
+  confirmation email per placed order, none for an order never placed;
+- money: for every order with a payment, paid - refunded is what its
+  ``payment_status`` says (awaiting: nothing paid; paid: the total, nothing
+  refunded; partially refunded: some of it back; refunded and not required:
+  nothing kept), never more refunded than paid, no refund still pending, a
+  cancelled order keeps nothing, and no order paid online (stripe) stands
+  (confirmed, shipped, delivered) unpaid.
 
 :func:`settle` polls until all of it holds, and fails with what still does not.
 """
@@ -39,6 +45,7 @@ class Books:
     sold: dict[str, int] = field(default_factory=dict)  # product id -> units
     orders: dict[str, str] = field(default_factory=dict)  # order id -> status
     placed: set[str] = field(default_factory=set)
+    refunded: dict[str, int] = field(default_factory=dict)  # order id -> minor units
 
     def fail(self, message: str) -> None:
         self.problems.append(message)
@@ -57,6 +64,7 @@ async def check(
     products_db = await asyncpg.connect(products_url)
     try:
         await _check_orders(books, orders_db, product_ids, acknowledged)
+        await _check_money(books, orders_db)
         await _check_stock(books, products_db, initial)
         await _check_agreement(books, orders_db, products_db, product_ids)
     finally:
@@ -108,6 +116,46 @@ async def _check_orders(
     for order_id in set(acknowledged):
         if order_id not in books.placed:
             books.fail(f"acknowledged order {order_id} is not a placed order")
+
+
+async def _check_money(books: Books, db: asyncpg.Connection) -> None:
+    """Payments and refunds of the orders found (``books.orders``) against what each
+    order says."""
+    rows = await db.fetch(
+        "SELECT o.id, o.status::text AS status, o.total, o.payment_status::text AS says,"
+        " p.provider, p.amount, p.status::text AS payment,"
+        " coalesce(sum(r.amount) FILTER (WHERE r.status = 'succeeded'), 0) AS refunded,"
+        " count(r.id) FILTER (WHERE r.status = 'pending') AS pending"
+        " FROM orders o JOIN payments p ON p.order_id = o.id"
+        " LEFT JOIN refunds r ON r.payment_id = p.id"
+        " WHERE o.id = ANY($1) GROUP BY o.id, p.id",
+        [uuid.UUID(o) for o in books.orders],
+    )
+    for row in rows:
+        order_id, says = str(row["id"]), row["says"]
+        paid = row["amount"] if row["payment"] == "succeeded" else 0
+        kept = paid - row["refunded"]
+        if row["refunded"]:
+            books.refunded[order_id] = row["refunded"]
+        if row["amount"] != row["total"]:
+            books.fail(f"order {order_id}: a payment of {row['amount']}, a total of {row['total']}")
+        if row["pending"]:
+            books.fail(f"order {order_id}: {row['pending']} refunds still pending")
+        if kept < 0:
+            books.fail(f"order {order_id}: refunded {row['refunded']} of {paid} paid")
+        expected = {
+            "awaiting": paid == 0,
+            "paid": kept == row["total"] and row["refunded"] == 0,
+            "partially_refunded": 0 < row["refunded"] < paid,
+            "refunded": paid > 0 and kept == 0,
+            "not_required": kept == 0,
+        }
+        if not expected.get(says, False):
+            books.fail(f"order {order_id} says {says}: paid {paid}, refunded {row['refunded']}")
+        if row["status"] == "cancelled" and kept:
+            books.fail(f"order {order_id} is cancelled and keeps {kept}")
+        if row["provider"] == "stripe" and row["status"] in STANDING and not paid:
+            books.fail(f"order {order_id} is {row['status']} but its stripe payment is unpaid")
 
 
 async def _check_stock(books: Books, db: asyncpg.Connection, initial: Mapping[str, int]) -> None:

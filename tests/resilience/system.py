@@ -43,6 +43,8 @@ SETTINGS = {
     "SWEEPER_INTERVAL_SECONDS": "1",
     "OUTBOX_POLL_SECONDS": "0.2",
     "UPSTREAM_EJECT_SECONDS": "1",
+    # Each buyer places one manual order after another, none of them paid.
+    "MAX_UNPAID_ORDERS": "1000000",
     # One address drives all the load.
     "RATE_LIMIT_DEFAULT": "1000000/minute",
     "RATE_LIMIT_AUTH": "1000000/minute",

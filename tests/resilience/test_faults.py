@@ -39,7 +39,8 @@ GIVE_UP_AFTER = 90.0  # seconds of retrying one request after the fault has ende
 
 @dataclass
 class Load:
-    """Buyers placing orders one after another, cancelling every fourth."""
+    """Buyers placing orders one after another; an admin marks every third paid, and
+    every fourth is cancelled (so every twelfth is refunded)."""
 
     shop: Shop
     client: httpx.AsyncClient
@@ -99,7 +100,13 @@ class Load:
                 continue
             order_id = answer.json()["id"]
             self.acknowledged.append(order_id)
-            if len(self.acknowledged) % 4 == 0:
+            count = len(self.acknowledged)
+            if count % 3 == 0:  # the money arrived (so every twelfth is refunded below)
+                url = f"{self.shop.api}/orders/{order_id}/payment/mark-paid"
+                paid = await self._until_final("POST", url, self.shop.admin)
+                if paid is not None and paid.status_code != 200:
+                    self.unexpected.append(f"mark paid: {paid.status_code} {paid.text}")
+            if count % 4 == 0:
                 url = f"{self.shop.api}/orders/{order_id}/cancel"
                 cancelled = await self._until_final("POST", url, headers)
                 if cancelled is not None and cancelled.status_code != 200:
@@ -141,6 +148,8 @@ async def _under_load(shop: Shop, fault: Callable[[], Awaitable[None]]) -> Load:
         assert books.placed == set(load.acknowledged)
         cancels = len(load.acknowledged) // 4
         assert books.sold == {product: len(load.acknowledged) - cancels}
+        # Every twelfth order was paid, then cancelled: refunded in full, and only those.
+        assert len(books.refunded) == len(load.acknowledged) // 12
 
         after = await client.post(
             shop.api + "/orders", json=shop.order_body(product), headers=buyers[0]

@@ -1,10 +1,12 @@
-"""The overview: today's orders and revenue, orders to ship, stock running out.
+"""The overview: today's orders and revenue, orders awaiting payment, orders to ship,
+stock running out.
 
 The API has no report endpoints, so the figures are read from its lists: today's
 orders from the newest-first order list (paged until yesterday, at most
-``MAX_PAGES`` pages), orders to ship from the confirmed ones, and stock from the
-active products with none left (``in_stock=false``) and the variants at or under
-``ADMIN_LOW_STOCK_THRESHOLD`` among the newest active products.
+``MAX_PAGES`` pages), orders awaiting payment from those whose ``payment_status`` is
+``awaiting`` (counted up to a page of ``PAGE``), orders to ship from the confirmed
+ones, and stock from the active products with none left (``in_stock=false``) and the
+variants at or under ``ADMIN_LOW_STOCK_THRESHOLD`` among the newest active products.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ async def _low_stock(staff: Staff, threshold: int) -> list[dict[str, Any]]:
 @router.get("/")
 async def overview(request: Request, staff: CurrentStaff) -> Response:
     today, more = await _todays_orders(staff)
+    awaiting = await staff.get("/orders", payment_status="awaiting", limit=PAGE)
     to_ship = await staff.get("/orders", status="confirmed", limit=10)
     sold_out = await staff.get("/products", status="active", in_stock="false", limit=10)
     threshold = settings_of(request).admin_low_stock_threshold
@@ -74,6 +77,7 @@ async def overview(request: Request, staff: CurrentStaff) -> Response:
             "today": today,
             "today_more": more,
             "revenue": _revenue(today),
+            "awaiting": awaiting,
             "to_ship": to_ship,
             "sold_out": sold_out,
             "low_stock": await _low_stock(staff, threshold),

@@ -36,6 +36,11 @@ NOTICES = {
     "shipped": "Marked as shipped.",
     "delivered": "Marked as delivered.",
     "cancelled": "Cancelled.",
+    "paid": "Marked as paid.",
+    "refunded": "Refunded.",
+    "refund-pending": "Refund recorded: the payment provider has not confirmed it yet;"
+    " the shop asks it again until it does.",
+    "refund-failed": "The payment provider refused the refund: see the order's history.",
 }
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

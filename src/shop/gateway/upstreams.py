@@ -20,6 +20,8 @@ ROUTES: dict[str, str] = {
     "/api/v1/tax-rates": "orders",
     "/api/v1/promotions": "orders",
     "/api/v1/carts": "orders",
+    # Payment providers' webhooks (no bearer token: verified by their signatures).
+    "/api/v1/payments": "orders",
     # Images of the local storage backend (with S3 their URLs point at the bucket).
     "/media": "products",
     # The dashboard's pages (a client of the API above, served by its own process).

@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from shop.kit.db import Session
+from shop.kit.db import Session, unit_of_work
 from shop.kit.errors import PROBLEM_CONTENT_TYPE, problem_responses
 from shop.kit.identity import (
     AdminUser,
@@ -17,10 +17,10 @@ from shop.kit.identity import (
     OptionalUser,
     VerifiedUser,
 )
-from shop.orders import cancellation, idempotency, placement, service
+from shop.orders import cancellation, idempotency, online_placement, payments, placement, service
 from shop.orders.context import Orders
 from shop.orders.idempotency import Answer
-from shop.orders.models import OrderStatus
+from shop.orders.models import OrderStatus, PaymentStatus
 from shop.orders.presenters import order_out
 from shop.orders.schemas import OrderOut, OrderPage, PlaceOrderIn, StatusChangeIn
 
@@ -75,10 +75,12 @@ async def place_order(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def place(lease: idempotency.Lease | None) -> Answer:
-        return placement.placed_answer(await placement.place_order(orders, identity, body, lease))
+        return online_placement.placed_answer(
+            await placement.place_order(orders, identity, body, lease)
+        )
 
     async def settle(order_id: uuid.UUID) -> Answer:
-        return placement.placed_answer(await placement.settle(orders, order_id))
+        return online_placement.placed_answer(await placement.settle(orders, order_id))
 
     settings = orders.settings
     answer = await idempotency.run_once(
@@ -109,9 +111,15 @@ async def list_orders(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     user_id: Annotated[uuid.UUID | None, Query(description="Admins only")] = None,
     status: OrderStatus | None = None,
+    payment_status: PaymentStatus | None = None,
 ) -> OrderPage:
-    page, next_cursor = await service.list_orders(session, identity, limit, cursor, user_id, status)
-    return OrderPage(items=[order_out(order) for order in page], next_cursor=next_cursor)
+    page, next_cursor = await service.list_orders(
+        session, identity, limit, cursor, user_id, status, payment_status
+    )
+    return OrderPage(
+        items=[order_out(order, to_owner=order.user_id == identity.user_id) for order in page],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(
@@ -122,7 +130,7 @@ async def list_orders(
 async def get_order(
     order_id: uuid.UUID,
     identity: OptionalUser,
-    session: Session,
+    orders: OrdersContext,
     order_token: Annotated[
         str | None,
         Header(
@@ -134,7 +142,15 @@ async def get_order(
 ) -> OrderOut:
     if identity is None and order_token is None:
         raise AuthenticationRequiredError()
-    return order_out(await service.get_order(session, identity, order_id, order_token))
+    async with unit_of_work(orders.sessionmaker) as session:
+        order = await service.get_order(session, identity, order_id, order_token)
+    owner = service.is_owner(order, identity, order_token)
+    # The customer back from paying: the provider is asked at once (its webhook may come
+    # later, or never). No transaction is open meanwhile.
+    if owner and payments.awaits_online(order) and await payments.refresh(orders, order_id):
+        async with unit_of_work(orders.sessionmaker) as session:
+            order = await service.get_order(session, identity, order_id, order_token)
+    return order_out(order, to_owner=owner)
 
 
 @router.post(
@@ -151,7 +167,8 @@ async def cancel_order(
 ) -> Response:
     async def cancel(_: idempotency.Lease | None) -> Answer:
         order = await cancellation.cancel_order(orders, identity, order_id)
-        return Answer(200, order_out(order).model_dump(mode="json"))
+        to_owner = order.user_id == identity.user_id
+        return Answer(200, order_out(order, to_owner=to_owner).model_dump(mode="json"))
 
     answer = await idempotency.run_once(
         orders.sessionmaker,

@@ -23,9 +23,12 @@ from shop.orders.config import OrdersSettings
 from shop.orders.context import Orders
 from shop.orders.emails import OrderEmails
 from shop.orders.models import outbox
+from shop.orders.payment_providers.registry import build_providers
+from shop.orders.payments_api import router as payments_router
 from shop.orders.pricing_api import router as pricing_router
 from shop.orders.products_client import ProductsClient
 from shop.orders.reconciler import reconciler_resource
+from shop.orders.refunds_api import router as refunds_router
 from shop.orders.sellable_cache import SellableCache
 
 
@@ -66,8 +69,14 @@ def orders_resource(settings: OrdersSettings) -> Resource:
                 prices_include_tax=settings.prices_include_tax,
             )
             catalog = SellableCache(products, settings.cart_catalog_cache_seconds)
-            app.state.orders = Orders(app.state.sessionmaker, products, emails, settings, catalog)
-            yield {}
+            payments = build_providers(settings)
+            app.state.orders = Orders(
+                app.state.sessionmaker, products, emails, settings, catalog, payments
+            )
+            try:
+                yield {}
+            finally:
+                await payments.aclose()
 
     return resource
 
@@ -79,7 +88,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         settings,
         title="Orders service",
         description="Order placement with stock reservation, lifecycle, tracking.",
-        routers=[router, pricing_router, carts_router],
+        routers=[router, refunds_router, payments_router, pricing_router, carts_router],
         resources=[
             database_resource(settings),
             redis_resource(settings.redis_url),

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field
 
 from shop.kit.contracts.sellable import SellableRef
 from shop.kit.validation import JsonInt
 from shop.orders.cart_models import CartStatus
-from shop.orders.schemas import MAX_QUANTITY, AddressOut, OrderOut, PromotionCode, Strict
+from shop.orders.schemas import (
+    MAX_QUANTITY,
+    AddressOut,
+    OrderOut,
+    PaymentProviderName,
+    PromotionCode,
+    Strict,
+)
 
 Email = Annotated[EmailStr, Field(max_length=320)]
 
@@ -47,8 +54,8 @@ class MergeIn(Strict):
 
 
 class CheckoutIn(Strict):
-    payment_provider: Literal["manual"] | None = Field(
-        default=None, description="Only `manual` for now (the default)"
+    payment_provider: PaymentProviderName | None = Field(
+        default=None, description="One of PAYMENT_PROVIDERS; the first of them when absent"
     )
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Response
 
 from shop.kit.errors import problem_responses
 from shop.kit.identity import CurrentUser, OptionalUser
-from shop.orders import carts, checkout, idempotency, placement
+from shop.orders import carts, checkout, idempotency, online_placement, placement
 from shop.orders.api import LEASE_MARGIN_SECONDS, IdempotencyKey, OrdersContext, respond
 from shop.orders.cart_schemas import (
     CartIn,
@@ -167,14 +167,14 @@ async def checkout_cart(
 
     async def place(lease: idempotency.Lease | None) -> idempotency.Answer:
         done = await checkout.checkout(orders, identity, cart_id, wanted, lease)
-        answer = placement.placed_answer(done.order)
+        answer = online_placement.placed_answer(done.order)
         if done.order_token is None:
             return answer
         # Answered once: the key stores the order without it (and the order its hash).
         return idempotency.Answer(answer.status, {**answer.body, "order_token": done.order_token})
 
     async def settle(order_id: uuid.UUID) -> idempotency.Answer:
-        return placement.placed_answer(await placement.settle(orders, order_id))
+        return online_placement.placed_answer(await placement.settle(orders, order_id))
 
     settings = orders.settings
     answer = await idempotency.run_once(

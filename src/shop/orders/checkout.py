@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.db import unit_of_work
 from shop.kit.identity import Identity, verified_identity
-from shop.orders import order_pricing, placement
+from shop.orders import order_pricing, placement, reservation_lines
 from shop.orders.cart_models import Cart, CartStatus
 from shop.orders.cart_repository import CartRepository
 from shop.orders.cart_schemas import CheckoutIn
@@ -37,14 +37,13 @@ from shop.orders.errors import (
     CartNotReadyError,
     CheckoutInProgressError,
     PaymentProviderNotAllowedError,
-    TooManyUnpaidOrdersError,
 )
 from shop.orders.idempotency import Lease
 from shop.orders.models import Order, OrderStatus
+from shop.orders.payment_providers.manual import MANUAL
 from shop.orders.repository import OrderRepository
 from shop.orders.schemas import ItemIn
 
-MANUAL = "manual"
 GUEST_ACTOR = "guest"
 
 
@@ -95,12 +94,12 @@ async def checkout(
     missing = _missing(cart, email)
     if missing:
         raise CartNotReadyError(missing)
-    provider = body.payment_provider or MANUAL
+    provider = orders.payments.chosen(body.payment_provider).name
     if guest and provider == MANUAL and not settings.manual_payments_for_guests:
         raise PaymentProviderNotAllowedError(
             "Guests can't pay manually in this shop; sign in to check out."
         )
-    placement.check_quantities(
+    reservation_lines.check_quantities(
         [ItemIn(variant_id=v, quantity=q) for v, q in _lines(cart)], settings.max_line_quantity
     )
     token = secrets.token_urlsafe(32) if guest else None
@@ -120,15 +119,6 @@ async def checkout(
                 raise CartCompletedError("This cart was checked out already.")
         if _lines(locked) != snapshot:
             raise CartChangedError("The cart changed meanwhile; check it out again.")
-        if not guest and provider == MANUAL:
-            assert locked.user_id is not None
-            unpaid = await OrderRepository(session).count_unpaid_manual(locked.user_id)
-            if unpaid > settings.max_unpaid_orders:  # this order counts already
-                raise TooManyUnpaidOrdersError(
-                    f"You have {settings.max_unpaid_orders} orders awaiting payment; pay one"
-                    " of them before ordering again.",
-                    max_unpaid_orders=settings.max_unpaid_orders,
-                )
         locked.order_id = order.id
 
     async def complete(session: AsyncSession, order: Order) -> None:
@@ -146,10 +136,11 @@ async def checkout(
         items=[ItemIn(variant_id=v, quantity=q) for v, q in snapshot],
         shipping_address=cart.shipping_address,
         choices=order_pricing.Choices(cart.shipping_method_id, cart.promotion_code),
+        provider=provider,
+        promotion_field="code",
         extra={
             "cart_id": cart_id,
             "order_token_hash": None if token is None else token_hash(token),
-            "payment_provider": provider,
         },
         on_record=bind,
         on_confirm=complete,

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from shop.kit.config import DatabaseSettings
@@ -67,20 +67,57 @@ class OrdersSettings(DatabaseSettings, EmailSettings, IdentitySettings):
     manual_payments_for_guests: bool = False
     max_unpaid_orders: int = Field(default=3, ge=1)
 
+    # Payments (docs/payments.md): the providers a buyer may choose (comma-separated; the
+    # first is the default). An order paid online is pending, its stock held, for
+    # payment_hold_minutes; unpaid by then, it is cancelled. Stripe needs both keys
+    # (else the service refuses to start); stripe_api_base points it elsewhere (a
+    # stand-in such as localstripe in tests).
+    payment_providers: Annotated[list[Literal["manual", "stripe"]], NoDecode] = ["manual"]
+    payment_hold_minutes: int = Field(default=30, ge=1, le=23 * 60)
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    # The reconciler asks the provider about a payment still awaited once it has not
+    # been checked for this long (a webhook may have been lost).
+    payment_settle_after_seconds: float = Field(default=60.0, ge=0)
+
     # At least 32 random bytes, no placeholder: else the service refuses to start.
     _strong_service_token = field_validator("service_token")(strong_service_token)
 
-    @field_validator("products_url", "public_base_url")
+    @field_validator("products_url", "public_base_url", "stripe_api_base")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("products_urls", mode="before")
+    @field_validator("products_urls", "payment_providers", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return [url.strip() for url in value.split(",") if url.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("stripe_secret_key", "stripe_webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset key as ""
+
+    @field_validator("payment_providers")
+    @classmethod
+    def _some_provider(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one payment provider: manual, stripe")
+        return list(dict.fromkeys(value))  # duplicates dropped, order kept
+
+    @model_validator(mode="after")
+    def _stripe_configured(self) -> Self:
+        if "stripe" in self.payment_providers and not (
+            self.stripe_secret_key and self.stripe_webhook_secret
+        ):
+            raise ValueError(
+                "PAYMENT_PROVIDERS enables stripe, so STRIPE_SECRET_KEY and"
+                " STRIPE_WEBHOOK_SECRET must both be set"
+            )
+        return self
 
     @property
     def products_instances(self) -> list[str]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shop.kit.identity import Identity
 from shop.orders.config import OrdersSettings
 from shop.orders.emails import OrderEmails
+from shop.orders.payment_providers.registry import PaymentProviders
 from shop.orders.products_client import ProductsClient
 from shop.orders.sellable_cache import SellableCache
 
@@ -27,6 +28,7 @@ class Orders:
     emails: OrderEmails
     settings: OrdersSettings
     catalog: SellableCache  # the carts' view of current prices and stock
+    payments: PaymentProviders  # the payment providers enabled (PAYMENT_PROVIDERS)
 
 
 def actor_of(identity: Identity) -> str:

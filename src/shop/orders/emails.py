@@ -83,3 +83,36 @@ class OrderEmails:
             link=self._link(order),
         )
         await enqueue_email(session, outbox, message)
+
+    async def payment_received(self, session: AsyncSession, order: Order, amount: int) -> None:
+        message = self.renderer.render(
+            "payment_received",
+            to=order.email,
+            number=order.number,
+            amount=format_money(amount, order.currency),
+            link=self._link(order),
+        )
+        await enqueue_email(session, outbox, message)
+
+    async def refund_issued(
+        self,
+        session: AsyncSession,
+        order: Order,
+        *,
+        amount: int,
+        reason: str,
+        refunded: int,
+        paid: int,
+    ) -> None:
+        """``amount`` refunded now; ``refunded`` in all, of the ``paid``."""
+        message = self.renderer.render(
+            "refund_issued",
+            to=order.email,
+            number=order.number,
+            amount=format_money(amount, order.currency),
+            reason=reason,
+            refunded=format_money(refunded, order.currency),
+            paid=format_money(paid, order.currency),
+            link=self._link(order),
+        )
+        await enqueue_email(session, outbox, message)

@@ -196,6 +196,10 @@ class PromotionRefusedError(ShopError):
             **extra,
         )
 
+    def name_field(self, name: str) -> None:
+        """The code's field in the request: ``code`` (a cart's), or ``promotion_code``."""
+        self.extra["errors"] = [{**error, "field": name} for error in self.extra["errors"]]
+
 
 class PromotionUnknownError(PromotionRefusedError):
     title = "Unknown promotion code"

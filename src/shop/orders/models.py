@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +24,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shop.kit.db_schema import TYPE_ANNOTATION_MAP, new_metadata
 from shop.kit.outbox import outbox_table
+
+if TYPE_CHECKING:
+    from shop.orders.payment_models import Payment, Refund
 
 
 class Base(DeclarativeBase):
@@ -52,6 +55,16 @@ class StockState(enum.StrEnum):
     RELEASED = "released"  # everything is given back (or was never taken)
 
 
+class PaymentStatus(enum.StrEnum):
+    """What the customer owes, as the API shows it (``payment_status``)."""
+
+    AWAITING = "awaiting"  # not paid yet
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    NOT_REQUIRED = "not_required"  # nothing is owed: a total of 0, or cancelled unpaid
+
+
 # Human-friendly order numbers: ORD-000001, ... (created by the migration).
 order_number_seq = Sequence("order_number_seq", metadata=Base.metadata)
 
@@ -72,6 +85,11 @@ class Order(Base):
         String(20), default="manual", server_default="manual"
     )
     status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"))
+    payment_status: Mapped[PaymentStatus] = mapped_column(
+        _enum(PaymentStatus, "order_payment_status"),
+        default=PaymentStatus.AWAITING,
+        server_default=PaymentStatus.AWAITING.value,
+    )
     # False until confirmed: a placement that failed is never shown to the customer.
     placed: Mapped[bool] = mapped_column(default=False)
     subtotal: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -101,6 +119,11 @@ class Order(Base):
     events: Mapped[list[OrderEvent]] = relationship(
         lazy="raise", order_by="OrderEvent.id", cascade="all, delete-orphan"
     )
+    # Its payment (shop.orders.payment_models; None before it is placed) and refunds.
+    payment: Mapped[Payment | None] = relationship(lazy="raise", viewonly=True)
+    refunds: Mapped[list[Refund]] = relationship(
+        lazy="raise", order_by="Refund.created_at", viewonly=True
+    )
 
     __table_args__ = (
         CheckConstraint("subtotal >= 0", name="subtotal_not_negative"),
@@ -119,6 +142,14 @@ class Order(Base):
             postgresql_where=text(
                 "status = 'pending' OR (status <> 'cancelled' AND stock_state = 'held')"
                 " OR (status = 'cancelled' AND stock_state <> 'released')"
+            ),
+        ),
+        # What the reconciler refunds: cancelled orders that still keep money.
+        Index(
+            "ix_orders_cancelled_paid",
+            "updated_at",
+            postgresql_where=text(
+                "status = 'cancelled' AND payment_status IN ('paid', 'partially_refunded')"
             ),
         ),
     )
@@ -204,3 +235,6 @@ class IdempotencyKey(Base):
 
 
 outbox = outbox_table(Base.metadata)
+
+# The payment tables share this metadata, and Order's relationships name their classes.
+from shop.orders import payment_models  # noqa: E402, F401

@@ -19,6 +19,13 @@
       the placement deadline, the reconciler cancels it and gives back
       anything a late reservation took.
 
+Paid online (a provider such as stripe, shop.orders.online_placement): step 2
+holds the units for longer than the payment may take (``hold_seconds``), and step
+3 only prices the order, which stays pending and unplaced; then the payment is
+created at the provider and the order placed, still pending, awaiting it. Its
+outcome is settled by shop.orders.payments. Step 1 also counts a user's unpaid
+manual orders (``MAX_UNPAID_ORDERS``) under a lock of that user's.
+
 With an Idempotency-Key, step 1 also records the order on the key, in the same
 transaction (``idempotency.record_order``). If the request dies, a repeat after
 its lease answers from that order (``settle``): placed, the order (201, as the
@@ -31,7 +38,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -42,7 +49,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.kit.contracts.reservations import (
-    ReservationLineOut,
     ReservationOut,
     ReservationStatus,
     ReserveLineIn,
@@ -50,18 +56,29 @@ from shop.kit.contracts.reservations import (
 from shop.kit.db import unit_of_work
 from shop.kit.errors import ShopError
 from shop.kit.identity import Identity
-from shop.orders import idempotency, lifecycle, order_pricing, refusals, stock
+from shop.orders import (
+    idempotency,
+    lifecycle,
+    online_placement,
+    order_pricing,
+    payment_records,
+    promotion_uses,
+    refusals,
+    reservation_lines,
+    stock,
+)
 from shop.orders.context import RECONCILER_ACTOR, Orders, actor_of
 from shop.orders.errors import (
     CatalogUnavailableError,
     IdempotencyKeyInProgressError,
-    InvalidFieldError,
     MixedCurrencyError,
     OrderNotPlacedError,
+    PromotionRefusedError,
     ShippingMethodNotOfferedError,
 )
-from shop.orders.models import Order, OrderLine, OrderStatus, StockState
-from shop.orders.presenters import order_out
+from shop.orders.models import Order, OrderStatus, StockState
+from shop.orders.online_placement import placed_answer
+from shop.orders.payment_providers.manual import MANUAL
 from shop.orders.pricing_lookup import offered_method
 from shop.orders.products_client import ProductsRefusedError, ProductsUnavailableError
 from shop.orders.repository import OrderRepository
@@ -85,6 +102,9 @@ class OrderRequest:
     items: list[ItemIn]
     shipping_address: dict[str, Any]
     choices: order_pricing.Choices = field(default_factory=order_pricing.Choices)
+    provider: str | None = None  # the payment provider; None: the shop's default
+    # The request's name of the promotion code, in a refusal (``code`` for a cart).
+    promotion_field: str = "promotion_code"
     extra: dict[str, Any] = field(default_factory=dict)  # more columns of the order
     on_record: Hook | None = None
     on_confirm: Hook | None = None
@@ -100,6 +120,7 @@ class _PricingRefusedError(Exception):
 
 class Confirmation(Enum):
     CONFIRMED = "confirmed"
+    PRICED = "priced"  # priced and still pending, its stock held: to be paid online first
     GONE = "gone"  # no longer pending: the reconciler cancelled it meanwhile
     MIXED_CURRENCIES = "mixed"
 
@@ -113,6 +134,7 @@ def order_request(identity: Identity, body: PlaceOrderIn) -> OrderRequest:
         items=body.items,
         shipping_address=body.shipping_address.model_dump(mode="json"),
         choices=order_pricing.Choices(body.shipping_method_id, body.promotion_code),
+        provider=body.payment_provider,
     )
 
 
@@ -126,19 +148,14 @@ async def place_order(
     return await place(orders, order_request(identity, body), lease)
 
 
-def check_quantities(items: list[ItemIn], most: int, prefix: str = "items") -> None:
-    """A 422 naming the first line asking for more than ``MAX_LINE_QUANTITY`` units."""
-    for index, item in enumerate(items):
-        if item.quantity > most:
-            raise InvalidFieldError(f"{prefix}.{index}.quantity", f"must be at most {most}")
-
-
 async def place(
     orders: Orders, request: OrderRequest, lease: idempotency.Lease | None = None
 ) -> Order:
     """The confirmed order, with its lines and history; or a ShopError. Under an
     Idempotency-Key's ``lease``, the order is recorded on the key."""
-    check_quantities(request.items, orders.settings.max_line_quantity)
+    reservation_lines.check_quantities(request.items, orders.settings.max_line_quantity)
+    provider = orders.payments.chosen(request.provider)
+    request = replace(request, provider=provider.name)
     if orders.products.breaker_open:  # fail fast, and leave no pending order behind
         raise CatalogUnavailableError()
     method_id = request.choices.shipping_method_id
@@ -156,27 +173,39 @@ async def place(
     ]
     actor = request.actor
     order_id = await _record_pending(orders, request, lease)
+    # Paid online: the units are held (not taken) until the payment succeeds, for longer
+    # than the payment may take. Else they are taken at once.
+    hold_minutes = orders.settings.payment_hold_minutes
+    hold = online_placement.hold_seconds(hold_minutes) if provider.online else None
     try:
-        reservation = await orders.products.reserve(order_id, lines, commit=True)
+        reservation = await orders.products.reserve(
+            order_id, lines, commit=not provider.online, hold_seconds=hold
+        )
     except ProductsUnavailableError as exc:
         log.warning("placement left pending", order_id=str(order_id), reason=str(exc))
         raise CatalogUnavailableError() from exc
     except ProductsRefusedError as exc:
         raise await _refused(orders, order_id, actor, exc) from None
 
-    positions = _positions(items, reservation.lines)
+    positions = reservation_lines.positions(items, reservation.lines)
     if positions is None:
         log.error("the reservation does not match the order", order_id=str(order_id))
         raise CatalogUnavailableError()
     try:
-        outcome, order = await _confirm(orders, request, order_id, reservation, positions, lease)
+        outcome, order = await _confirm(
+            orders, request, order_id, reservation, positions, lease, online=provider.online
+        )
     except _PricingRefusedError as refused:
         # Nothing of the confirmation was kept: the order is cancelled, its units go back.
         await _cancel_pending(
             orders, order_id, actor, refusals.PRICING_REFUSED + refused.error.type_slug
         )
         await stock.give_back(orders, order_id)
-        raise refused.error from None
+        raise _named(refused.error, request.promotion_field) from None
+    if outcome is Confirmation.PRICED:
+        return await online_placement.await_payment(
+            orders, provider, order_id, actor, lease, on_placed=request.on_confirm
+        )
     if outcome is not Confirmation.CONFIRMED:
         await stock.give_back(orders, order_id)
         if outcome is Confirmation.MIXED_CURRENCIES:
@@ -184,30 +213,6 @@ async def place(
         raise CatalogUnavailableError("The order could not be placed in time. Try again.")
     assert order is not None
     return order
-
-
-def _positions(items: list[ItemIn], lines: list[ReservationLineOut]) -> dict[uuid.UUID, int] | None:
-    """The position of the item each reserved line answers, by the line's variant; None
-    unless the lines answer the items one for one (a line named by product answers the
-    reserved line of that product's variant)."""
-    positions: dict[uuid.UUID, int] = {}
-    for index, item in enumerate(items):
-        matches = [
-            line
-            for line in lines
-            if line.variant_id not in positions
-            and (item.variant_id is None or line.variant_id == item.variant_id)
-            and (item.product_id is None or line.product_id == item.product_id)
-        ]
-        if len(matches) != 1 or matches[0].quantity != item.quantity:
-            return None
-        positions[matches[0].variant_id] = index
-    return positions if len(positions) == len(lines) else None
-
-
-def placed_answer(order: Order) -> idempotency.Answer:
-    """What a placement answers: 201 and the order."""
-    return idempotency.Answer(201, order_out(order).model_dump(mode="json"))
 
 
 async def _read(orders: Orders, order_id: uuid.UUID) -> Order | None:
@@ -233,14 +238,26 @@ async def _record_pending(
             shipping_address=request.shipping_address,
             stock_state=StockState.NONE,
             requested_items=[item.model_dump(mode="json") for item in request.items],
+            payment_provider=request.provider,
             **request.extra,
         )
+        if request.user_id is not None and request.provider == MANUAL:
+            await payment_records.check_unpaid(
+                session, request.user_id, orders.settings.max_unpaid_orders
+            )
         await repository.add(order)
         lifecycle.record(session, order, request.actor, "order received")
         await idempotency.record_order(session, lease, order_id)
         if request.on_record is not None:
             await request.on_record(session, order)
     return order_id
+
+
+def _named(error: ShopError, field_name: str) -> ShopError:
+    """A promotion refusal names the field the request gave the code in."""
+    if isinstance(error, PromotionRefusedError):
+        error.name_field(field_name)
+    return error
 
 
 async def _cancel_pending(orders: Orders, order_id: uuid.UUID, actor: str, note: str) -> None:
@@ -259,7 +276,7 @@ async def settle(orders: Orders, order_id: uuid.UUID) -> Order:
         order = await OrderRepository(session).lock(order_id)
         if order is None:
             raise OrderNotPlacedError("The order of this request was not recorded.")
-        if order.status == OrderStatus.PENDING:
+        if order.status == OrderStatus.PENDING and not order.placed:
             overdue = await session.scalar(
                 select(Order.created_at < func.now() - deadline).where(Order.id == order_id)
             )
@@ -270,6 +287,7 @@ async def settle(orders: Orders, order_id: uuid.UUID) -> Order:
             transition(
                 session, order, OrderStatus.CANCELLED, RECONCILER_ACTOR, refusals.NOT_COMPLETED
             )
+            await promotion_uses.give_back(session, order_id)  # priced to be paid online
             abandoned = True
     if abandoned:
         await stock.give_back(orders, order_id)  # else the reconciler gives it back
@@ -302,12 +320,15 @@ async def _confirm(
     reservation: ReservationOut,
     position: dict[uuid.UUID, int],
     lease: idempotency.Lease | None,
+    *,
+    online: bool = False,
 ) -> tuple[Confirmation, Order | None]:
     """Confirms the pending order from its reservation (``position``: each variant's
     place among the items), priced (shop.orders.order_pricing: a refusal raises
     _PricingRefusedError, and nothing is kept); the confirmed order comes with its lines
     and history loaded, as this transaction wrote them. Under a lease, the answer (the
-    order, 201) is stored on the key in the same transaction."""
+    order, 201) is stored on the key in the same transaction. Paid ``online``, an order
+    with something to pay is only priced: it stays pending, its units held (PRICED)."""
     actor = request.actor
     try:
         async with unit_of_work(orders.sessionmaker) as session:
@@ -322,7 +343,7 @@ async def _confirm(
                     session, order, OrderStatus.CANCELLED, actor, refusals.MIXED_CURRENCIES
                 )
                 return Confirmation.MIXED_CURRENCIES, None
-            lines = _lines(order_id, reservation, position)
+            lines = reservation_lines.order_lines(order_id, reservation, position)
             await order_pricing.price_order(
                 session,
                 order,
@@ -333,8 +354,11 @@ async def _confirm(
             )
             session.add_all(lines)
             order.currency = currencies.pop()
+            if online and order.total > 0:
+                return Confirmation.PRICED, None
             order.placed = True
             lifecycle.transition(session, order, OrderStatus.CONFIRMED, actor, "stock reserved")
+            await payment_records.record_payment(session, order)
             if request.on_confirm is not None:
                 await request.on_confirm(session, order)
             await session.flush()
@@ -348,27 +372,3 @@ async def _confirm(
         raise _PricingRefusedError(error) from error
     log.info("order confirmed", order_id=str(order_id), number=order.number)
     return Confirmation.CONFIRMED, order
-
-
-def _lines(
-    order_id: uuid.UUID, reservation: ReservationOut, position: dict[uuid.UUID, int]
-) -> list[OrderLine]:
-    """The order's lines from its reservation, in the order of its items (not priced)."""
-    return sorted(
-        (
-            OrderLine(
-                order_id=order_id,
-                product_id=line.product_id,
-                variant_id=line.variant_id,
-                position=position[line.variant_id],
-                sku=line.sku,
-                name=line.name,
-                variant_title=line.variant_title,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                line_total=line.unit_price * line.quantity,
-            )
-            for line in reservation.lines
-        ),
-        key=lambda line: line.position,
-    )

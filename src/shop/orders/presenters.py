@@ -1,22 +1,55 @@
-"""An order as the API shows it (its lines and history must be loaded)."""
+"""An order as the API shows it (its lines, history, payment and refunds must be loaded)."""
 
 from __future__ import annotations
 
 from shop.orders.models import Order
+from shop.orders.payment_models import Payment, PaymentState, Refund
 from shop.orders.schemas import (
     AddressOut,
     HistoryOut,
     OrderItemOut,
     OrderOut,
+    PaymentOut,
+    RefundOut,
     ShippingMethodSnapshot,
 )
 
 
-def order_out(order: Order) -> OrderOut:
+def refund_out(refund: Refund) -> RefundOut:
+    return RefundOut(
+        id=refund.id,
+        amount=refund.amount,
+        reason=refund.reason,
+        status=refund.status,
+        created_at=refund.created_at,
+    )
+
+
+def payment_out(payment: Payment | None, *, to_owner: bool) -> PaymentOut | None:
+    """``client_secret`` pays the order: only its owner gets it, only while awaiting."""
+    if payment is None:
+        return None
+    secret = payment.client_secret if to_owner and payment.status is PaymentState.AWAITING else None
+    return PaymentOut(
+        provider=payment.provider,
+        status=payment.status,
+        amount=payment.amount,
+        currency=payment.currency,
+        client_secret=secret,
+        paid_at=payment.paid_at,
+        last_error=payment.last_error if payment.status is PaymentState.AWAITING else None,
+    )
+
+
+def order_out(order: Order, *, to_owner: bool = False) -> OrderOut:
+    """``to_owner``: the answer goes to the order's owner (the customer who placed it,
+    or whoever holds a guest order's token), who may see its payment's client secret."""
     return OrderOut(
         id=order.id,
         number=order.number,
         status=order.status,
+        payment_status=order.payment_status,
+        payment=payment_out(order.payment, to_owner=to_owner),
         email=order.email,
         items=[
             OrderItemOut(
@@ -49,5 +82,6 @@ def order_out(order: Order) -> OrderOut:
         shipping_address=AddressOut.model_validate(order.shipping_address),
         tracking_number=order.tracking_number,
         history=[HistoryOut(status=e.status, at=e.at, note=e.note) for e in order.events],
+        refunds=[refund_out(refund) for refund in order.refunds],
         created_at=order.created_at,
     )

@@ -133,18 +133,20 @@ class ProductsClient:
         items: Sequence[ReserveLineIn | tuple[uuid.UUID, int]],
         *,
         commit: bool = False,
+        hold_seconds: int | None = None,
     ) -> ReservationOut:
         """Holds the items (lines, or ``(product_id, quantity)`` pairs for single-variant
         products) for the order; with ``commit``, takes them off the shelf at once (the
-        answer is then ``committed``)."""
+        answer is then ``committed``); else for ``hold_seconds`` if given (products'
+        default otherwise)."""
         lines = [
             item
             if isinstance(item, ReserveLineIn)
             else ReserveLineIn(product_id=item[0], quantity=item[1])
             for item in items
         ]
-        body = ReserveIn(lines=lines, commit=commit)
-        # "commit" only when asked: the body is the one it always was.
+        body = ReserveIn(lines=lines, commit=commit, hold_seconds=hold_seconds)
+        # "commit" and "hold_seconds" only when asked: the body is the one it always was.
         return await self._call(
             "PUT", f"{PREFIX}/{order_id}", body.model_dump(mode="json", exclude_defaults=True)
         )

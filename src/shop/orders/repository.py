@@ -9,12 +9,20 @@ from sqlalchemy import ColumnElement, TextClause, func, select, text, tuple_, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from shop.orders.models import Order, OrderStatus, StockState, order_number_seq
+from shop.orders.models import Order, OrderStatus, PaymentStatus, StockState, order_number_seq
 
 # Literals, not parameters, so that the partial index of unfinished orders applies.
 PENDING = text("orders.status = 'pending'")
 HELD_NOT_CANCELLED = text("orders.status <> 'cancelled' AND orders.stock_state = 'held'")
 CANCELLED_NOT_RELEASED = text("orders.status = 'cancelled' AND orders.stock_state <> 'released'")
+
+# What an order's answer shows besides the order (shop.orders.presenters).
+ANSWERED = (
+    selectinload(Order.lines),
+    selectinload(Order.events),
+    selectinload(Order.payment),
+    selectinload(Order.refunds),
+)
 
 
 class OrderRepository:
@@ -45,11 +53,11 @@ class OrderRepository:
         return order
 
     async def full(self, order_id: uuid.UUID) -> Order | None:
-        """The order with its lines and history loaded."""
+        """The order with what its answer shows loaded (lines, history, payment, refunds)."""
         query = (
             select(Order)
             .where(Order.id == order_id)
-            .options(selectinload(Order.lines), selectinload(Order.events))
+            .options(*ANSWERED)
             .execution_options(populate_existing=True)
         )
         order: Order | None = await self.session.scalar(query)
@@ -62,12 +70,13 @@ class OrderRepository:
         *,
         user_id: uuid.UUID | None = None,
         status: OrderStatus | None = None,
+        payment_status: PaymentStatus | None = None,
         placed_only: bool = False,
     ) -> list[Order]:
-        """Newest first by (created_at, id), with lines and history."""
+        """Newest first by (created_at, id), with what their answers show loaded."""
         query = (
             select(Order)
-            .options(selectinload(Order.lines), selectinload(Order.events))
+            .options(*ANSWERED)
             .order_by(Order.created_at.desc(), Order.id.desc())
             .limit(limit)
         )
@@ -77,6 +86,8 @@ class OrderRepository:
             query = query.where(Order.user_id == user_id)
         if status is not None:
             query = query.where(Order.status == status)
+        if payment_status is not None:
+            query = query.where(Order.payment_status == payment_status)
         if placed_only:
             query = query.where(Order.placed.is_(True))
         return list(await self.session.scalars(query))
@@ -88,28 +99,40 @@ class OrderRepository:
         )
         return status
 
+    async def lock_user(self, user_id: uuid.UUID) -> None:
+        """A lock of the user's orders (a transaction-level advisory lock on the user's
+        id), held until the transaction ends: placements of one user count their unpaid
+        orders one after the other."""
+        key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
+        await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+
     async def count_unpaid_manual(self, user_id: uuid.UUID) -> int:
-        """The user's orders paid manually and not paid yet: until payments are recorded
-        (the payments issue), every pending or confirmed manual order counts."""
+        """The user's manual orders not paid yet (and not cancelled), those being placed
+        included."""
         count = await self.session.scalar(
             select(func.count())
             .select_from(Order)
             .where(
                 Order.user_id == user_id,
                 Order.payment_provider == "manual",
-                Order.status.in_([OrderStatus.PENDING, OrderStatus.CONFIRMED]),
+                Order.payment_status == PaymentStatus.AWAITING,
+                Order.status != OrderStatus.CANCELLED,
             )
         )
         return int(count or 0)
 
     async def lock_overdue_pending(self, deadline_seconds: float, limit: int) -> list[Order]:
-        """Pending orders older than the placement deadline, locked; others' locks skipped."""
+        """Pending orders older than the placement deadline, never placed, locked; others'
+        locks skipped."""
         overdue = Order.created_at < func.now() - timedelta(seconds=deadline_seconds)
-        return await self._lock_where(PENDING, overdue, limit=limit)
+        # A placed order still pending awaits its payment: shop.orders.payments' business.
+        return await self._lock_where(PENDING, overdue, Order.placed.is_(False), limit=limit)
 
     async def ids_to_commit(self, limit: int) -> list[uuid.UUID]:
-        """Placed, not cancelled orders whose units products still only holds."""
-        return await self._ids_where(HELD_NOT_CANCELLED, limit=limit)
+        """Confirmed (not cancelled) orders whose units products still only holds; a
+        pending order's held units await its payment."""
+        not_pending = Order.status != OrderStatus.PENDING
+        return await self._ids_where(HELD_NOT_CANCELLED, not_pending, limit=limit)
 
     async def ids_to_give_back(self, limit: int) -> list[uuid.UUID]:
         """Cancelled orders of which products may still hold (or have taken) units."""

@@ -11,7 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from shop.kit.contracts.sellable import SellableRef
 from shop.kit.validation import JsonInt, StrictInput
 from shop.orders.countries import COUNTRY_CODES
-from shop.orders.models import OrderStatus
+from shop.orders.models import OrderStatus, PaymentStatus
+from shop.orders.payment_models import PaymentState, RefundStatus
 
 MAX_ITEMS = 100
 # The bound of the schema; MAX_LINE_QUANTITY (100 by default) is the shop's own, lower one.
@@ -26,6 +27,9 @@ PromotionCode = Annotated[
         description="Letters, digits, - and _; case-insensitive",
     ),
 ]
+
+
+PaymentProviderName = Literal["manual", "stripe"]
 
 
 class Strict(StrictInput):
@@ -76,12 +80,15 @@ class PlaceOrderIn(Strict):
     shipping_address: AddressIn
     shipping_method_id: uuid.UUID | None = None
     promotion_code: PromotionCode | None = None
+    payment_provider: PaymentProviderName | None = Field(
+        default=None, description="One of PAYMENT_PROVIDERS; the first of them when absent"
+    )
 
     def idempotency_request(self) -> dict[str, Any]:
         """The request an Idempotency-Key remembers: without the fields added since keys
         were first stored when they are not given, so a retry across an upgrade matches."""
         request = self.model_dump(mode="json")
-        for added in ("shipping_method_id", "promotion_code"):
+        for added in ("shipping_method_id", "promotion_code", "payment_provider"):
             if request[added] is None:
                 del request[added]
         if request["shipping_address"]["region"] is None:
@@ -101,6 +108,24 @@ class StatusChangeIn(Strict):
         if self.status != "shipped" and self.tracking_number is not None:
             raise ValueError("a tracking_number is given only when the order is shipped")
         return self
+
+
+class RefundIn(Strict):
+    amount: (
+        Annotated[JsonInt, Field(ge=1, description="Minor units; all that is left when absent")]
+        | None
+    ) = None
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RefundOut(BaseModel):
+    id: uuid.UUID
+    amount: int = Field(description="Minor units")
+    reason: str
+    status: RefundStatus = Field(
+        description="pending: asked of the payment provider, not yet known to be done"
+    )
+    created_at: datetime
 
 
 class OrderItemOut(BaseModel):
@@ -142,10 +167,27 @@ class ShippingMethodSnapshot(BaseModel):
     price: int
 
 
+class PaymentOut(BaseModel):
+    provider: str = Field(description="`manual` or `stripe`")
+    status: PaymentState = Field(description="Where the money stands at the provider")
+    amount: int = Field(description="Minor units: the order's total")
+    currency: str
+    client_secret: str | None = Field(
+        default=None,
+        description="For Stripe.js: only to the order's owner, only while awaiting payment",
+    )
+    paid_at: datetime | None = None
+    last_error: str | None = Field(
+        default=None, description="Why the last attempt to pay was declined, while awaiting"
+    )
+
+
 class OrderOut(BaseModel):
     id: uuid.UUID
     number: str
     status: OrderStatus
+    payment_status: PaymentStatus = Field(description="What the customer owes")
+    payment: PaymentOut | None = Field(description="null only before the order is placed")
     email: str
     items: list[OrderItemOut]
     subtotal: int = Field(description="Minor units")
@@ -159,6 +201,7 @@ class OrderOut(BaseModel):
     shipping_address: AddressOut
     tracking_number: str | None
     history: list[HistoryOut]
+    refunds: list[RefundOut] = Field(description="Oldest first")
     created_at: datetime
 
 

@@ -26,7 +26,7 @@ from shop.orders import lifecycle
 from shop.orders.context import actor_of
 from shop.orders.emails import OrderEmails
 from shop.orders.errors import OrderNotFoundError, StockNotCommittedError, UserFilterForbiddenError
-from shop.orders.models import Order, OrderStatus, StockState
+from shop.orders.models import Order, OrderStatus, PaymentStatus, StockState
 from shop.orders.repository import OrderRepository
 from shop.orders.schemas import StatusChangeIn
 
@@ -46,6 +46,13 @@ def _token_opens(order: Order, order_token: str | None) -> bool:
         return False
     digest = hashlib.sha256(order_token.encode()).hexdigest()
     return hmac.compare_digest(digest, order.order_token_hash)
+
+
+def is_owner(order: Order, identity: Identity | None, order_token: str | None) -> bool:
+    """Whether the reader is the order's owner: its customer, or a guest order's token."""
+    if identity is not None and order.user_id is not None and order.user_id == identity.user_id:
+        return True
+    return _token_opens(order, order_token)
 
 
 async def get_order(
@@ -70,6 +77,7 @@ async def list_orders(
     cursor: str | None,
     user_id: uuid.UUID | None = None,
     status: OrderStatus | None = None,
+    payment_status: PaymentStatus | None = None,
 ) -> tuple[list[Order], str | None]:
     """A page of orders, newest first, and the cursor of the next page."""
     if not identity.is_admin:
@@ -82,6 +90,7 @@ async def list_orders(
         (after[0], after[1]) if after else None,
         user_id=user_id,
         status=status,
+        payment_status=payment_status,
         placed_only=not identity.is_admin,
     )
     page = orders[:limit]

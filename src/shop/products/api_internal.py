@@ -84,7 +84,7 @@ async def reserve(
             )
             for line in body.lines
         ],
-        ttl=timedelta(seconds=settings.reservation_ttl_seconds),
+        ttl=timedelta(seconds=body.hold_seconds or settings.reservation_ttl_seconds),
         actor=caller.actor,
         cache=_cache(request),
         notify_search=_notify_search(request),

@@ -22,6 +22,9 @@ from shop.kit.validation import JsonBool, JsonInt
 PREFIX = "/internal/v1/reservations"
 MAX_LINES = 100
 MAX_QUANTITY = 1000
+# The bounds of a hold asked for explicitly (``hold_seconds``).
+MIN_HOLD_SECONDS = 60
+MAX_HOLD_SECONDS = 86400
 
 
 class ReservationStatus(enum.StrEnum):
@@ -80,6 +83,14 @@ class ReserveIn(BaseModel):
         description="Take the units off the shelf at once (the reservation is answered "
         "`committed`), as a reserve followed by a commit would, in one step. A repeat "
         "of a reservation still held commits it.",
+    )
+    hold_seconds: JsonInt | None = Field(
+        default=None,
+        ge=MIN_HOLD_SECONDS,
+        le=MAX_HOLD_SECONDS,
+        description="How long held units stay held (not committed); the products "
+        "service's RESERVATION_TTL_SECONDS when absent. The orders service asks for "
+        "longer than a payment may take.",
     )
 
 
