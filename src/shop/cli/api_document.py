@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import SecretStr
+
 from shop.kit.service_auth import generate_service_token
 
 # Never connected to: only for the settings' validation.
@@ -29,16 +31,18 @@ def public_api_document() -> dict[str, Any]:
     from shop.products.app import create_app as products_app
     from shop.products.config import ProductsSettings
 
-    token = generate_service_token()
-    development = {"SHOP_ENV": "development"}  # the default console email backend
+    token = SecretStr(generate_service_token())
+    # SHOP_ENV=development: the default console email backend is allowed there.
     services = {
-        "auth": auth_app(AuthSettings(AUTH_DATABASE_URL=_NOWHERE, **development)).openapi(),
+        "auth": auth_app(AuthSettings(AUTH_DATABASE_URL=_NOWHERE, SHOP_ENV="development")),
         "products": products_app(
-            ProductsSettings(PRODUCTS_DATABASE_URL=_NOWHERE, SERVICE_TOKEN=token)
-        ).openapi(),
+            ProductsSettings(PRODUCTS_DATABASE_URL=_NOWHERE, service_token=token)
+        ),
         "orders": orders_app(
-            OrdersSettings(ORDERS_DATABASE_URL=_NOWHERE, SERVICE_TOKEN=token, **development)
-        ).openapi(),
+            OrdersSettings(
+                ORDERS_DATABASE_URL=_NOWHERE, service_token=token, SHOP_ENV="development"
+            )
+        ),
     }
     gateway = gateway_app(GatewaySettings()).openapi()
-    return merge_documents(gateway, services)
+    return merge_documents(gateway, {name: app.openapi() for name, app in services.items()})
