@@ -41,7 +41,7 @@ install-dev: $(VENV)/.dev-installed ## install the runtime and the development t
 run: install ## start the whole system (embedded PostgreSQL and Redis unless URLs are set)
 	$(BIN)/shop up
 
-# The first run seeds the demo catalog into .data (about a minute); later runs reuse it.
+# The first run seeds the demo catalog into .data; later runs reuse it.
 demo: install ## like make run, with the demo catalog (seeded on the first run, then kept)
 	$(BIN)/shop up --demo
 
