@@ -13,11 +13,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from shop.cli.config import CliSettings
 from shop.cli.processes import free_port
 from shop.cli.services import SERVICES
-from shop.cli.startup_checks import settings_problem
+from shop.cli.startup_checks import migration_problem, settings_problem
 from shop.kit import migrations
 from shop.kit.service_auth import generate_service_token
 from shop.products.config import ProductsSettings
@@ -136,6 +137,8 @@ def test_a_service_on_an_unmigrated_database_says_to_migrate(
 def test_a_database_a_newer_version_migrated_is_told_apart(
     tmp_path: Path, empty_database: str
 ) -> None:
+    """The previous release keeps starting on it (expand, then contract: a rollout or a
+    rollback), but cannot migrate it."""
     migrations.upgrade(SERVICES["orders"].migrations, empty_database)
 
     async def stamp() -> None:  # as a newer version's migration would leave it
@@ -146,21 +149,11 @@ def test_a_database_a_newer_version_migrated_is_told_apart(
             await connection.close()
 
     asyncio.run(stamp())
-    env = clean_environment(
-        ORDERS_DATABASE_URL=empty_database,
-        SERVICE_TOKEN=generate_service_token(),
-        ORDERS_PORT=str(free_port()),
-        SHOP_ENV="development",
-    )
-    code, lines = run(shop_serve("orders"), env, tmp_path)
-    assert code == 3
-    assert lines[-1:] == [
-        "shop serve orders: refusing to start, the database at ORDERS_DATABASE_URL is at"
-        " migration f00dcafe1234, which this code does not have (a newer version migrated"
-        " it): run that version, or point ORDERS_DATABASE_URL at a database this version"
-        " migrated."
-    ]
+    with capture_logs() as logs:
+        assert migration_problem(SERVICES["orders"], empty_database) is None
+    assert [line["revisions"] for line in logs] == [["f00dcafe1234"]]
 
+    env = clean_environment(ORDERS_DATABASE_URL=empty_database)
     code, lines = run([sys.executable, "-m", "shop", "migrate", "orders"], env, tmp_path)
     assert code == 2
     assert lines[-1].startswith("shop: cannot migrate the orders database (")
@@ -168,3 +161,10 @@ def test_a_database_a_newer_version_migrated_is_told_apart(
         "another version of the code migrated it; run that version, or start from an empty"
         " database (delete .data/ when the embedded PostgreSQL holds it)."
     )
+
+
+def test_the_migration_check_passes_a_migrated_database_and_skips_an_unreachable_one(
+    databases: Databases,
+) -> None:
+    assert migration_problem(SERVICES["products"], databases.urls["products"]) is None
+    assert migration_problem(SERVICES["products"], UNREACHABLE) is None

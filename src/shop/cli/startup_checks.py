@@ -36,9 +36,12 @@ def port_problem(service: str, host: str, port: int) -> str:
 
 
 def migration_problem(spec: ServiceSpec, database_url: str) -> str | None:
-    """Why the service's database does not fit its code, or None when it does or when the
-    database cannot be reached now (readiness reports that, and the service starts
-    anyway so it serves once the database is back)."""
+    """Why the service's database is not ready for its code: not migrated to the code's
+    migrations (``shop migrate`` first). None when it is, when the database cannot be
+    reached now (readiness reports that, and the service starts anyway so it serves
+    once the database is back), and when a newer version migrated it: migrations stay
+    compatible with the previous release (expand, then contract), which must keep
+    starting during a rollout and after a rollback."""
     from shop.kit import migrations  # alembic: only for the services with a database
 
     try:
@@ -49,15 +52,11 @@ def migration_problem(spec: ServiceSpec, database_url: str) -> str | None:
     wanted = migrations.heads(spec.migrations)
     if at == wanted:
         return None
-    variable = f"{spec.env_prefix}_DATABASE_URL"
     unknown = sorted(revision for revision in at if not migrations.known(spec.migrations, revision))
     if unknown:
-        return (
-            f"the database at {variable} is at migration {', '.join(unknown)}, which this"
-            " code does not have (a newer version migrated it): run that version, or point"
-            f" {variable} at a database this version migrated."
-        )
+        log.warning("the database is at a newer version's migrations", revisions=unknown)
+        return None
     return (
-        f"the database at {variable} is not migrated for this code: run"
-        f" `shop migrate {spec.name}` first."
+        f"the database at {spec.env_prefix}_DATABASE_URL is not migrated for this code:"
+        f" run `shop migrate {spec.name}` first."
     )
