@@ -3,8 +3,9 @@
 :class:`RequestContextMiddleware` sits outermost. It gives every request an
 ID (the client's ``X-Request-ID`` when it is sane, a new one otherwise), binds
 it to the log context, echoes it on the response, writes the access log line (at
-debug for the health probes), and turns any unhandled exception into a 500 problem response that reveals
-nothing of the internals; or into a 503 with ``Retry-After`` when the exception
+debug for the health probes), and turns any unhandled exception into a 500
+problem response that reveals nothing of the internals; or into a 503 with
+``Retry-After`` when the exception
 says that the database or Redis cannot be reached (a restart, a failover): the
 client may try again, and nothing was half done that the services don't finish.
 """
