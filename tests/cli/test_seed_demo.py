@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -72,6 +73,17 @@ async def generation(redis_url: str) -> int:
         await client.aclose()
 
 
+def progress(stderr: str) -> dict[str, tuple[int, int]]:
+    """(done, total) of each task, from the last progress line of each in the log."""
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    found = {}
+    for line in lines:
+        if line["event"] == "progress":
+            assert line["per_second"] > 0, line
+            found[line["task"]] = (line["done"], line["total"])
+    return found
+
+
 def files(data_dir: Path) -> list[Path]:
     return sorted(path for path in (data_dir / "media").rglob("*") if path.is_file())
 
@@ -97,6 +109,11 @@ async def test_seeds_the_catalog_once(
         f"Created {len(demo.categories)} categories, {PRODUCTS} products, {PRODUCTS} images;"
         " skipped 0 categories, 0 products and 0 images that were already there."
     )
+    # Not a terminal: the progress is told in log lines, with the counts and the rate.
+    assert progress(first.stderr) == {
+        "demo products": (PRODUCTS, PRODUCTS),
+        "demo pictures": (PRODUCTS, PRODUCTS),
+    }
     after_first = await counts(db)
     assert after_first["categories"] == len(demo.categories)
     assert after_first["products"] == PRODUCTS
@@ -153,6 +170,7 @@ async def test_seeds_the_catalog_once(
         f" categories, {PRODUCTS} products and {PRODUCTS} images that were already there."
     )
     assert await counts(db) == after_first  # nothing new, no version moved
+    assert progress(second.stderr) == {}  # nothing to do, nothing to show
     assert files(data_dir) == stored
     assert await generation(redis_url) == cache_generation  # nothing written, nothing to bump
 

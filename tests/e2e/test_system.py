@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
+import json
 import re
 import signal
 import time
@@ -225,10 +226,31 @@ def test_a_crashed_service_is_reported_and_restarted(system: RunningSystem) -> N
     assert httpx.get(system.url() + "/api/v1/categories").status_code == 200
 
 
+def test_an_empty_shop_says_how_to_fill_it_and_probes_leave_the_log_quiet(
+    system: RunningSystem,
+) -> None:
+    assert httpx.get(system.url() + "/health/ready").status_code == 200
+    assert httpx.get(system.url() + "/api/v1/categories").status_code == 200
+    log = system.log()
+    banner = log[log.index("The shop is up:") : log.index("Press Ctrl-C to stop.")]
+    assert "The catalog is empty. Load the demo catalog" in banner
+    assert ".venv/bin/shop seed-demo" in banner
+    assert "No admin can sign in" not in banner  # BOOTSTRAP_ADMIN_* made one
+    # The gateway's health checks poll every upstream every few seconds: no access line
+    # at info for them, or for the probe above, while other requests keep theirs.
+    requests = [json.loads(line) for line in log.splitlines() if '"event": "request"' in line]
+    assert any(line["path"] == "/api/v1/categories" for line in requests)
+    assert not [line for line in requests if line["path"].startswith("/health/")]
+
+
 @pytest.mark.resilience  # two whole starts, minutes on a loaded machine
 def test_ctrl_c_stops_everything_and_a_second_start_reuses_the_data(tmp_path: Path) -> None:
+    """With `--demo` (make demo): the first start loads the demo catalog, the second
+    finds it there."""
     data_dir = tmp_path / "data"
-    first = start_system(data_dir, tmp_path / "first.log")
+    first = start_system(data_dir, tmp_path / "first.log", up_args=["--demo", "12"])
+    assert "Demo catalog: Created 38 categories, 12 products, 12 images;" in first.log()
+    assert "The catalog is empty" not in first.log()
     children = first.descendants()
     assert len(children) >= 7  # five services, PostgreSQL (and its workers), Redis
     assert first.stop(signal.SIGINT) == 0
@@ -236,11 +258,14 @@ def test_ctrl_c_stops_everything_and_a_second_start_reuses_the_data(tmp_path: Pa
     assert all(port_is_free("127.0.0.1", port) for port in first.ports.values())
     assert not (data_dir / "runtime.env").exists()
 
-    second = start_system(data_dir, tmp_path / "second.log")
+    second = start_system(data_dir, tmp_path / "second.log", up_args=["--demo", "12"])
     children = second.descendants()
     try:
         assert "initialising embedded postgresql" not in second.log()
-        assert httpx.get(second.url() + "/api/v1/categories").status_code == 200
+        assert "Demo catalog: all 12 products were already there" in second.log()
+        categories = httpx.get(second.url() + "/api/v1/categories")
+        assert categories.status_code == 200
+        assert len(categories.json()["items"]) == 38
     finally:
         exit_code = second.stop(signal.SIGTERM)
     assert exit_code == 0

@@ -50,6 +50,29 @@ async def test_log_lines_are_json_with_service_and_request_id(client: httpx.Asyn
     assert access[0]["path"] == "/api/v1/probe/items/7"
 
 
+async def test_health_probes_are_counted_but_not_access_logged_at_info(
+    client: httpx.AsyncClient,
+) -> None:
+    """The gateway polls every upstream's readiness every few seconds: at info, those
+    lines buried everything else. They are debug lines now, and still counted."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.getLogger().handlers[0].formatter)
+    logging.getLogger().addHandler(handler)
+    try:
+        for path in ("/health/live", "/health/ready", "/api/v1/probe/items/3"):
+            await client.get(path)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["path"] for line in lines if line["event"] == "request"] == [
+        "/api/v1/probe/items/3"
+    ]
+    text = (await client.get("/metrics")).text
+    for route in ("/health/live", "/health/ready"):
+        assert f'method="GET",route="{route}",service="probe",status="200"}} 1.0' in text
+
+
 def test_console_format_is_human_readable() -> None:
     configure_logging("probe", "console")
     try:

@@ -1,6 +1,6 @@
 """The ``shop`` command: run, serve and migrate the system.
 
-shop up [--scale SERVICE=N] [--search BACKEND]
+shop up [--scale SERVICE=N] [--search BACKEND] [--demo [N]]
                               the whole system in the foreground
 shop serve SERVICE [--reload] one service (containers, scaling out)
 shop migrate [SERVICE ...]    apply migrations
@@ -51,6 +51,16 @@ def _parser() -> argparse.ArgumentParser:
         " OPENSEARCH_URL starts a local node (Java 17+ and Maven)",
     )
 
+    up.add_argument(
+        "--demo",
+        type=_product_count,
+        nargs="?",
+        const=1200,
+        metavar="N",
+        help="load the demo catalog (N products, default 1200) before starting, unless it is"
+        " there already (make demo)",
+    )
+
     serve = commands.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--reload", action="store_true", help="restart on code changes")
@@ -93,10 +103,16 @@ def _parser() -> argparse.ArgumentParser:
 def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
+    from pydantic import ValidationError
+
     from shop.cli.config import CliSettings
+    from shop.cli.startup_checks import StartupProblemError, settings_problem
     from shop.kit.logging import configure_logging
 
-    settings = CliSettings()
+    try:
+        settings = CliSettings()
+    except ValidationError as exc:
+        raise StartupProblemError(settings_problem(exc)) from None
     if args.command != "serve":
         configure_logging("shop", settings.log_format)
 
@@ -104,7 +120,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         from shop.cli.supervisor import up
 
         scale = {name: n for counts in args.scale for name, n in counts.items()}
-        return up(settings, scale, args.search)
+        return up(settings, scale, args.search, args.demo)
     if args.command == "serve":
         from shop.cli.serve import serve
 
@@ -157,12 +173,17 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from shop.cli.embedded import MissingEmbeddedExtraError
+    from shop.cli.startup_checks import StartupProblemError
     from shop.kit.email import ConsoleEmailOutsideDevelopmentError
 
     try:
         return _main(argv)
     # Set-up mistakes the message explains in full: no traceback.
-    except (MissingEmbeddedExtraError, ConsoleEmailOutsideDevelopmentError) as exc:
+    except (
+        MissingEmbeddedExtraError,
+        ConsoleEmailOutsideDevelopmentError,
+        StartupProblemError,
+    ) as exc:
         print(f"shop: {exc}", file=sys.stderr)
         return 2
 

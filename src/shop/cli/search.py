@@ -15,13 +15,16 @@ from typing import Any
 
 import structlog
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import func, select
 
 from shop.cli.config import CliSettings
 from shop.cli.embedded import EmbeddedServerError
 from shop.cli.embedded_search import EmbeddedOpenSearch
+from shop.cli.progress import progress
 from shop.cli.system import data_layer, migrate
 from shop.kit.db import create_engine, create_sessionmaker
 from shop.products.config import ProductsSettings
+from shop.products.models import Product
 from shop.products.search import ReindexResult, SearchEngineError, create_search_engine, reindex
 
 log = structlog.get_logger("shop.cli")
@@ -55,7 +58,11 @@ async def _reindex(settings: ProductsSettings) -> ReindexResult:
     engine, alias = create_search_engine(settings)
     database = create_engine(settings)
     try:
-        return await reindex(engine, create_sessionmaker(database), alias)
+        sessions = create_sessionmaker(database)
+        async with sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(Product))
+        with progress("search index", total or 0) as indexed:
+            return await reindex(engine, sessions, alias, indexed)
     finally:
         await engine.aclose()
         await database.dispose()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from shop.cli.config import CliSettings
 from shop.cli.demo import DemoCatalog, DemoProduct, demo_catalog, demo_image
+from shop.cli.progress import progress
 from shop.cli.system import data_layer, migrate
 from shop.kit.db import create_engine, create_sessionmaker, unit_of_work
 from shop.products.cache import CatalogCache
@@ -148,13 +149,17 @@ class _Seeder:
             )
         new = [p for p in demo.products if p.sku not in skus and p.slug not in slugs]
         conflicts = sum(1 for p in demo.products if p.sku not in skus and p.slug in slugs)
-        for batch in _batches(new, PRODUCTS_PER_TRANSACTION):
-            async with unit_of_work(self.sessions) as session:
-                catalog = self.catalog()
-                for product in batch:
-                    await create_product(
-                        session, catalog, _product_in(product, categories[product.category_slug])
-                    )
+        with progress("demo products", len(new)) as advance:
+            for batch in _batches(new, PRODUCTS_PER_TRANSACTION):
+                async with unit_of_work(self.sessions) as session:
+                    catalog = self.catalog()
+                    for product in batch:
+                        await create_product(
+                            session,
+                            catalog,
+                            _product_in(product, categories[product.category_slug]),
+                        )
+                advance(len(batch))  # once committed
         return len(new), len(demo.products) - len(new) - conflicts, conflicts
 
     async def images(self, demo: DemoCatalog) -> tuple[int, int]:
@@ -176,17 +181,19 @@ class _Seeder:
         for item in missing:
             queue.put_nowait(item)
 
-        async def work() -> None:
+        async def work(advance: Callable[[int], None]) -> None:
             while not queue.empty():
                 sku, product_id = queue.get_nowait()
                 data = await asyncio.to_thread(demo_image, by_sku[sku])
                 image = await process_upload(data, limits)  # as an upload is checked
                 await store_product_image(self.sessions, self.media, self.cache, product_id, image)
+                advance(1)
 
         try:
-            async with asyncio.TaskGroup() as tasks:
-                for _ in range(IMAGE_TASKS):
-                    tasks.create_task(work())
+            with progress("demo pictures", len(missing)) as advance:
+                async with asyncio.TaskGroup() as tasks:
+                    for _ in range(IMAGE_TASKS):
+                        tasks.create_task(work(advance))
         except ExceptionGroup as group:  # the first failure stopped them all: that one
             raise group.exceptions[0] from None
         return len(missing), (present or 0) - len(missing)
@@ -235,13 +242,18 @@ def seed_demo(cli: CliSettings, products: int, *, images: bool = True) -> SeedRe
     """Migrates the products database, then loads the first ``products`` products of the
     demo catalog (and all its categories) into it, and their pictures unless ``images``
     is false (``--no-images``: drawing them is most of the time a large catalog takes)."""
-    demo = demo_catalog(products)
     with data_layer(cli, need_redis=True, services=["products"]) as env:
         migrate(env, ["products"])
-        settings = ProductsSettings(
-            PRODUCTS_DATABASE_URL=env["PRODUCTS_DATABASE_URL"], redis_url=env["REDIS_URL"]
-        )
-        result = asyncio.run(_seed(settings, demo, images))
+        return seed_into(env, products, images=images)
+
+
+def seed_into(env: dict[str, str], products: int, *, images: bool = True) -> SeedResult:
+    """Loads the demo catalog into the migrated products database and the Redis that
+    ``env`` names (``PRODUCTS_DATABASE_URL``, ``REDIS_URL``), as :func:`seed_demo`."""
+    settings = ProductsSettings(
+        PRODUCTS_DATABASE_URL=env["PRODUCTS_DATABASE_URL"], redis_url=env["REDIS_URL"]
+    )
+    result = asyncio.run(_seed(settings, demo_catalog(products), images))
     log.info("demo catalog seeded", **vars(result))
     return result
 

@@ -19,7 +19,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from shop.cli.processes import port_is_free
 from shop.cli.services import SERVICES
+from shop.cli.startup_checks import migration_problem, port_problem, settings_problem
 from shop.kit.config import ServiceSettings
 from shop.kit.health import begin_draining
 
@@ -120,6 +122,11 @@ def shared_socket(host: str, port: int) -> socket.socket:
     return listening
 
 
+def _refuse(name: str, problem: str) -> int:
+    print(f"shop serve {name}: refusing to start, {problem}", file=sys.stderr)
+    return STARTUP_FAILURE
+
+
 def serve(name: str, *, reload: bool = False) -> int:
     spec = SERVICES[name]
     module_name, factory_name = spec.app_factory.split(":")
@@ -127,8 +134,18 @@ def serve(name: str, *, reload: bool = False) -> int:
     try:
         app = getattr(importlib.import_module(module_name), factory_name)()
     except ValidationError as exc:  # which setting, and why (never its value)
-        print(f"shop serve {name}: refusing to start, {exc}", file=sys.stderr)
-        return STARTUP_FAILURE
+        return _refuse(name, settings_problem(exc))
+    settings: ServiceSettings = app.state.settings
+    # Told before the app opens anything (uvicorn binds only after the lifespan).
+    if (
+        not settings.reuse_port
+        and ":" not in settings.bind_host  # (the probe speaks IPv4)
+        and not port_is_free(settings.bind_host, settings.port)
+    ):
+        return _refuse(name, port_problem(name, settings.bind_host, settings.port))
+    database_url: str | None = getattr(settings, "database_url", None)
+    if spec.database and database_url and (problem := migration_problem(spec, database_url)):
+        return _refuse(name, problem)
     if not reload:
         return run_app(app)
     uvicorn.run(spec.app_factory, factory=True, reload=True, **server_options(app))

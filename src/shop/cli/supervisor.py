@@ -28,10 +28,12 @@ from pydantic import SecretStr
 from shop.cli.config import CliSettings
 from shop.cli.embedded import stored_secret
 from shop.cli.embedded_search import SearchNodeUnavailableError
+from shop.cli.first_run import next_steps, seed_demo_catalog, shop_contents
 from shop.cli.processes import port_is_free, spawn, stop
 from shop.cli.scaling import instance_ports
 from shop.cli.search import index_catalog, up_search_layer
 from shop.cli.services import SERVICES, ServiceSpec
+from shop.cli.startup_checks import port_problem
 from shop.cli.system import data_layer, migrate
 from shop.kit.service_auth import generate_service_token, strong_service_token
 
@@ -170,7 +172,7 @@ def _wait_ready(children: list[Child], deadline: float, timeout: float, stopping
             for child in list(pending):
                 assert child.process is not None
                 if child.process.poll() is not None:
-                    raise StartupError(f"{child.label} exited during start-up")
+                    raise StartupError(f"{child.label} exited during start-up; its reason is above")
                 if child.env.get("REUSE_PORT") == "true" and not _listening(child):
                     continue  # a probe of the shared port may reach its twin, not it
                 try:
@@ -195,18 +197,24 @@ def _write_runtime_env(path: Path, env: dict[str, str]) -> None:
 
 
 def up(
-    settings: CliSettings, scale: Mapping[str, int] | None = None, search: str | None = None
+    settings: CliSettings,
+    scale: Mapping[str, int] | None = None,
+    search: str | None = None,
+    demo: int | None = None,
 ) -> int:
     """``scale``: instances per service (default one each); ``search``: the search
-    backend (else ``SEARCH_BACKEND``), OpenSearch without a URL being the embedded node."""
+    backend (else ``SEARCH_BACKEND``), OpenSearch without a URL being the embedded node;
+    ``demo``: the demo catalog's size, loaded before the services start unless there."""
     try:
-        return _up(settings, scale, search)
+        return _up(settings, scale, search, demo)
     except SearchNodeUnavailableError as exc:
         log.error("no search node", error=str(exc))
         return 1
 
 
-def _up(settings: CliSettings, scale: Mapping[str, int] | None, search: str | None) -> int:
+def _up(
+    settings: CliSettings, scale: Mapping[str, int] | None, search: str | None, demo: int | None
+) -> int:
     stopping = StopFlag()
 
     def request_stop(signum: int, _: FrameType | None) -> None:
@@ -217,17 +225,20 @@ def _up(settings: CliSettings, scale: Mapping[str, int] | None, search: str | No
     signal.signal(signal.SIGTERM, request_stop)
 
     busy = [
-        f"{name} ({settings.port_of(name)})"
+        port_problem(name, settings.bind_host, settings.port_of(name))
         for name in SERVICES
         if not port_is_free(settings.bind_host, settings.port_of(name))
     ]
     if busy:
-        log.error("ports already in use; is the system already running?", ports=busy)
+        for problem in busy:
+            print(f"shop up: {problem}", file=sys.stderr)
         return 1
     ports = instance_ports(settings, scale or {})
 
     with data_layer(settings) as data_env, up_search_layer(settings, search) as search_env:
         migrate(data_env)
+        if demo is not None and not seed_demo_catalog(data_env, demo):
+            return 0  # stopped while seeding, as asked
         data_env |= search_env
         if "OPENSEARCH_URL" in search_env:  # the embedded node: the catalog goes into it
             index_catalog(data_env["PRODUCTS_DATABASE_URL"], search_env["OPENSEARCH_URL"])
@@ -246,7 +257,7 @@ def _up(settings: CliSettings, scale: Mapping[str, int] | None, search: str | No
                     child.start()
                 if not _wait_ready(group, deadline, settings.startup_timeout, stopping):
                     return 0  # stopped during start-up, as asked
-            print(_banner(children, runtime_env, search_env), flush=True)
+            print(_banner(children, runtime_env, search_env, data_env), flush=True)
             return _supervise(children, stopping)
         except StartupError as exc:
             log.error("start-up failed", error=str(exc))
@@ -277,7 +288,12 @@ def _supervise(children: list[Child], stopping: StopFlag) -> int:
     return 0
 
 
-def _banner(children: list[Child], runtime_env: Path, search_env: Mapping[str, str]) -> str:
+def _banner(
+    children: list[Child],
+    runtime_env: Path,
+    search_env: Mapping[str, str],
+    data_env: dict[str, str],
+) -> str:
     lines = ["", "The shop is up:"]
     for child in children:
         lines.append(f"  {child.label:<11} {child.url}")
@@ -288,6 +304,7 @@ def _banner(children: list[Child], runtime_env: Path, search_env: Mapping[str, s
         f"  API docs    {gateway.url}/docs",
         f"  dashboard   {gateway.url}/admin/",
         f"  database and Redis URLs: {runtime_env}",
+        *next_steps(shop_contents(data_env), f"{gateway.url}/admin/", runtime_env),
         "Press Ctrl-C to stop.",
         "",
     ]

@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 import structlog
+from alembic.util.exc import CommandError
 
 from shop.cli.config import CliSettings
 from shop.cli.embedded import EmbeddedPostgres, EmbeddedRedis
 from shop.cli.services import DATABASE_SERVICES
+from shop.cli.startup_checks import StartupProblemError
 from shop.kit import migrations
 
 log = structlog.get_logger("shop.cli")
@@ -48,4 +50,11 @@ def migrate(env: dict[str, str], services: list[str] | None = None) -> None:
         if services and spec.name not in services:
             continue
         log.info("migrating", service=spec.name)
-        migrations.upgrade(spec.migrations, env[f"{spec.env_prefix}_DATABASE_URL"])
+        try:
+            migrations.upgrade(spec.migrations, env[f"{spec.env_prefix}_DATABASE_URL"])
+        except CommandError as exc:  # a revision this code lacks: a newer version's
+            raise StartupProblemError(
+                f"cannot migrate the {spec.name} database ({str(exc).rstrip('.')}): another"
+                " version of the code migrated it; run that version, or start from an empty"
+                " database (delete .data/ when the embedded PostgreSQL holds it)."
+            ) from None

@@ -2,9 +2,10 @@
 
 :class:`RequestContextMiddleware` sits outermost. It gives every request an
 ID (the client's ``X-Request-ID`` when it is sane, a new one otherwise), binds
-it to the log context, echoes it on the response, writes the access log line,
-and turns any unhandled exception into a 500 problem response that reveals
-nothing of the internals; or into a 503 with ``Retry-After`` when the exception
+it to the log context, echoes it on the response, writes the access log line (at
+debug for the health probes), and turns any unhandled exception into a 500
+problem response that reveals nothing of the internals; or into a 503 with
+``Retry-After`` when the exception
 says that the database or Redis cannot be reached (a restart, a failover): the
 client may try again, and nothing was half done that the services don't finish.
 """
@@ -27,6 +28,11 @@ REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 log = structlog.get_logger("shop.access")
+
+# Probes polled every few seconds (the gateway's health checks, the supervisor, a
+# kubelet): their access lines would bury every other. Logged at debug (LOG_LEVEL=DEBUG
+# shows them); the metrics still count them.
+PROBE_PATHS = frozenset({"/health/live", "/health/ready"})
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -89,7 +95,7 @@ class RequestContextMiddleware:
                 response = problem_response(500, detail="An unexpected error occurred.")
             await response(scope, receive, send_with_id)
         finally:
-            log.info(
+            (log.debug if scope["path"] in PROBE_PATHS else log.info)(
                 "request",
                 method=scope["method"],
                 path=scope["path"],

@@ -12,6 +12,9 @@ import asyncio
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -66,3 +69,41 @@ def run_migrations(metadata: MetaData) -> None:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def heads(script_location: str) -> set[str]:
+    """The revisions the code's migrations end at."""
+    script = ScriptDirectory.from_config(alembic_config(script_location, "postgresql://"))
+    return set(script.get_heads())
+
+
+def known(script_location: str, revision: str) -> bool:
+    """Whether the code's migrations have ``revision`` (a newer version's are unknown)."""
+    script = ScriptDirectory.from_config(alembic_config(script_location, "postgresql://"))
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def current(database_url: str, connect_timeout: float = 5.0) -> set[str]:
+    """The revisions the database is at (empty: never migrated). Raises when the
+    database cannot be reached within ``connect_timeout`` seconds."""
+
+    def read(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    async def run() -> set[str]:
+        engine = create_async_engine(
+            to_async_database_url(database_url),
+            poolclass=pool.NullPool,
+            hide_parameters=True,
+            connect_args={"timeout": connect_timeout},
+        )
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

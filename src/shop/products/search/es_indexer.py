@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,8 +198,11 @@ async def reindex(
     engine: SearchEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     alias: str,
+    indexed: Callable[[int], None] = lambda count: None,
 ) -> ReindexResult:
     """Builds a new index from the database and points ``alias`` at it, atomically.
+    ``indexed`` hears how many more products are in the new index after each batch
+    (the command line's progress).
 
     Searches go on against the old index until the swap. Changes the outbox worker
     writes to the alias during the load land in the old index, so after the swap
@@ -213,6 +216,7 @@ async def reindex(
             documents = await load_documents(session, batch)
             await engine.bulk_index(index, documents, require_alias=False)
             count += len(documents)
+            indexed(len(documents))
     await engine.refresh(index)
 
     previous = await engine.indices_of_alias(alias)
