@@ -2,8 +2,8 @@
 searches, explained with ``EXPLAIN (ANALYZE, BUFFERS)``, and the backend call timed
 from Python (its median over repeated runs), against a seeded products database.
 
-    SHOP_DATA_DIR=.data-20k .venv/bin/python -m shop seed-demo --products 20000 --no-images
-    SHOP_DATA_DIR=.data-20k .venv/bin/python -m bench.search_explain [--plans] [--runs 20]
+    SHOP_DATA_DIR=/tmp/data-20k .venv/bin/python -m shop seed-demo --products 20000 --no-images
+    SHOP_DATA_DIR=/tmp/data-20k .venv/bin/python -m bench.search_explain [--plans] [--runs 20]
 
 It starts the embedded PostgreSQL of that data directory (or uses
 ``PRODUCTS_DATABASE_URL``), runs ``ANALYZE``, and prints per request the server

@@ -177,7 +177,13 @@ class VariantFilter:
         if self.in_stock is None:  # a minimum price (else nothing is needed)
             return case(
                 (not_(self._overlaps()), false()),
-                (or_(self._in_range(Product.price), self._in_range(Product.max_price)), true()),
+                (
+                    or_(
+                        self._in_range(Product.price.expression),
+                        self._in_range(Product.max_price.expression),
+                    ),
+                    true(),
+                ),
                 else_=by_variant,
             )
         if self.in_stock:
@@ -200,7 +206,7 @@ class VariantFilter:
 
     # --- option facets ----------------------------------------------------------------
 
-    def option_counts(self, products: FromClause) -> CompoundSelect:
+    def option_counts(self, products: FromClause) -> CompoundSelect[Any]:
         """``(pair, products)`` rows of the variants of ``products`` (a FROM with the
         ``id``, ``price``, ``max_price``, ``option_pairs`` and ``stocked_pairs`` of
         the result set without the option filters); a pair may come in two rows (add
