@@ -2,7 +2,8 @@
 
 The catalog is :func:`shop.cli.demo.demo_catalog` (deterministic: the same
 catalog every time). It goes in through the products service's own use cases,
-``create_category`` and ``create_product`` over a :class:`Catalog`, and its
+``create_category`` and ``create_products`` (``create_product`` for a batch, one
+flush per table) over a :class:`Catalog`, and its
 pictures through the upload path (:func:`process_upload`, then
 :func:`store_product_image`), so everything a real write does happens here
 too: search vectors, a ledger row for each initial stock, an outbox event per
@@ -52,7 +53,7 @@ from shop.products.image_service import store_product_image
 from shop.products.images import ImageLimits, process_upload
 from shop.products.models import Category, Product, ProductImage
 from shop.products.schemas import CategoryIn, OptionIn, ProductIn, VariantIn
-from shop.products.service import Catalog, create_category, create_product
+from shop.products.service import Catalog, create_category, create_products
 from shop.products.storage import MediaStorage, create_media_storage
 
 log = structlog.get_logger("shop.cli.seed")
@@ -152,13 +153,8 @@ class _Seeder:
         with progress("demo products", len(new)) as advance:
             for batch in _batches(new, PRODUCTS_PER_TRANSACTION):
                 async with unit_of_work(self.sessions) as session:
-                    catalog = self.catalog()
-                    for product in batch:
-                        await create_product(
-                            session,
-                            catalog,
-                            _product_in(product, categories[product.category_slug]),
-                        )
+                    items = [_product_in(p, categories[p.category_slug]) for p in batch]
+                    await create_products(session, self.catalog(), items)
                 advance(len(batch))  # once committed
         return len(new), len(demo.products) - len(new) - conflicts, conflicts
 

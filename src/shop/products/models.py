@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     Enum,
     ForeignKey,
     Index,
@@ -18,10 +19,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shop.kit.contracts.reservations import ReservationStatus
@@ -105,6 +107,23 @@ class Product(Base):
     )
     # Maintained by the search module on every write (name, SKU, description, category).
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
+    # What search filters need of the active variants, kept by triggers on variants
+    # and inventory (migration e4f1a7c3d925; see shop.products.search.pg_variants):
+    # the highest price, whether one has units available, and the option values of
+    # all of them and of those in stock, as JSON pairs '["Size", "M"]'.
+    max_price: Mapped[int | None] = mapped_column(BigInteger, deferred=True)
+    stocked: Mapped[bool] = mapped_column(default=False, server_default=false(), deferred=True)
+    option_pairs: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]"), deferred=True
+    )
+    stocked_pairs: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]"), deferred=True
+    )
+    # The last hexadecimal digit of the id (random): '0' puts one product in 16 in the
+    # sample that estimates the counts of large listings, for good.
+    sample: Mapped[str] = mapped_column(
+        Text, Computed("right((id)::text, 1)", persisted=True), deferred=True
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -118,17 +137,17 @@ class Product(Base):
         Index("ix_products_status_created_at", "status", "created_at", "id"),
         Index("ix_products_status_price", "status", "price", "id"),
         Index("ix_products_status_name", "status", "name", "id"),
-        Index("ix_products_status_category", "status", "category_id"),  # facet counts
+        # Counts by category (totals, facets), price and stock filters included, by an
+        # index-only scan: of every product, or of the one-in-16 sample (``sample``
+        # '0': shop.products.search.pg_counts; migration e4f1a7c3d925).
+        Index(
+            "ix_products_status_sample_category",
+            "status",
+            "sample",
+            "category_id",
+            postgresql_include=["price", "max_price", "stocked", "id"],
+        ),
     )
-
-
-# Typo-tolerant matching of names (pg_trgm); shop_unaccent is created by the migration.
-Index(
-    "ix_products_name_trgm",
-    func.shop_unaccent(Product.name).label("name_unaccented"),
-    postgresql_using="gin",
-    postgresql_ops={"name_unaccented": "gin_trgm_ops"},
-)
 
 
 class ProductOption(Base):

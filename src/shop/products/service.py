@@ -12,6 +12,7 @@ reads) and the search index hears of it through the outbox.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from shop.products.errors import (
     VersionMismatchError,
 )
 from shop.products.models import Category, Product, ProductStatus, VariantStatus
+from shop.products.options import Declared
 from shop.products.repositories import (
     CategoryRepository,
     OptionRepository,
@@ -43,7 +45,7 @@ from shop.products.repositories import (
 from shop.products.schemas import CategoryIn, CategoryUpdate, ProductIn, ProductUpdate, VariantIn
 from shop.products.search import CATEGORY_CHANGED
 from shop.products.slugs import MAX_LENGTH, slugify
-from shop.products.variants import write_variants
+from shop.products.variants import search_columns, write_variants
 
 
 @dataclass(frozen=True)
@@ -161,32 +163,46 @@ async def _check_category(session: AsyncSession, category_id: uuid.UUID | None) 
 async def create_product(session: AsyncSession, catalog: Catalog, data: ProductIn) -> Product:
     """The product with its options and variants; without ``variants``, one default
     variant carrying its SKU, price and initial stock."""
-    products = ProductRepository(session)
-    await _check_category(session, data.category_id)
-    variants = data.variants
-    if variants is None:
-        assert data.price is not None  # ProductIn requires it without variants
-        variants = [
-            VariantIn(sku=data.sku, price=data.price, initial_stock=data.initial_stock or 0)
-        ]
-    product = products.add(
-        Product(
-            sku=data.sku,
-            slug=data.slug or await _unique_slug(products, slugify(data.name)),
-            name=data.name,
-            description=data.description,
-            price=min(variant.price for variant in variants),
-            currency=catalog.currency,
-            category_id=data.category_id,
-            attributes=data.attributes,
-            status=data.status,
-        )
-    )
-    await _flush_unique(products, "product")
-    options = [(option.name, option.values) for option in data.options]
-    await write_variants(session, product, options, variants, catalog.actor)
-    await announce(session, catalog.cache, [product.id])
+    [product] = await create_products(session, catalog, [data])
     return product
+
+
+async def create_products(
+    session: AsyncSession, catalog: Catalog, items: Sequence[ProductIn]
+) -> list[Product]:
+    """Several products as :func:`create_product` makes each, with one flush per table
+    for all of them (the demo seed loads thousands). A duplicate SKU or slug refuses
+    them all; so does a slug left to be made up that two of them would share."""
+    products = ProductRepository(session)
+    for category_id in dict.fromkeys(data.category_id for data in items):
+        await _check_category(session, category_id)
+    new: list[tuple[Product, Declared, Sequence[VariantIn]]] = []
+    for data in items:
+        variants = data.variants
+        if variants is None:
+            assert data.price is not None  # ProductIn requires it without variants
+            variants = [
+                VariantIn(sku=data.sku, price=data.price, initial_stock=data.initial_stock or 0)
+            ]
+        product = products.add(
+            Product(
+                sku=data.sku,
+                slug=data.slug or await _unique_slug(products, slugify(data.name)),
+                name=data.name,
+                description=data.description,
+                price=min(variant.price for variant in variants),
+                currency=catalog.currency,
+                category_id=data.category_id,
+                attributes=data.attributes,
+                status=data.status,
+                **search_columns(variants),
+            )
+        )
+        new.append((product, [(option.name, option.values) for option in data.options], variants))
+    await _flush_unique(products, "product")
+    await write_variants(session, new, catalog.actor)
+    await announce(session, catalog.cache, [product.id for product, _, _ in new])
+    return [product for product, _, _ in new]
 
 
 async def find_product(

@@ -10,8 +10,10 @@ ETag) changes and its derived ``price`` (the lowest active variant price) is kep
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +50,26 @@ from shop.products.repositories import (
 from shop.products.schemas import VariantIn, VariantUpdate
 
 COMBINATION_INDEX = "uq_product_variants_active_combination"
+
+
+def search_columns(variants: Sequence[VariantIn]) -> dict[str, Any]:
+    """The product's search columns (migration e4f1a7c3d925) for these new variants, all
+    active: set with the product's INSERT, they are what the triggers on variants and
+    inventory compute, so those need not write the row again. The pairs are spelled
+    as PostgreSQL prints ``jsonb_build_array(name, value)``, in code point order."""
+    pairs: set[str] = set()
+    stocked: set[str] = set()
+    for variant in variants:
+        mine = {json.dumps([k, v], ensure_ascii=False) for k, v in variant.options.items()}
+        pairs |= mine
+        if (variant.initial_stock or 0) > 0:
+            stocked |= mine
+    return {
+        "max_price": max(variant.price for variant in variants),
+        "stocked": any((variant.initial_stock or 0) > 0 for variant in variants),
+        "option_pairs": sorted(pairs),
+        "stocked_pairs": sorted(stocked),
+    }
 
 
 def declared(options: Sequence[ProductOption]) -> Declared:
@@ -109,29 +131,33 @@ def _add_stock(session: AsyncSession, variant: ProductVariant, on_hand: int, act
 
 async def write_variants(
     session: AsyncSession,
-    product: Product,
-    options: Declared,
-    variants: Sequence[VariantIn],
+    new: Sequence[tuple[Product, Declared, Sequence[VariantIn]]],
     actor: str,
 ) -> None:
-    """A new product's options and variants (checked already, see ProductIn), then its
-    derived price. The product row exists (flushed)."""
-    for position, (name, values) in enumerate(options):
-        session.add(
-            ProductOption(product_id=product.id, position=position, name=name, values=list(values))
-        )
-    for data in variants:
-        if data.image_id is not None:
-            raise UnknownReferenceError("image_id", "a new product has no images yet")
-    made = [
-        _new_variant(session, product, options, data, position)
-        for position, data in enumerate(variants)
-    ]
+    """New products' options and variants (checked already, see ProductIn), then their
+    derived price; for several products at once, one flush per table for all of them.
+    The product rows exist (flushed)."""
+    made: list[tuple[ProductVariant, VariantIn]] = []
+    for product, options, variants in new:
+        for position, (name, values) in enumerate(options):
+            session.add(
+                ProductOption(
+                    product_id=product.id, position=position, name=name, values=list(values)
+                )
+            )
+        for data in variants:
+            if data.image_id is not None:
+                raise UnknownReferenceError("image_id", "a new product has no images yet")
+        made += [
+            (_new_variant(session, product, options, data, position), data)
+            for position, data in enumerate(variants)
+        ]
     await _flush_variants(session)
-    for variant, data in zip(made, variants, strict=True):
+    for variant, data in made:
         _add_stock(session, variant, data.initial_stock, actor)
     await _flush_variants(session)
-    product.price = min(variant.price for variant in made)
+    for product, _, variants in new:
+        product.price = min(variant.price for variant in variants)
 
 
 async def _locked(session: AsyncSession, product_id: uuid.UUID) -> Product:

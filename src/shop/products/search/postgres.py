@@ -10,9 +10,10 @@ repeat nor hide the products after it.
 
 Counts. ``total`` and the category facets come from the result set without the
 category filter, counted by category and rolled up the category tree (every
-category counts its subtree, so a facet's count is the total of filtering on it).
-Option facets, and what option, price and stock filters ask of the variants: see
-:mod:`shop.products.search.pg_variants`.
+category counts its subtree, so a facet's count is the total of filtering on it);
+above 10,000 results a listing estimates them from a fixed sample: see
+:mod:`shop.products.search.pg_counts`. Option facets, and what option, price and
+stock filters ask of the variants: see :mod:`shop.products.search.pg_variants`.
 
 Plans. A text search finds its matches once (the GIN index) and takes the page and
 the counts from them in one statement; the products that match only some words are
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,26 +43,33 @@ from sqlalchemy import (
     func,
     literal,
     null,
-    or_,
     select,
     true,
     tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.types import BigInteger, Text, Uuid
 
-from shop.products.models import Category, Product
+from shop.products.models import Product
 from shop.products.search.cursor import decode_page_cursor, encode_page_cursor
+from shop.products.search.pg_counts import (
+    SAMPLE_RATIO,
+    category_facets,
+    in_sample,
+    listing_counts,
+    total_of,
+)
 from shop.products.search.pg_prepare import prepare
 from shop.products.search.pg_text import TextMatch, text_match
-from shop.products.search.pg_variants import VariantFilter
-from shop.products.search.port import CategoryFacet, OptionFacets, SearchPage, option_facets
+from shop.products.search.pg_variants import VariantFilter, read_option_pair
+from shop.products.search.port import OptionFacets, SearchPage, option_facets
 from shop.products.search.query import ProductQuery, SortOrder
 
 # Up to this many results (of a filtered listing), a page is sorted from all of them.
 NARROW_RESULT_SET = 10_000
+# What the option facets need of each product of the result set (pg_variants).
+FACET_COLUMNS = ("price", "max_price", "option_pairs", "stocked_pairs")
 
 DESCENDING = {SortOrder.RELEVANCE, SortOrder.PRICE_DESC, SortOrder.NEWEST}
 
@@ -134,13 +143,12 @@ class PostgresSearch:
 
         if text is not None:
             rows, counts, options = await self._match_once(session, plan, text)
-            total = self._total(plan, counts)
+            total = total_of(subtree, counts)
         else:
-            counts = await self._count(session, plan)
-            total = self._total(plan, counts)
+            counts, total, estimated = await listing_counts(session, plan.listing_filters, subtree)
             rows = await self._walk(session, plan, total) if total else []
-            options = await self._option_facets(session, plan)
-        facets = await self._facets(session, counts)
+            options = await self._option_facets(session, plan, sampled=estimated)
+        facets = await category_facets(session, counts)
 
         next_cursor = None
         if len(rows) > query.limit:
@@ -189,12 +197,14 @@ class PostgresSearch:
             return plan.key if plan.key is not None else text.score(every_word=every_word)
 
         chosen = plan.variants_match(by_key=True).label("chosen")
+        facet_columns = [getattr(Product, name).label(name) for name in FACET_COLUMNS]
         every = (
             select(
                 Product.id.label("id"),
                 Product.category_id.label("category_id"),
                 key(every_word=True).label("sort_key"),
                 chosen,
+                *facet_columns,
             )
             .where(text.every_word(), *plan.filters)
             .cte("every_word")
@@ -209,6 +219,7 @@ class PostgresSearch:
                     key(every_word=False).label("sort_key"),
                     text.words_matched().label("words"),
                     chosen,
+                    *facet_columns,
                 )
                 .where(
                     ~exists(select(every.c.id).where(every.c.chosen)),
@@ -219,11 +230,10 @@ class PostgresSearch:
                 .prefix_with("MATERIALIZED")
             )
             most = select(func.max(some.c.words)).where(some.c.chosen).scalar_subquery()
+            shared = ("id", "category_id", "sort_key", "chosen", *FACET_COLUMNS)
             matched = union_all(
-                select(every.c.id, every.c.category_id, every.c.sort_key, every.c.chosen),
-                select(some.c.id, some.c.category_id, some.c.sort_key, some.c.chosen).where(
-                    some.c.words == most
-                ),
+                select(*(every.c[name] for name in shared)),
+                select(*(some.c[name] for name in shared)).where(some.c.words == most),
             ).cte("matched")
         sort_type = matched.c.sort_key.type
         order = plan.order(matched.c.sort_key, matched.c.id)
@@ -248,7 +258,9 @@ class PostgresSearch:
             .group_by(matched.c.category_id)
             .subquery("counts")
         )
-        in_category = select(matched.c.id).where(plan.in_category(matched.c.category_id))
+        in_category = select(matched.c.id, *(matched.c[name] for name in FACET_COLUMNS)).where(
+            plan.in_category(matched.c.category_id)
+        )
         options = plan.variants.option_counts(in_category.subquery("in_category")).subquery(
             "options"
         )
@@ -265,8 +277,7 @@ class PostgresSearch:
                 page.c.position,
                 uuid_null.label("category_id"),
                 int_null.label("n"),
-                text_null.label("option_name"),
-                text_null.label("option_value"),
+                text_null.label("option_pair"),
             ),
             select(
                 literal("counts"),
@@ -276,7 +287,6 @@ class PostgresSearch:
                 counts.c.category_id,
                 counts.c.n,
                 text_null,
-                text_null,
             ),
             select(
                 literal("options"),
@@ -284,37 +294,32 @@ class PostgresSearch:
                 cast(null(), sort_type),
                 int_null,
                 uuid_null,
-                options.c[2],
-                options.c[0],
                 options.c[1],
+                options.c[0],
             ),
         )
         result = (await session.execute(both)).all()
         rows = sorted((r for r in result if r.part == "page"), key=lambda r: r.position)
         counted = {r.category_id: r.n for r in result if r.part == "counts"}
-        values = option_facets(
-            (r.option_name, r.option_value, r.n) for r in result if r.part == "options"
-        )
+        values = _option_facets((r.option_pair, r.n) for r in result if r.part == "options")
         return rows, counted, values
 
     # --- a listing: counts, then the page ---------------------------------------------
 
-    async def _count(self, session: AsyncSession, plan: _Plan) -> dict[uuid.UUID | None, int]:
-        query = (
-            select(Product.category_id, func.count())
-            .where(*plan.listing_filters)
-            .group_by(Product.category_id)
-        )
-        return {row[0]: row[1] for row in await session.execute(query)}
-
-    async def _option_facets(self, session: AsyncSession, plan: _Plan) -> OptionFacets:
+    async def _option_facets(
+        self, session: AsyncSession, plan: _Plan, *, sampled: bool
+    ) -> OptionFacets:
         """Option facets of a listing: the variants of its products without the option
-        filters (see pg_variants), category filter included."""
-        products = select(Product.id).where(
-            *plan.filters, plan.in_category(Product.category_id.expression)
-        )
+        filters (see pg_variants), category filter included; estimated from the sample
+        when the total is (pg_counts)."""
+        columns = [getattr(Product, name).label(name) for name in FACET_COLUMNS]
+        where = [*plan.filters, plan.in_category(Product.category_id.expression)]
+        if sampled:
+            where.append(in_sample())
+        products = select(Product.id, *columns).where(*where)
         counted = await session.execute(plan.variants.option_counts(products.subquery("listed")))
-        return option_facets((name, value, n) for name, value, n in counted)
+        ratio = SAMPLE_RATIO if sampled else 1
+        return _option_facets((pair, n * ratio) for pair, n in counted)
 
     async def _walk(self, session: AsyncSession, plan: _Plan, total: int) -> list[Any]:
         assert plan.key is not None  # a listing without text never sorts by relevance
@@ -338,36 +343,7 @@ class PostgresSearch:
         )
         return list((await session.execute(query)).all())
 
-    # --- totals, facets, products -----------------------------------------------------
-
-    def _total(self, plan: _Plan, counts: dict[uuid.UUID | None, int]) -> int:
-        if plan.subtree is None:
-            return sum(counts.values())
-        return sum(counts.get(category_id, 0) for category_id in plan.subtree)
-
-    async def _facets(
-        self, session: AsyncSession, counts: dict[uuid.UUID | None, int]
-    ) -> list[CategoryFacet]:
-        """Counts by category rolled up the tree: each category counts its subtree."""
-        leaf_ids = [category_id for category_id in counts if category_id is not None]
-        if not leaf_ids:
-            return []
-        leaf, ancestor = aliased(Category), aliased(Category)
-        pairs = await session.execute(
-            select(ancestor.slug, leaf.id)
-            .join(
-                ancestor,
-                or_(leaf.path == ancestor.path, leaf.path.startswith(ancestor.path + "/")),
-            )
-            .where(leaf.id.in_(leaf_ids))
-        )
-        rolled_up: dict[str, int] = defaultdict(int)
-        for slug, leaf_id in pairs:
-            rolled_up[slug] += counts[leaf_id]
-        return sorted(
-            (CategoryFacet(slug=slug, count=n) for slug, n in rolled_up.items()),
-            key=lambda facet: (-facet.count, facet.slug),
-        )
+    # --- products ---------------------------------------------------------------------
 
     async def _load(self, session: AsyncSession, ids: list[uuid.UUID]) -> list[Product]:
         if not ids:
@@ -375,3 +351,12 @@ class PostgresSearch:
         found = await session.scalars(select(Product).where(Product.id.in_(ids)))
         loaded = {product.id: product for product in found}
         return [loaded[i] for i in ids if i in loaded]
+
+
+def _option_facets(rows: Iterable[tuple[str, int]]) -> OptionFacets:
+    """Facets from ``(pair, count)`` rows, a pair's rows added up (pg_variants counts
+    some products by their row and others by their variants)."""
+    counted: dict[str, int] = defaultdict(int)
+    for pair, n in rows:
+        counted[pair] += n
+    return option_facets((*read_option_pair(pair), n) for pair, n in counted.items())
