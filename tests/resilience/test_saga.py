@@ -31,9 +31,13 @@ async def test_units_taken_whose_answer_was_lost_are_given_back_and_nothing_is_s
         reserve = products.reserve
 
         async def answer_lost(
-            order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
+            order_id: uuid.UUID,
+            items: Sequence[tuple[uuid.UUID, int]],
+            *,
+            commit: bool = False,
+            hold_seconds: int | None = None,
         ) -> ReservationOut:
-            await reserve(order_id, items, commit=commit)
+            await reserve(order_id, items, commit=commit, hold_seconds=hold_seconds)
             raise ProductsUnavailableError("read timed out")
 
         products.reserve = answer_lost
@@ -81,11 +85,15 @@ async def test_an_earlier_attempts_lapsed_hold_refuses_the_order_and_sends_nothi
     reserve = products.reserve
 
     async def after_a_lapsed_hold(
-        order_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, int]], *, commit: bool = False
+        order_id: uuid.UUID,
+        items: Sequence[tuple[uuid.UUID, int]],
+        *,
+        commit: bool = False,
+        hold_seconds: int | None = None,
     ) -> ReservationOut:
         await reserve(order_id, items)  # the earlier attempt: a hold only
         await env.books.age(order_id)
-        return await reserve(order_id, items, commit=commit)
+        return await reserve(order_id, items, commit=commit, hold_seconds=hold_seconds)
 
     products.reserve = after_a_lapsed_hold
     try:

@@ -17,7 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import exists, select
+from sqlalchemy import any_, exists, literal, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.expression import Exists
@@ -85,7 +85,9 @@ async def _contents(products_url: str, auth_url: str) -> ShopContents:
 
     return ShopContents(
         has_products=await ask(products_url, exists().select_from(Product)),
-        has_admin=await ask(auth_url, exists().where(User.roles.contains([Role.ADMIN.value]))),
+        has_admin=await ask(
+            auth_url, exists().where(literal(Role.ADMIN.value) == any_(User.roles))
+        ),
     )
 
 
