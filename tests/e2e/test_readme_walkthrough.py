@@ -11,9 +11,9 @@ the next.
 
 Two things change: the gateway's address (``http://127.0.0.1:3000`` becomes the
 test's), and the demo catalog of ``--demo`` is its first :data:`DEMO_PRODUCTS`
-products, so that `shop up` starts in seconds on a loaded machine (a smaller demo
-catalog is the beginning of the full one: the same products, variants and stock, see
-tests/cli/test_demo.py). ``curl`` is wrapped to fail on an HTTP error
+products, so that seeding takes seconds, not minutes, on a loaded machine (a smaller
+demo catalog is the beginning of the full one: the same products, variants and stock,
+see tests/cli/test_demo.py). ``curl`` is wrapped to fail on an HTTP error
 (``--fail-with-body``) and the shell stops at the first failing command (``-e -o
 pipefail``), so a step that no longer works fails the test with its output. What the
 blocks print is checked, and the dashboard steps (sign-in, the order awaiting payment
@@ -108,6 +108,7 @@ def test_the_readme_is_short_and_its_walkthrough_is_marked() -> None:
     readme = README.read_text()
     assert len(readme.splitlines()) <= MAX_README_LINES
     blocks = walkthrough_blocks(readme)
+    assert readme.count("<!-- walkthrough:") == len(blocks), "a marker without its sh block"
     assert [block.name for block in blocks] == STEPS
     start = start_command(blocks[0].code, MAKEFILE.read_text())
     assert {"BOOTSTRAP_ADMIN_EMAIL", "BOOTSTRAP_ADMIN_PASSWORD"} <= start.env.keys()
@@ -192,6 +193,18 @@ def terminal(cwd: Path, env: dict[str, str]) -> Iterator[Terminal]:
         yield shell
     finally:
         shell.close()
+
+
+def test_the_terminal_keeps_variables_and_stops_at_a_failing_command(tmp_path: Path) -> None:
+    env = {key: os.environ[key] for key in TERMINAL_ENV if key in os.environ}
+    with terminal(tmp_path, env) as shell:
+        assert shell.run('GREETING=hello\nsay() { echo "$GREETING $1"; }') == []
+        assert shell.run("say Ada; printf 'no newline'") == ["hello Ada", "no newline"]
+        assert shell.value("GREETING") == "hello"
+        # pipefail: the failing `false` stops the shell though `cat` succeeds.
+        stopped = r"(?s)failed \(exit 1\).*--- it printed:\nbefore\n$"
+        with pytest.raises(AssertionError, match=stopped):
+            shell.run("echo before; false | cat; echo after")
 
 
 def wait_for_mail(directory: Path, to: str, timeout: float = 60.0) -> None:
