@@ -229,7 +229,6 @@ def order_page(page: Tag) -> tuple[str, str]:
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")
 def test_the_readme_walkthrough_runs_against_shop_up(tmp_path: Path) -> None:
     for program in ("bash", "curl", "python3"):
         if shutil.which(program) is None:
