@@ -54,10 +54,8 @@ class UnknownReferenceError(ShopError):
     title = "Unknown reference"
     type_slug = "unknown-reference"
 
-    def __init__(self, field: str, message: str, others: Sequence[tuple[str, str]] = ()) -> None:
-        errors: list[dict[str, Any]] = [
-            {"field": name, "message": words} for name, words in [(field, message), *others]
-        ]
+    def __init__(self, field: str, message: str) -> None:
+        errors: list[dict[str, Any]] = [{"field": field, "message": message}]
         super().__init__(f"{field}: {message}", errors=errors)
 
 
