@@ -172,3 +172,26 @@ def variant_form(
         for key, value in variant.items():
             data[f"variants-{index}-{key}"] = value
     return data
+
+
+def low_stock_rows(client: httpx.Client, threshold: int, pages: int = 50) -> list[dict[str, str]]:
+    """The overview's low-stock table at ``threshold``, every page of it (following
+    its "More low stock" link): each row's cells by column, and the product's link."""
+    rows: list[dict[str, str]] = []
+    path: str | None = f"/admin/?threshold={threshold}"
+    for _ in range(pages):
+        if path is None:
+            return rows
+        page = parse(client.get(path))
+        table = page.select_one("#stock-title ~ table")
+        if table is None:
+            return rows
+        columns = [th.get_text(strip=True) for th in table.select("thead th")]
+        for tr in table.select("tbody tr"):
+            cells = [cell.get_text(" ", strip=True) for cell in tr.find_all(["th", "td"])]
+            link = tr.find("a")
+            assert isinstance(link, Tag)
+            rows.append({**dict(zip(columns, cells, strict=True)), "href": str(link["href"])})
+        more = page.find("a", string="More low stock")
+        path = str(more["href"]) if isinstance(more, Tag) else None
+    raise AssertionError(f"more than {pages} pages of low stock")

@@ -75,6 +75,8 @@ def test_every_page_has_one_h1_landmarks_and_labelled_inputs(system: RunningSyst
     promotion = api.post("/promotions", {"code": sku, "kind": "free_shipping"})
     pages = [
         "/admin/",
+        "/admin/?threshold=1000",
+        "/admin/?threshold=many",
         "/admin/products",
         "/admin/products?q=lamp",
         "/admin/products/new",
@@ -83,7 +85,7 @@ def test_every_page_has_one_h1_landmarks_and_labelled_inputs(system: RunningSyst
         f"/admin/orders/{order['id']}",
         "/admin/categories",
         "/admin/customers",
-        f"/admin/customers/{users[0]['id']}?email={address}",
+        f"/admin/customers/{users[0]['id']}",
         "/admin/promotions",
         f"/admin/promotions/{promotion['id']}",
         "/admin/shipping-methods",

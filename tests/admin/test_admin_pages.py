@@ -6,8 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from bs4 import Tag
 
 from tests.admin.support import (
+    ADDRESS,
     Api,
     alert_text,
     dashboard,
@@ -17,9 +19,10 @@ from tests.admin.support import (
     post_form,
     sign_in,
     signed_in,
+    status_text,
     value_of,
 )
-from tests.e2e.system import RunningSystem
+from tests.e2e.system import ADMIN_EMAIL, RunningSystem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("admin")]
 
@@ -69,14 +72,16 @@ def test_customers_are_found_given_the_admin_role_and_deactivated(system: Runnin
         assert link is not None
         assert link.get_text() == address
         detail = str(link["href"])
+        user = Api.as_admin(system).get("/auth/users", email=address)["items"][0]
+        assert detail == f"/admin/customers/{user['id']}"
         page = parse(client.get(detail))
         assert page.find("h1").get_text() == "Grace Hopper"  # type: ignore[union-attr]
         assert (
             post_form(
                 client,
                 detail,
-                detail.split("?")[0],
-                {"email": address, "change": "roles", "admin": "on"},
+                detail,
+                {"change": "roles", "admin": "on"},
             ).status_code
             == 303
         )
@@ -85,18 +90,8 @@ def test_customers_are_found_given_the_admin_role_and_deactivated(system: Runnin
         assert promoted.has_attr("checked")  # type: ignore[union-attr]
         admin_api = Api.as_admin(system)
         assert "admin" in admin_api.get("/auth/users", email=address)["items"][0]["roles"]
-        assert (
-            post_form(
-                client, detail, detail.split("?")[0], {"email": address, "change": "roles"}
-            ).status_code
-            == 303
-        )
-        assert (
-            post_form(
-                client, detail, detail.split("?")[0], {"email": address, "change": "deactivate"}
-            ).status_code
-            == 303
-        )
+        assert post_form(client, detail, detail, {"change": "roles"}).status_code == 303
+        assert post_form(client, detail, detail, {"change": "deactivate"}).status_code == 303
         assert "deactivated" in parse(client.get(detail)).get_text()
     user = next(u for u in Api.as_admin(system).get("/auth/users", email=address)["items"])
     assert user["roles"] == ["customer"]
@@ -105,6 +100,64 @@ def test_customers_are_found_given_the_admin_role_and_deactivated(system: Runnin
         assert (
             sign_in(browser, address, "a customer's long and unusual passphrase").status_code != 303
         )
+
+
+def test_a_customers_page_shows_their_orders_and_says_what_the_api_refused(
+    system: RunningSystem,
+) -> None:
+    admin = Api.as_admin(system)
+    address, customer = new_customer(system, name="Mary Somerville")
+    sku = "C" + uuid.uuid4().hex[:8].upper()
+    body = {"sku": sku, "name": f"Globe {sku}", "status": "active", "price": 1500}
+    item = admin.post("/products", {**body, "initial_stock": 5})
+    line = {"product_id": item["id"], "quantity": 1}
+    placed = customer.post("/orders", {"items": [line], "shipping_address": ADDRESS})
+    user = admin.get("/auth/users", email=address)["items"][0]
+    me = admin.get("/auth/users", email=ADMIN_EMAIL)["items"][0]
+    detail, mine = f"/admin/customers/{user['id']}", f"/admin/customers/{me['id']}"
+    with signed_in(system) as client:
+        page = parse(client.get(detail))
+        assert page.find("h1").get_text() == "Mary Somerville"  # type: ignore[union-attr]
+        rows = page.select("#orders-title ~ table tbody tr")
+        assert [row.th.get_text() for row in rows] == [placed["number"]]  # type: ignore[union-attr]
+        assert rows[0].a["href"] == f"/admin/orders/{placed['id']}"  # type: ignore[index]
+        assert "awaiting" in rows[0].get_text()
+
+        # The API refuses an admin's own demotion: said in words beside the roles,
+        # the box left as it was sent.
+        demoted = post_form(client, mine, mine, {"change": "roles"})
+        assert demoted.status_code == 409
+        page = parse(demoted)
+        roles = page.select_one('section[aria-labelledby="roles-title"] [role="alert"]')
+        assert roles is not None
+        assert "cannot deactivate or demote themselves" in roles.get_text()
+        box = page.find("input", attrs={"name": "admin"})
+        assert isinstance(box, Tag)
+        assert not box.has_attr("checked")
+        deactivated = post_form(client, mine, mine, {"change": "deactivate"})
+        assert deactivated.status_code == 409
+        account = parse(deactivated).select_one(
+            'section[aria-labelledby="account-title"] [role="alert"]'
+        )
+        assert account is not None
+        assert "cannot deactivate" in account.get_text()
+        nothing = post_form(client, detail, detail, {"change": "everything"})
+        assert nothing.status_code == 422
+        assert "no change" in alert_text(parse(nothing))
+
+        assert post_form(client, detail, detail, {"change": "deactivate"}).status_code == 303
+        assert admin.get(f"/auth/users/{user['id']}")["is_active"] is False
+        again = post_form(client, detail, detail, {"change": "reactivate"})
+        assert again.status_code == 303
+        assert "Saved" in status_text(parse(client.get(again.headers["location"])))
+
+        missing = client.get(f"/admin/customers/{uuid.uuid4()}")
+        assert missing.status_code == 404
+        assert "not found" in parse(missing).get_text().lower()
+        assert client.get("/admin/customers/not-an-id").status_code == 422
+    assert admin.get(f"/auth/users/{user['id']}")["is_active"] is True
+    still = admin.get(f"/auth/users/{me['id']}")
+    assert ("admin" in still["roles"], still["is_active"]) == (True, True)
 
 
 def test_promotions_shipping_methods_and_tax_rates(system: RunningSystem) -> None:

@@ -17,6 +17,7 @@ from tests.admin.support import (
     alert_text,
     csrf_of,
     error_for,
+    low_stock_rows,
     new_customer,
     parse,
     post_form,
@@ -126,6 +127,7 @@ def test_the_overview_counts_todays_orders_and_lists_what_to_ship(system: Runnin
     placed = order(customer, item, quantity=3)  # and none left
     with signed_in(system) as client:
         page = parse(client.get("/admin/"))
+        low = low_stock_rows(client, threshold=0)
     figures = {
         div.dt.get_text(): div.dd.get_text(strip=True)  # type: ignore[union-attr]
         for div in page.select(".cards dl > div")
@@ -143,8 +145,47 @@ def test_the_overview_counts_todays_orders_and_lists_what_to_ship(system: Runnin
     revenue = sum(o["total"] for o in todays if o["status"] != "cancelled")
     assert figures["Revenue today"] == f"{revenue // 100:,}.{revenue % 100:02d} USD"
     assert placed["number"] in page.get_text()
-    sold_out = [a.get_text() for a in page.select("#stock-title ~ ul a")]
-    assert item["name"] in sold_out
+    assert {"Product": item["name"], "Available": "0 (sold out)"}.items() <= next(
+        row for row in low if row["SKU"] == item["sku"]
+    ).items()
+
+
+def test_the_overview_lists_the_variants_running_low_at_its_threshold(
+    system: RunningSystem,
+) -> None:
+    admin = Api.as_admin(system)
+    sku = "L" + uuid.uuid4().hex[:8].upper()
+    lamp = admin.post(
+        "/products",
+        {
+            "sku": sku,
+            "name": f"Lamp {sku}",
+            "status": "draft",
+            "options": [{"name": "Color", "values": ["Red", "Blue"]}],
+            "variants": [
+                {"sku": f"{sku}-R", "options": {"Color": "Red"}, "price": 900, "initial_stock": 2},
+                {"sku": f"{sku}-B", "options": {"Color": "Blue"}, "price": 900, "initial_stock": 9},
+            ],
+        },
+    )
+    with signed_in(system) as client:
+        page = parse(client.get("/admin/"))
+        assert value_of(page, "threshold") == "5"  # ADMIN_LOW_STOCK_THRESHOLD
+        at_five = {row["SKU"]: row for row in low_stock_rows(client, threshold=5)}
+        at_ten = {row["SKU"]: row for row in low_stock_rows(client, threshold=10)}
+        refused = parse(client.get("/admin/", params={"threshold": "lots"}))
+    assert at_five[f"{sku}-R"] == {
+        "Product": f"Lamp {sku} (draft)",
+        "SKU": f"{sku}-R",
+        "Variant": "Red",
+        "Available": "2",
+        "Reserved": "0",
+        "href": f"/admin/products/{lamp['id']}",
+    }
+    assert f"{sku}-B" not in at_five
+    assert at_ten[f"{sku}-B"]["Available"] == "9"
+    assert "whole number" in error_for(refused, "threshold")
+    assert value_of(refused, "threshold") == "lots"
 
 
 def usd(minor_units: int) -> str:

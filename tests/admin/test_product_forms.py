@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from shop.admin.product_forms import FormProblems, adjustment_body, create_body
+from shop.admin.product_forms import (
+    FormProblems,
+    adjustment_body,
+    create_body,
+    input_for,
+    new_product_inputs,
+)
 from shop.admin.web import minor_units, money
 
 
@@ -77,31 +83,6 @@ def test_without_variants_the_product_has_a_price_and_stock() -> None:
             "one value per option",
         ),
         (
-            {
-                "options-0-name": "Size",
-                "options-0-values": "S",
-                "variants-0-sku": "A",
-                "variants-0-options": "XL",
-                "variants-0-price": "1",
-            },
-            "variants-0-options",
-            "“XL” is not a Size",
-        ),
-        (
-            {
-                "options-0-name": "Size",
-                "options-0-values": "S",
-                "variants-0-sku": "A",
-                "variants-0-options": "S",
-                "variants-0-price": "1",
-                "variants-1-sku": "B",
-                "variants-1-options": "S",
-                "variants-1-price": "1",
-            },
-            "variants-1-options",
-            "already “S”",
-        ),
-        (
             {"variants-0-sku": "A", "variants-0-initial_stock": "two", "variants-0-price": "1"},
             "variants-0-initial_stock",
             "whole number",
@@ -114,6 +95,54 @@ def test_what_the_form_refuses_before_asking_the_api(
     with pytest.raises(FormProblems) as refused:
         create_body(form(**fields))
     assert words in refused.value.errors[field]
+
+
+def test_undeclared_values_and_repeated_combinations_are_left_to_the_api() -> None:
+    """The API checks them, and names the variant: the form checks only what the API
+    cannot see (one value per option in "M / Red")."""
+    body = create_body(
+        form(
+            **{
+                "options-0-name": "Size",
+                "options-0-values": "S",
+                "variants-0-sku": "A",
+                "variants-0-options": "XL",
+                "variants-0-price": "1",
+                "variants-1-sku": "B",
+                "variants-1-options": "XL",
+                "variants-1-price": "1",
+            }
+        )
+    )
+    assert [v["options"] for v in body["variants"]] == [{"Size": "XL"}, {"Size": "XL"}]
+
+
+def test_the_apis_field_paths_name_the_inputs_of_the_rows_and_slots_filled_in() -> None:
+    """The API counts the variants and options it was sent; the form's empty rows and
+    slots are not sent, so ``variants.1`` may be the form's fourth row."""
+    values = form(
+        rows="6",
+        **{
+            "options-1-name": "Size",
+            "options-1-values": "S, M",
+            "variants-0-sku": "A",
+            "variants-0-options": "S",
+            "variants-3-sku": "B",
+            "variants-3-options": "XL",
+        },
+    )
+    inputs = new_product_inputs(values)
+    assert {"variants-5-price", "options-2-values", "sku", "initial_stock"} <= inputs
+    assert "variants-6-price" not in inputs
+    assert input_for("variants.1.options.Size", inputs, values) == "variants-3-options"
+    assert input_for("variants.0.sku", inputs, values) == "variants-0-sku"
+    assert input_for("options.0.values", inputs, values) == "options-1-values"
+    assert input_for("sku", inputs, values) == "sku"
+    assert input_for("variants.1", inputs, values) is None
+    assert input_for("variants.7.price", inputs, values) is None  # no such variant sent
+    assert input_for("body", inputs, values) is None
+    # A product page's form: its inputs are what it posted, nothing renumbered.
+    assert input_for("options.Color", {"sku", "options", "price"}) == "options"
 
 
 def test_a_stock_adjustment_needs_a_whole_delta_and_a_reason() -> None:

@@ -97,7 +97,9 @@ def test_a_refused_form_keeps_its_values_and_says_why_next_to_the_field(
         )
         assert refused.status_code == 422
         page = parse(refused)
-        assert error_for(page, "variants-2-options")
+        assert error_for(page, "variants-2-options") == (
+            "'Green' is not a declared value of option 'Color'"
+        )
         assert value_of(page, "variants-2-options") == "M / Green"
         assert value_of(page, "name") == f"Product {sku}"
 
@@ -116,7 +118,64 @@ def test_a_refused_form_keeps_its_values_and_says_why_next_to_the_field(
             variant_form(sku, SIZES_AND_COLOURS, four_variants(sku)),
         )
         assert again.status_code == 409
-        assert "already exists" in error_for(parse(again), "sku")
+        taken = parse(again)
+        assert error_for(taken, "sku") == "another product already has this SKU"
+        assert error_for(taken, "variants-3-sku") == "another variant has this SKU"
+        assert "already exists" in alert_text(taken)
+
+
+def test_the_apis_errors_land_on_the_rows_and_slots_they_concern(
+    system: RunningSystem,
+) -> None:
+    """Empty rows and option slots are not sent: the API's ``variants.1`` is the
+    form's fourth row here, its ``options.0`` the form's second slot."""
+    sku = unique_sku()
+    form = {
+        "name": f"Product {sku}",
+        "sku": sku,
+        "status": "active",
+        "action": "create",
+        "rows": "4",
+        "options-1-name": "Size",
+        "options-1-values": "S, M",
+        "variants-0-sku": f"{sku}-S",
+        "variants-0-options": "S",
+        "variants-0-price": "10",
+        "variants-3-sku": f"{sku}-XL",
+        "variants-3-options": "XL",
+        "variants-3-price": "12",
+    }
+    with signed_in(system) as client:
+        refused = post_form(client, "/admin/products/new", "/admin/products/new", form)
+        assert refused.status_code == 422
+        page = parse(refused)
+        assert error_for(page, "variants-3-options") == (
+            "'XL' is not a declared value of option 'Size'"
+        )
+        assert "Some fields need a correction" in alert_text(page)
+        assert value_of(page, "variants-3-options") == "XL"
+        assert value_of(page, "options-1-values") == "S, M"
+
+        twice = {**form, "variants-3-options": "S", "options-1-values": "S, M, S"}
+        page = parse(post_form(client, "/admin/products/new", "/admin/products/new", twice))
+        assert error_for(page, "options-1-values") == "'S' listed more than once"
+        once = {**twice, "options-1-values": "S, M"}
+        page = parse(post_form(client, "/admin/products/new", "/admin/products/new", once))
+        assert error_for(page, "variants-3-options") == ("another variant has the combination 'S'")
+        same_sku = {**once, "variants-3-options": "M", "variants-3-sku": f"{sku}-S"}
+        conflict = post_form(client, "/admin/products/new", "/admin/products/new", same_sku)
+        assert conflict.status_code == 409
+        assert error_for(parse(conflict), "variants-3-sku") == "a variant above has this SKU"
+        made = post_form(
+            client,
+            "/admin/products/new",
+            "/admin/products/new",
+            {**same_sku, **{"variants-3-sku": f"{sku}-M"}},
+        )
+        assert made.status_code == 303, alert_text(parse(made))
+    product_id = made.headers["location"].split("/")[-1].split("?")[0]
+    product = Api.as_admin(system).get(f"/products/{product_id}")
+    assert sorted(v["sku"] for v in product["variants"]) == [f"{sku}-M", f"{sku}-S"]
 
 
 def test_stock_is_adjusted_and_the_product_found_by_search(system: RunningSystem) -> None:
@@ -247,8 +306,18 @@ def test_a_variant_is_added_to_a_product_and_another_archived(system: RunningSys
             {"sku": f"{sku}-AGAIN", "options": "S / Red", "price": "19.99"},
         )
         assert taken.status_code == 422
-        assert "already “S / Red”" in error_for(parse(taken), "options")
+        assert error_for(parse(taken), "options") == f"variant {sku}-S-Red has this combination"
         assert value_of(parse(taken), "sku") == f"{sku}-AGAIN"
+        blue = post_form(
+            client,
+            detail,
+            detail + "/variants",
+            {"sku": f"{sku}-S-BLUE", "options": "S / Blue", "price": "19.99"},
+        )
+        assert blue.status_code == 422
+        assert error_for(parse(blue), "options") == (
+            "'Blue' is not a declared value of option 'Color'"
+        )
         added = post_form(
             client,
             detail,

@@ -155,6 +155,78 @@ async def test_options_and_variants_that_do_not_fit_are_refused_whole(
     ).status_code == 201
 
 
+async def test_a_refused_product_names_each_field_at_fault(products: ProductsFixture) -> None:
+    """Every problem of the body at once, each at its path, so a form can show each
+    message next to its input."""
+    body = hoodie(
+        price=100,
+        variants=[
+            {"sku": "X-1", "options": {"Size": "M", "Color": "Red"}, "price": 1},
+            {"sku": "X-2", "options": {"Size": "XXL", "Color": "Red"}, "price": 1},
+            {"sku": "X-3", "options": {"Size": "S"}, "price": 1},
+            {"sku": "X-4", "options": {"Size": "S", "Color": "Red", "Fit": "Slim"}, "price": 1},
+            {"sku": "X-5", "options": {"Color": "Red", "Size": "M"}, "price": 1},
+        ],
+    )
+    response = await products.client.post(f"{API}/products", json=body, headers=products.admin)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (problem["type"], problem["title"]) == (
+        "https://shop.dev/problems/validation",
+        "Validation failed",
+    )
+    assert {e["field"]: e["message"] for e in problem["errors"]} == {
+        "price": "price is derived from the variants; give each variant its price",
+        "variants.1.options.Size": "'XXL' is not a declared value of option 'Size'",
+        "variants.2.options.Color": "a value of option 'Color' is required",
+        "variants.3.options.Fit": "'Fit' is not an option (Size, Color)",
+        "variants.4.options": "another variant has the combination 'M / Red'",
+    }
+
+    options = [{"name": "Size", "values": ["S", "M", "S"]}, {"name": "Size", "values": ["L"]}]
+    wrong_options = hoodie(
+        options=options, variants=[{"sku": "X-1", "options": {"Size": "S"}, "price": 1}]
+    )
+    response = await products.client.post(
+        f"{API}/products", json=wrong_options, headers=products.admin
+    )
+    assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [
+        ("options.0.values", "'S' listed more than once"),
+        ("options.1.name", "another option is named 'Size'"),
+    ]
+
+    no_price = {"sku": "X", "name": "X", "options": OPTIONS}
+    response = await products.client.post(f"{API}/products", json=no_price, headers=products.admin)
+    assert [e["field"] for e in response.json()["errors"]] == ["price", "options"]
+
+
+async def test_a_taken_sku_or_slug_is_named_in_the_conflict(products: ProductsFixture) -> None:
+    first = await create(products, hoodie())
+    again = hoodie(
+        slug=first["slug"],
+        variants=[
+            {"sku": "NEW-1", "options": {"Size": "S", "Color": "Red"}, "price": 1},
+            {"sku": "HOOD-M-RED", "options": {"Size": "M", "Color": "Red"}, "price": 1},
+            {"sku": "NEW-1", "options": {"Size": "L", "Color": "Red"}, "price": 1},
+        ],
+    )
+    response = await products.client.post(f"{API}/products", json=again, headers=products.admin)
+    assert response.status_code == 409, response.text
+    assert {e["field"]: e["message"] for e in response.json()["errors"]} == {
+        "sku": "another product already has this SKU",
+        "slug": "another product already has this slug",
+        "variants.1.sku": "another variant has this SKU",
+        "variants.2.sku": "a variant above has this SKU",
+    }
+    # A product without variants: its SKU is its default variant's.
+    plain = {"sku": "HOOD-S-RED", "name": "Plain", "price": 100}
+    response = await products.client.post(f"{API}/products", json=plain, headers=products.admin)
+    assert response.status_code == 409, response.text
+    assert response.json()["errors"] == [
+        {"field": "sku", "message": "another variant has this SKU"}
+    ]
+
+
 async def test_variants_are_added_changed_and_archived(products: ProductsFixture) -> None:
     product = await create(products, hoodie())
     url = f"{API}/products/{product['id']}/variants"
@@ -167,13 +239,13 @@ async def test_variants_are_added_changed_and_archived(products: ProductsFixture
     assert added.status_code == 201, added.text
     assert added.json()["title"] == "S / Black"
     assert added.headers["location"] == f"{url}/{added.json()['id']}"
-    for refused in (
-        {"sku": "HOOD-S-BLUE", "options": {"Size": "S", "Color": "Blue"}, "price": 1},
-        {"sku": "HOOD-S-RED-2", "options": {"Size": "S", "Color": "Red"}, "price": 1},
+    for refused, field in (
+        ({"sku": "HOOD-S-BLUE", "options": {"Size": "S", "Color": "Blue"}, "price": 1}, "Color"),
+        ({"sku": "HOOD-S-RED-2", "options": {"Size": "S", "Color": "Red"}, "price": 1}, ""),
     ):
         response = await products.client.post(url, json=refused, headers=products.admin)
         assert response.status_code == 422, response.text
-        assert response.json()["errors"][0]["field"] == "options"
+        assert response.json()["errors"][0]["field"] == "options" + (f".{field}" if field else "")
     dup = {"sku": "HOOD-M-RED", "options": {"Size": "M", "Color": "Black"}, "price": 1}
     assert (await products.client.post(url, json=dup, headers=products.admin)).status_code == 409
 

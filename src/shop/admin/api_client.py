@@ -61,17 +61,25 @@ class ApiError(Exception):
         """The problem in one sentence, for the top of a form or an action."""
         return self.detail or self.title
 
-    def field_errors(self) -> dict[str, str]:
-        """Messages by field, the API's dotted paths spelt as the forms' names
-        (``variants.0.price`` is the input ``variants-0-price``)."""
-        found: dict[str, str] = {}
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) of each of the problem's ``errors``, the field as the API
+        spells it (``variants.0.price``; ``body`` for the body as a whole)."""
+        found = []
         for error in self.errors:
             if not isinstance(error, dict):
                 continue
             field = str(error.get("field") or error.get("product_id") or "")
             message = error.get("message") or _stock_message(error)
             if field and message:
-                found.setdefault(field.replace(".", "-"), str(message))
+                found.append((field, str(message)))
+        return found
+
+    def field_errors(self) -> dict[str, str]:
+        """Messages by field, the API's dotted paths spelt as the forms' names
+        (``variants.0.price`` is the input ``variants-0-price``)."""
+        found: dict[str, str] = {}
+        for field, message in self.problems():
+            found.setdefault(field.replace(".", "-"), message)
         return found
 
 

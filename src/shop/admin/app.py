@@ -69,7 +69,7 @@ async def _forged_form(request: Request, _: Exception) -> Response:
 async def _api_refused(request: Request, exc: Exception) -> Response:
     """An API error no page handles itself (a product that does not exist ...)."""
     assert isinstance(exc, ApiError)
-    status = exc.status if exc.status in (403, 404, 409, 422, 429) else 503
+    status = exc.status if exc.status in (400, 403, 404, 409, 422, 429) else 503
     return render(
         request, "error.html", {"title": exc.title, "message": exc.message()}, status_code=status
     )

@@ -1,14 +1,11 @@
-"""Customers: search by email, one customer with their orders, roles, deactivation.
-
-The API has no ``GET /users/{id}``: a customer's page finds them by their email in
-``GET /users?email=`` (the list links carry it) and keeps the one with the id.
-"""
+"""Customers: search by email, one customer (``GET /auth/users/{id}``) with their
+orders (``GET /orders?user_id=``), their roles and deactivation
+(``PATCH /auth/users/{id}``)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -19,6 +16,7 @@ from shop.admin.web import PREFIX, CheckedForm, CurrentStaff, redirect, render
 
 router = APIRouter(prefix=PREFIX + "/customers", include_in_schema=False)
 SECTION = {"section": "Customers"}
+ORDERS_SHOWN = 10
 
 
 @router.get("")
@@ -37,70 +35,82 @@ async def customer_list(
     )
 
 
-async def _find(staff: Staff, user_id: uuid.UUID, email: str) -> dict[str, Any] | None:
-    cursor = ""
-    for _ in range(10):
-        page = await staff.get("/auth/users", email=email, cursor=cursor, limit=100)
-        for user in page["items"]:
-            if user["id"] == str(user_id):
-                found: dict[str, Any] = user
-                return found
-        cursor = page["next_cursor"] or ""
-        if not cursor:
-            break
-    return None
-
-
 async def _detail_page(
     request: Request,
     staff: Staff,
     user_id: uuid.UUID,
-    email: str,
     *,
+    refused: str = "",
+    form: dict[str, Any] | None = None,
     error: str = "",
     status_code: int = 200,
 ) -> Response:
-    user = await _find(staff, user_id, email)
-    if user is None:
-        raise ApiError(404, "Customer not found", "No customer has this id and email.")
-    orders = await staff.get("/orders", user_id=str(user_id), limit=25)
+    """The customer's page; ``refused`` names the form ("roles", "account") the API
+    refused, shown again with ``form``'s values and ``error`` beside it."""
+    customer = await staff.get(f"/auth/users/{user_id}")
+    orders = await staff.get("/orders", user_id=str(user_id), limit=ORDERS_SHOWN)
+    roles = form if refused == "roles" and form is not None else _role_values(customer)
     return render(
         request,
         "customers/detail.html",
-        {**SECTION, "customer": user, "orders": orders, "error": error},
+        {
+            **SECTION,
+            "customer": customer,
+            "orders": orders,
+            "roles_form": roles,
+            "refused": refused,
+            "error": error,
+        },
         staff=staff,
         status_code=status_code,
     )
 
 
+def _role_values(customer: dict[str, Any]) -> dict[str, str]:
+    return {"admin": "on"} if "admin" in customer["roles"] else {}
+
+
 @router.get("/{user_id}")
-async def customer_detail(
-    request: Request,
-    staff: CurrentStaff,
-    user_id: uuid.UUID,
-    email: Annotated[str, Query(max_length=320)] = "",
-) -> Response:
-    return await _detail_page(request, staff, user_id, email)
+async def customer_detail(request: Request, staff: CurrentStaff, user_id: uuid.UUID) -> Response:
+    return await _detail_page(request, staff, user_id)
+
+
+CHANGES = {"roles": "roles", "deactivate": "account", "reactivate": "account"}
 
 
 @router.post("/{user_id}")
 async def update_customer(
     request: Request, staff: CurrentStaff, form: CheckedForm, user_id: uuid.UUID
 ) -> Response:
-    email = str(form.get("email", ""))
-    body: dict[str, Any] = {}
-    if form.get("change") == "roles":
-        body["roles"] = ["customer", "admin"] if form.get("admin") else ["customer"]
-    elif form.get("change") in ("deactivate", "reactivate"):
-        body["is_active"] = form.get("change") == "reactivate"
+    change = str(form.get("change", ""))
+    if change not in CHANGES:
+        return await _detail_page(
+            request,
+            staff,
+            user_id,
+            refused="roles",
+            form=dict(form),
+            error="This form asks for no change the dashboard knows. Reload the page.",
+            status_code=422,
+        )
+    if change == "roles":
+        body: dict[str, Any] = {
+            "roles": ["customer", "admin"] if form.get("admin") else ["customer"]
+        }
+    else:
+        body = {"is_active": change == "reactivate"}
     try:
         await staff.send("PATCH", f"/auth/users/{user_id}", body)
     except ApiError as exc:
+        if exc.status == 404:
+            raise
         return await _detail_page(
-            request, staff, user_id, email, error=exc.message(), status_code=exc.status
+            request,
+            staff,
+            user_id,
+            refused=CHANGES[change],
+            form=dict(form),
+            error=exc.message(),
+            status_code=exc.status,
         )
-    return redirect(f"/customers/{user_id}?{_query(email)}&notice=saved")
-
-
-def _query(email: str) -> str:
-    return urlencode({"email": email})
+    return redirect(f"/customers/{user_id}?notice=saved")

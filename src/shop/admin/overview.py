@@ -5,16 +5,17 @@ The API has no report endpoints, so the figures are read from its lists: today's
 orders from the newest-first order list (paged until yesterday, at most
 ``MAX_PAGES`` pages), orders awaiting payment from those whose ``payment_status`` is
 ``awaiting`` (counted up to a page of ``PAGE``), orders to ship from the confirmed
-ones, and stock from the active products with none left (``in_stock=false``) and the
-variants at or under ``ADMIN_LOW_STOCK_THRESHOLD`` among the newest active products.
+ones, the number of active products with none left (``in_stock=false``), and the
+variants at or under a threshold (``ADMIN_LOW_STOCK_THRESHOLD``, or the page's own) from
+``GET /inventory/low-stock``, fewest first, paged with its cursor.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from shop.admin.sessions import Staff
@@ -23,6 +24,8 @@ from shop.admin.web import PREFIX, CurrentStaff, render, settings_of
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 MAX_PAGES = 10
 PAGE = 100
+LOW_STOCK_PAGE = 20
+MAX_THRESHOLD = 1_000_000  # the API's
 
 
 async def _todays_orders(staff: Staff) -> tuple[list[dict[str, Any]], bool]:
@@ -52,23 +55,37 @@ def _revenue(orders: list[dict[str, Any]]) -> dict[str, int]:
     return totals
 
 
-async def _low_stock(staff: Staff, threshold: int) -> list[dict[str, Any]]:
-    page = await staff.get("/products", status="active", sort="newest", limit=100)
-    low = []
-    for product in page["items"]:
-        for variant in product["variants"]:
-            if variant["status"] == "active" and 0 < variant["available"] <= threshold:
-                low.append({"product": product, "variant": variant})
-    return low
+def _threshold(text: str, default: int) -> tuple[int, dict[str, str]]:
+    """The page's low-stock threshold, or the setting's with a word why not."""
+    if not text.strip():
+        return default, {}
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_THRESHOLD:
+        return default, {"threshold": f"Enter a whole number from 0 to {MAX_THRESHOLD:,}."}
+    return value, {}
 
 
 @router.get("/")
-async def overview(request: Request, staff: CurrentStaff) -> Response:
+async def overview(
+    request: Request,
+    staff: CurrentStaff,
+    threshold: Annotated[str, Query(max_length=20)] = "",
+    stock_cursor: Annotated[str, Query(max_length=512)] = "",
+) -> Response:
+    limit, errors = _threshold(threshold, settings_of(request).admin_low_stock_threshold)
     today, more = await _todays_orders(staff)
     awaiting = await staff.get("/orders", payment_status="awaiting", limit=PAGE)
     to_ship = await staff.get("/orders", status="confirmed", limit=10)
-    sold_out = await staff.get("/products", status="active", in_stock="false", limit=10)
-    threshold = settings_of(request).admin_low_stock_threshold
+    sold_out = await staff.get("/products", status="active", in_stock="false", limit=1)
+    low_stock = await staff.get(
+        "/inventory/low-stock",
+        threshold=limit,
+        limit=LOW_STOCK_PAGE,
+        cursor="" if errors else stock_cursor,
+    )
     return render(
         request,
         "overview.html",
@@ -80,8 +97,11 @@ async def overview(request: Request, staff: CurrentStaff) -> Response:
             "awaiting": awaiting,
             "to_ship": to_ship,
             "sold_out": sold_out,
-            "low_stock": await _low_stock(staff, threshold),
-            "threshold": threshold,
+            "low_stock": low_stock,
+            "threshold": limit,
+            "form": {"threshold": threshold or str(limit)},
+            "errors": errors,
+            "stock_params": {"threshold": limit},
         },
         staff=staff,
     )

@@ -8,7 +8,8 @@ its values kept. A form with no option and no variant row makes a product of one
 default variant from the top-level price and stock.
 
 Field names are the API's dotted paths with dashes (``variants-0-price``), so the
-API's validation errors land next to the inputs they concern.
+API's errors land next to the inputs they concern (:func:`input_for`): the API counts
+only the rows and option slots that were filled in, the form counts them all.
 """
 
 from __future__ import annotations
@@ -66,15 +67,58 @@ def _count(form: Mapping[str, Any], name: str, errors: dict[str, str]) -> int | 
         return None
 
 
+def _option(form: Mapping[str, Any], slot: int) -> dict[str, Any]:
+    values = [v.strip() for v in _text(form, f"options-{slot}-values").split(",")]
+    return {"name": _text(form, f"options-{slot}-name"), "values": [v for v in values if v]}
+
+
+def option_slots_sent(form: Mapping[str, Any]) -> list[int]:
+    """The option slots filled in: the API's ``options.N`` is the form's slot ``[N]``."""
+    return [slot for slot in range(MAX_OPTIONS) if any(_option(form, slot).values())]
+
+
+def variant_rows_sent(form: Mapping[str, Any]) -> list[int]:
+    """The variant rows filled in: the API's ``variants.N`` is the form's row ``[N]``."""
+    return [
+        row
+        for row in range(variant_rows(form))
+        if any(_text(form, f"variants-{row}-{name}") for name in VARIANT_FIELDS)
+    ]
+
+
 def options_of(form: Mapping[str, Any]) -> list[dict[str, Any]]:
-    options = []
-    for index in range(MAX_OPTIONS):
-        name = _text(form, f"options-{index}-name")
-        values = [v.strip() for v in _text(form, f"options-{index}-values").split(",")]
-        values = [v for v in values if v]
-        if name or values:
-            options.append({"name": name, "values": values})
-    return options
+    return [_option(form, slot) for slot in option_slots_sent(form)]
+
+
+def new_product_inputs(form: Mapping[str, Any]) -> set[str]:
+    """The names of the new-product form's inputs."""
+    names = {"name", "sku", "slug", "description", "category_id", "status", "price"}
+    names.add("initial_stock")
+    names |= {
+        f"options-{slot}-{part}" for slot in range(MAX_OPTIONS) for part in ("name", "values")
+    }
+    names |= {f"variants-{row}-{f}" for row in range(variant_rows(form)) for f in VARIANT_FIELDS}
+    return names
+
+
+def input_for(field: str, inputs: set[str], form: Mapping[str, Any] | None = None) -> str | None:
+    """The input an API error's field path concerns: ``variants.1.options.Size`` is
+    the input ``variants-4-options`` when the API's second variant was the form's fifth
+    row (``form``: the new-product form, whose rows and slots the API renumbers); the
+    deepest input on the path, or None when the error belongs to no input."""
+    parts = field.split(".")
+    renumbered = {"variants": variant_rows_sent, "options": option_slots_sent}
+    if form is not None and len(parts) > 1 and parts[1].isdigit() and parts[0] in renumbered:
+        placed = renumbered[parts[0]](form)
+        if int(parts[1]) >= len(placed):
+            return None
+        parts[1] = str(placed[int(parts[1])])
+    while parts:
+        name = "-".join(parts)
+        if name in inputs:
+            return name
+        parts.pop()
+    return None
 
 
 def create_body(form: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,12 +135,9 @@ def create_body(form: Mapping[str, Any]) -> dict[str, Any]:
         if _text(form, optional):
             body[optional] = _text(form, optional)
     options = options_of(form)
-    variants = []
-    seen: set[str] = set()
-    for row in range(variant_rows(form)):
-        prefix = f"variants-{row}-"
-        if any(_text(form, prefix + name) for name in VARIANT_FIELDS):
-            variants.append(_variant(form, prefix, options, errors, seen))
+    variants = [
+        _variant(form, f"variants-{row}-", options, errors) for row in variant_rows_sent(form)
+    ]
     if options:
         body["options"] = options
     if variants:
@@ -112,27 +153,15 @@ def create_body(form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _variant(
-    form: Mapping[str, Any],
-    prefix: str,
-    options: list[dict[str, Any]],
-    errors: dict[str, str],
-    seen: set[str],
+    form: Mapping[str, Any], prefix: str, options: list[dict[str, Any]], errors: dict[str, str]
 ) -> dict[str, Any]:
-    """One variant row (its inputs named ``prefix`` + field), checked against the
-    product's options; its problems go into ``errors``."""
+    """One variant row (its inputs named ``prefix`` + field); its problems go into
+    ``errors``. Only what the API cannot see is checked here: that "M / Red" gives one
+    value per option (the API checks the values, and names the variant it refuses)."""
     values = [v.strip() for v in _text(form, prefix + "options").split("/") if v.strip()]
     if len(values) != len(options):
         names = " / ".join(option["name"] for option in options) or "no option"
         errors[prefix + "options"] = f"Give one value per option, in order: {names}."
-    # Checked here too: the API names no variant when it refuses these.
-    for option, value in zip(options, values, strict=False):
-        if value not in option["values"]:
-            allowed = ", ".join(option["values"])
-            errors[prefix + "options"] = f"“{value}” is not a {option['name']}: {allowed}."
-    combination = " / ".join(values)
-    if combination and combination in seen:
-        errors[prefix + "options"] = f"Another variant is already “{combination}”."
-    seen.add(combination)
     variant: dict[str, Any] = {
         "sku": _text(form, prefix + "sku"),
         "options": {o["name"]: v for o, v in zip(options, values, strict=False)},
@@ -152,12 +181,7 @@ def _variant(
 def new_variant_body(form: Mapping[str, Any], product: Mapping[str, Any]) -> dict[str, Any]:
     """``POST /products/{id}/variants``: one more combination of the product's options."""
     errors: dict[str, str] = {}
-    taken = {
-        " / ".join(v["options"][o["name"]] for o in product["options"])
-        for v in product["variants"]
-        if v["status"] == "active"
-    }
-    body = _variant(form, "", list(product["options"]), errors, taken)
+    body = _variant(form, "", list(product["options"]), errors)
     if errors:
         raise FormProblems(errors)
     return body

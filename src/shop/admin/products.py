@@ -4,6 +4,7 @@ stock adjustments, archive."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -24,18 +25,28 @@ async def _category_choices(staff: Staff) -> list[tuple[str, str]]:
     return sorted(((c["id"], c["name"]) for c in categories), key=lambda c: c[1].lower())
 
 
-def _refused(exc: ApiError, form: FormData | dict[str, Any]) -> tuple[dict[str, str], str]:
-    """The API's errors by input, and what belongs to no input shown on the form."""
-    errors = exc.field_errors()
-    leftover = [
-        v.removeprefix("Value error, ") if k == "body" else f"{k.replace('-', '.')}: {v}"
-        for k, v in errors.items()
-        if k not in form
-    ]
+def _refused(
+    exc: ApiError, inputs: Collection[str], form: Mapping[str, Any] | None = None
+) -> tuple[dict[str, str], str]:
+    """The API's errors by the input each concerns (:func:`forms.input_for`; ``form``
+    for the new-product form), and the message for the top of the form: the problem's
+    own, with whatever belongs to no input."""
+    errors: dict[str, str] = {}
+    leftover = []
+    for field, words in exc.problems():
+        name = forms.input_for(field, set(inputs), form)
+        if name is not None:  # two problems of one input (Size and Color of a row): both
+            errors[name] = f"{errors[name]}; {words}" if name in errors else words
+        elif field == "body":
+            leftover.append(words.removeprefix("Value error, "))
+        else:
+            leftover.append(f"{field}: {words}")
     message = exc.message()
-    if exc.status == 409:
+    if exc.title == "Validation failed" and errors:  # the kit's "see errors": they are shown
+        message = "Some fields need a correction."
+    if exc.status == 409 and not exc.problems():  # a race the unique indexes decided
         field = "sku" if "sku" in message.lower() else "slug" if "slug" in message.lower() else ""
-        if field and field in form:
+        if field and field in inputs:
             errors[field] = message
     return errors, " ".join([message, *leftover])
 
@@ -131,7 +142,7 @@ async def create_product(request: Request, staff: CurrentStaff, form: CheckedFor
             status_code=422,
         )
     except ApiError as exc:
-        errors, message = _refused(exc, form)
+        errors, message = _refused(exc, forms.new_product_inputs(form), form)
         return _new_page(
             request,
             staff,
@@ -223,7 +234,7 @@ async def write(
     except ApiError as exc:
         if exc.status == 404 and method == "DELETE":
             raise
-        errors, message = _refused(exc, form)
+        errors, message = _refused(exc, form.keys())
         if exc.status == 412:
             message = (
                 "Someone changed this product while you were editing it. The page now "

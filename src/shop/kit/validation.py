@@ -11,9 +11,11 @@ Numbers and booleans in a body are taken only as JSON writes them (:data:`JsonIn
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Strict, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 # For a text query or path parameter that reaches a query: PostgreSQL refuses NUL.
 NO_NUL = r"^[^\x00]*$"
@@ -52,3 +54,24 @@ class StrictInput(BaseModel):
         if _unstorable(data):
             raise ValueError("text must not contain NUL characters or lone surrogates")
         return data
+
+
+# A problem a validator found, at its field's path below the model being validated:
+# (("variants", 2, "options", "Size"), "'XL' is not a declared value of option 'Size'").
+FieldProblem = tuple[tuple[str | int, ...], str]
+
+
+def invalid_fields(title: str, problems: Sequence[FieldProblem]) -> ValidationError:
+    """The error a model validator raises to name the fields at fault, where a
+    ``ValueError`` would put every problem on the model itself (``body``). Pydantic keeps
+    the paths, prefixed with the model's own place, so the 422's ``errors`` say
+    ``variants.2.options.Size`` and a form can show each message next to its input."""
+    return ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("invalid_field", message), loc=path, input=None
+            )
+            for path, message in problems
+        ],
+    )

@@ -1,5 +1,6 @@
 """The products service's business errors; each carries its own status (see shop.kit.errors)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from shop.kit.contracts.reservations import ReservationRefusal
@@ -151,8 +152,10 @@ class InvalidVariantError(ShopError):
     title = "Invalid variant"
     type_slug = "invalid-variant"
 
-    def __init__(self, field: str, message: str) -> None:
-        errors: list[dict[str, Any]] = [{"field": field, "message": message}]
+    def __init__(self, field: str, message: str, others: Sequence[tuple[str, str]] = ()) -> None:
+        errors: list[dict[str, Any]] = [
+            {"field": name, "message": words} for name, words in [(field, message), *others]
+        ]
         super().__init__(f"{field}: {message}", errors=errors)
 
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Self
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from shop.kit.validation import JsonInt, StrictInput
+from shop.kit.validation import FieldProblem, JsonInt, StrictInput, invalid_fields
 from shop.products.models import ProductStatus, VariantStatus
-from shop.products.options import MAX_OPTIONS, MAX_VALUES, MAX_VARIANTS, check_variants
+from shop.products.options import MAX_OPTIONS, MAX_VALUES, MAX_VARIANTS, variant_problems
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 Slug = Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
@@ -109,19 +109,30 @@ class ProductIn(Strict):
 
     @model_validator(mode="after")
     def _variants_or_price(self) -> Self:
+        """Every problem at its field (``variants.2.options.Size``), all at once."""
+        problems: list[FieldProblem] = []
         if self.variants is None:
             if self.price is None:
-                raise ValueError("price is required for a product without variants")
+                problems.append((("price",), "price is required for a product without variants"))
             if self.options:
-                raise ValueError("options need variants that name their values")
-            return self
-        if self.price is not None:
-            raise ValueError("price is derived from the variants; give each variant its price")
-        if self.initial_stock is not None:
-            raise ValueError("with variants, stock is given per variant (initial_stock)")
-        check_variants(
-            [(o.name, o.values) for o in self.options], [v.options for v in self.variants]
-        )
+                problems.append((("options",), "options need variants that name their values"))
+        else:
+            if self.price is not None:
+                problems.append(
+                    (("price",), "price is derived from the variants; give each variant its price")
+                )
+            if self.initial_stock is not None:
+                problems.append(
+                    (
+                        ("initial_stock",),
+                        "with variants, stock is given per variant (initial_stock)",
+                    )
+                )
+            problems += variant_problems(
+                [(o.name, o.values) for o in self.options], [v.options for v in self.variants]
+            )
+        if problems:
+            raise invalid_fields(type(self).__name__, problems)
         return self
 
 

@@ -163,8 +163,40 @@ async def _check_category(session: AsyncSession, category_id: uuid.UUID | None) 
 async def create_product(session: AsyncSession, catalog: Catalog, data: ProductIn) -> Product:
     """The product with its options and variants; without ``variants``, one default
     variant carrying its SKU, price and initial stock."""
+    await _check_unique_names(session, data)
     [product] = await create_products(session, catalog, [data])
     return product
+
+
+async def _check_unique_names(session: AsyncSession, data: ProductIn) -> None:
+    """A SKU or slug already taken, or a variant SKU twice in the request: the 409 names
+    each field (``sku``, ``variants.2.sku``) so a form can show it next to its input.
+    The unique indexes still decide when two requests race for a name."""
+    errors = [
+        {"field": field, "message": f"another product already has this {name}"}
+        for found_sku, found_slug in await ProductRepository(session).holding(data.sku, data.slug)
+        for field, name, taken in (
+            ("sku", "SKU", found_sku == data.sku),
+            ("slug", "slug", found_slug == data.slug),
+        )
+        if taken
+    ]
+    # Without variants, the product's SKU is its default variant's too.
+    fields = (
+        [(f"variants.{i}.sku", v.sku) for i, v in enumerate(data.variants)]
+        if data.variants
+        else [("sku", data.sku)]
+    )
+    taken_skus = await VariantRepository(session).taken_skus(sku for _, sku in fields)
+    seen: set[str] = set()
+    for field, sku in fields:
+        if (sku in taken_skus or sku in seen) and field not in {e["field"] for e in errors}:
+            where = "another variant" if sku in taken_skus else "a variant above"
+            errors.append({"field": field, "message": f"{where} has this SKU"})
+        seen.add(sku)
+    if errors:
+        what = "product" if errors[0]["field"] in ("sku", "slug") else "variant"
+        raise DuplicateError(f"A {what} with this slug or SKU already exists.", errors=errors)
 
 
 async def create_products(

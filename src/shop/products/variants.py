@@ -40,7 +40,7 @@ from shop.products.models import (
     StockReason,
     VariantStatus,
 )
-from shop.products.options import Declared, check_combination, combination_key, title_of
+from shop.products.options import Declared, combination_key, combination_problems, title_of
 from shop.products.repositories import (
     ImageRepository,
     OptionRepository,
@@ -181,10 +181,12 @@ async def _check_image(session: AsyncSession, product_id: uuid.UUID, image_id: u
 
 
 def _check_options(options: Declared, chosen: dict[str, str]) -> None:
-    try:
-        check_combination(options, chosen)
-    except ValueError as exc:
-        raise InvalidVariantError("options", str(exc)) from None
+    problems = [
+        (".".join(map(str, path)), message)
+        for path, message in combination_problems(options, chosen)
+    ]
+    if problems:
+        raise InvalidVariantError(*problems[0], others=problems[1:])
 
 
 def _check_unique(

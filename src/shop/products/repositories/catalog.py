@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from shop.products.models import Category, Inventory, Product, StockMovement
 from shop.products.repositories.base import Repository
@@ -48,6 +48,15 @@ class ProductRepository(Repository[Product]):
             lookup = Product.slug == id_or_slug
         product: Product | None = await self.session.scalar(select(Product).where(lookup))
         return product
+
+    async def holding(self, sku: str, slug: str | None) -> list[tuple[str, str]]:
+        """(sku, slug) of the products that have this SKU or this slug."""
+        query = select(Product.sku, Product.slug).where(
+            or_(Product.sku == sku, Product.slug == slug) if slug else Product.sku == sku
+        )
+        return [
+            (found_sku, found_slug) for found_sku, found_slug in await self.session.execute(query)
+        ]
 
     async def slugs_starting(self, prefix: str) -> set[str]:
         return set(

@@ -40,6 +40,14 @@ class VariantRepository(Repository[ProductVariant]):
     async def of_product(self, product_id: uuid.UUID) -> list[ProductVariant]:
         return (await self.of_products([product_id]))[product_id]
 
+    async def taken_skus(self, skus: Iterable[str]) -> set[str]:
+        """Those of ``skus`` some variant has (archived ones keep theirs)."""
+        wanted = list(skus)
+        found = await self.session.scalars(
+            select(ProductVariant.sku).where(ProductVariant.sku.in_(wanted))
+        )
+        return set(found)
+
     async def with_stock(
         self, product_ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, list[tuple[ProductVariant, Inventory | None]]]:
