@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
+from shop.products.repositories import variants as variant_queries
 from tests.products.conftest import ProductsFixture
 from tests.products.test_variants import API, OPTIONS, by_sku, create, hoodie
 
@@ -98,9 +100,12 @@ async def test_values_are_added_reordered_and_renamed_and_the_variants_follow(
     assert (await admin_read(products, product))["options"] == body["options"]
 
 
-async def test_values_and_options_swap_and_are_renamed(products: ProductsFixture) -> None:
+async def test_values_and_options_swap_and_are_renamed(
+    products: ProductsFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two active variants trading values pass through each other's combination halfway:
-    the change still goes through whole."""
+    the change still goes through whole, even written one variant per statement."""
+    monkeypatch.setattr(variant_queries, "REWRITE_CHUNK", 1)
     product = await create(products, hoodie())
 
     swapped = await change(

@@ -21,6 +21,10 @@ from shop.products.models import (
 from shop.products.options import Declared
 from shop.products.repositories.base import Repository
 
+# Variants rewritten per statement by a change of options (3 parameters each; a
+# statement takes at most 32,767).
+REWRITE_CHUNK = 1000
+
 
 class VariantRepository(Repository[ProductVariant]):
     model = ProductVariant
@@ -130,33 +134,36 @@ class VariantRepository(Repository[ProductVariant]):
         self, changes: Sequence[tuple[ProductVariant, dict[str, str], str]]
     ) -> None:
         """Each ``(variant, options, title)`` written, with a new version, in two
-        statements however many there are. The first moves the variants out of each
+        statements (per thousand variants). The first moves the variants out of each
         other's way: the unique index of active combinations is checked row by row, so
         two variants swapping values would collide halfway through a single statement.
         The variants are expired: they load again as written."""
-        if not changes:
-            return
-        ids = [variant.id for variant, _, _ in changes]
-        await self.session.execute(
-            update(ProductVariant)
-            .where(ProductVariant.id.in_(ids))
-            .values(options=func.jsonb_build_object("", cast(ProductVariant.id, Text)))
-            .execution_options(synchronize_session=False)
-        )
-        rows = values_list(
-            column("id", Uuid), column("options", JSONB), column("title", String), name="changed"
-        ).data([(variant.id, options, title) for variant, options, title in changes])
-        await self.session.execute(
-            update(ProductVariant)
-            .where(ProductVariant.id == rows.c.id)
-            .values(
-                options=rows.c.options,
-                title=rows.c.title,
-                version=ProductVariant.version + 1,
-                updated_at=func.now(),
+        chunks = [changes[i : i + REWRITE_CHUNK] for i in range(0, len(changes), REWRITE_CHUNK)]
+        for chunk in chunks:
+            await self.session.execute(
+                update(ProductVariant)
+                .where(ProductVariant.id.in_([variant.id for variant, _, _ in chunk]))
+                .values(options=func.jsonb_build_object("", cast(ProductVariant.id, Text)))
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
+        for chunk in chunks:
+            rows = values_list(
+                column("id", Uuid),
+                column("options", JSONB),
+                column("title", String),
+                name="changed",
+            ).data([(variant.id, options, title) for variant, options, title in chunk])
+            await self.session.execute(
+                update(ProductVariant)
+                .where(ProductVariant.id == rows.c.id)
+                .values(
+                    options=rows.c.options,
+                    title=rows.c.title,
+                    version=ProductVariant.version + 1,
+                    updated_at=func.now(),
+                )
+                .execution_options(synchronize_session=False)
+            )
         for variant, _, _ in changes:
             self.session.expire(variant)
 
