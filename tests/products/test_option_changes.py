@@ -266,6 +266,26 @@ async def test_an_option_is_removed_only_when_the_active_variants_stay_distinct(
     assert removed.status_code == 200, removed.text
     assert by_sku(removed.json())["TEE-M-BLACK"]["options"] == {"Size": "M"}
 
+    # Every option removed: only a single active variant can do without.
+    none = await change(products, tee, [])
+    refused(none, "variants-would-collide", "options")
+    assert "would both have no options" in none.json()["detail"]
+    archived = await products.client.delete(
+        f"{API}/products/{tee['id']}/variants/{by_sku(tee)['TEE-L-RED']['id']}",
+        headers=products.admin,
+    )
+    assert archived.status_code == 204
+    none = await change(products, tee, [])
+    assert none.status_code == 200, none.text
+    assert none.json()["options"] == []
+    assert shapes(none.json())["TEE-M-RED"] == ({}, "")
+    # It is a single-variant product now: its price is the product's.
+    repriced = await products.client.patch(
+        f"{API}/products/{tee['id']}", json={"price": 700}, headers=products.admin
+    )
+    assert repriced.status_code == 200, repriced.text
+    assert by_sku(repriced.json())["TEE-M-RED"]["price"] == 700
+
 
 async def test_changes_that_name_what_is_not_there_are_refused_whole(
     products: ProductsFixture,

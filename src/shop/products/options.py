@@ -170,7 +170,7 @@ def plan_options_change(
     - a current option no edit names is removed from every variant, which the active
       variants must survive without sharing a combination (``variants-would-collide``).
 
-    Edits are well formed already (``schemas.OptionsChange``): names and values
+    Edits are well formed already (``schemas.OptionChange``): names and values
     distinct, renamed and initial values among the values. Raises the errors'
     ``invalid-options``, ``option-value-in-use`` or ``variants-would-collide``."""
     old_values = dict(current)
@@ -222,12 +222,12 @@ def _check_distinct(
             continue
         key = tuple(chosen.get(name, "") for name, _ in options)
         if key in seen:
-            title = TITLE_SEPARATOR.join(key) or "no options"
+            what = f"be {TITLE_SEPARATOR.join(key)!r}" if key else "have no options"
             collisions.append(
                 {
                     "field": "options",
                     "message": f"the active variants {seen[key]} and {variant.sku} would both"
-                    f" be {title!r}",
+                    f" {what}",
                 }
             )
         else:
