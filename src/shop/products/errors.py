@@ -178,3 +178,33 @@ class PriceDerivedError(ShopError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, errors=[{"field": "price", "message": detail}])
+
+
+# --- Changing a product's options (each refusal names its fields in ``errors``) -----
+
+
+class _OptionsRefusal(ShopError):
+    status = 422
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(str(error["message"]) for error in errors), errors=errors)
+
+
+class InvalidOptionsError(_OptionsRefusal):
+    """The change names an option or value the product does not have, or adds an option
+    without the value its variants would take."""
+
+    title = "Invalid options"
+    type_slug = "invalid-options"
+
+
+class OptionValueInUseError(_OptionsRefusal):
+    title = "Option value in use"
+    type_slug = "option-value-in-use"
+
+
+class VariantsWouldCollideError(_OptionsRefusal):
+    """Without the removed option, two active variants would have one combination."""
+
+    title = "Variants would collide"
+    type_slug = "variants-would-collide"

@@ -11,7 +11,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from shop.kit.validation import FieldProblem, JsonInt, StrictInput, invalid_fields
 from shop.products.models import ProductStatus, VariantStatus
-from shop.products.options import MAX_OPTIONS, MAX_VALUES, MAX_VARIANTS, variant_problems
+from shop.products.options import (
+    MAX_OPTIONS,
+    MAX_VALUES,
+    MAX_VARIANTS,
+    option_problems,
+    variant_problems,
+)
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 Slug = Annotated[str, Field(min_length=1, max_length=140, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
@@ -136,6 +142,45 @@ class ProductIn(Strict):
         return self
 
 
+class OptionChange(Strict):
+    """One of the product's options as a change of options wants it (see
+    ``options.plan_options_change``): ``values`` is the whole new list, in order."""
+
+    name: OptionName
+    values: Annotated[list[OptionValue], Field(min_length=1, max_length=MAX_VALUES)]
+    renamed_from: OptionName | None = Field(
+        default=None, description="The option's current name, when the change renames it"
+    )
+    renamed_values: dict[OptionValue, OptionValue] = Field(
+        default_factory=dict,
+        description="Current value -> new value (which is in values); variants follow",
+    )
+    initial_value: OptionValue | None = Field(
+        default=None, description="For a new option: the value every existing variant takes"
+    )
+
+    @model_validator(mode="after")
+    def _among_the_values(self) -> Self:
+        if self.initial_value is not None and self.initial_value not in self.values:
+            raise ValueError(f"initial_value {self.initial_value!r} is not one of the values")
+        for old, new in self.renamed_values.items():
+            if new not in self.values:
+                raise ValueError(f"{old!r} is renamed to {new!r}, which is not one of the values")
+        return self
+
+
+def _well_formed(options: list[OptionChange]) -> list[OptionChange]:
+    problems = option_problems([(option.name, option.values) for option in options])
+    if problems:
+        raise ValueError("; ".join(message for _, message in problems))
+    return options
+
+
+OptionChanges = Annotated[
+    list[OptionChange], Field(max_length=MAX_OPTIONS), AfterValidator(_well_formed)
+]
+
+
 class ProductUpdate(Strict):
     sku: Sku | None = None
     slug: Slug | None = None
@@ -145,6 +190,10 @@ class ProductUpdate(Strict):
     category_id: uuid.UUID | None = None
     attributes: Attributes | None = None
     status: ProductStatus | None = None
+    options: OptionChanges | None = Field(
+        default=None,
+        description="The product's options as they should be, in order (see docs/variants.md)",
+    )
 
 
 class ImageOut(BaseModel):

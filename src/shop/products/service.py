@@ -33,6 +33,7 @@ from shop.products.errors import (
     VersionMismatchError,
 )
 from shop.products.models import Category, Product, ProductStatus, VariantStatus
+from shop.products.option_changes import change_options
 from shop.products.options import Declared
 from shop.products.repositories import (
     CategoryRepository,
@@ -271,7 +272,11 @@ async def update_product(
         await _check_category(session, data.category_id)
     if data.price is not None or data.sku is not None:
         await _default_variant_follows(session, product, data)
+    if data.options is not None:
+        await change_options(session, product, data.options)
     for field, value in changes.items():
+        if field == "options":
+            continue  # written above, with the variants that follow
         if value is None and field != "category_id":
             continue  # null means "leave as is" for fields that cannot be empty
         setattr(product, field, value)

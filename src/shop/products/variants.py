@@ -167,7 +167,7 @@ async def _locked(session: AsyncSession, product_id: uuid.UUID) -> Product:
     return product
 
 
-async def _touch(session: AsyncSession, product: Product) -> None:
+async def touch(session: AsyncSession, product: Product) -> None:
     """The product's derived price again, and a new version (its ETag) whatever changed."""
     price = await VariantRepository(session).lowest_active_price(product.id)
     if price is not None:
@@ -212,7 +212,7 @@ async def add_variant(
     variant = _new_variant(session, product, options, data, position)
     await _flush_variants(session)
     _add_stock(session, variant, data.initial_stock, actor)
-    await _touch(session, product)
+    await touch(session, product)
     await _flush_variants(session)
     await announce(session, cache, [product_id])
     return variant
@@ -245,8 +245,8 @@ async def update_variant(
     options = declared(await OptionRepository(session).of_product(product_id))
     chosen = data.options if data.options is not None else variant.options
     becomes_active = (data.status or variant.status) == VariantStatus.ACTIVE
-    if data.options is not None:
-        _check_options(options, data.options)
+    if data.options is not None or (becomes_active and variant.status != VariantStatus.ACTIVE):
+        _check_options(options, chosen)  # an archived variant may name a value since removed
     if becomes_active and (data.options is not None or variant.status != VariantStatus.ACTIVE):
         _check_unique(options, chosen, others)
     if data.status == VariantStatus.ARCHIVED:
@@ -263,7 +263,7 @@ async def update_variant(
     if data.sku is not None and not options and product.sku == old_sku:
         product.sku = data.sku  # a default variant carries its product's SKU
     await _flush_variants(session)
-    await _touch(session, product)
+    await touch(session, product)
     await _flush_variants(session)
     await announce(session, cache, [product_id])
     return variant
@@ -298,6 +298,6 @@ async def archive_variant(
     _check_not_last(variant, others)
     variant.status = VariantStatus.ARCHIVED
     await _flush_variants(session)
-    await _touch(session, product)
+    await touch(session, product)
     await _flush_variants(session)
     await announce(session, cache, [product_id])

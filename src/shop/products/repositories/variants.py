@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import String, Text, Uuid, cast, column, func, select, tuple_, update
+from sqlalchemy import values as values_list
+from sqlalchemy.dialects.postgresql import JSONB
 
 from shop.products.models import (
     Inventory,
@@ -16,7 +18,12 @@ from shop.products.models import (
     ProductVariant,
     VariantStatus,
 )
+from shop.products.options import Declared
 from shop.products.repositories.base import Repository
+
+# Variants rewritten per statement by a change of options (3 parameters each; a
+# statement takes at most 32,767).
+REWRITE_CHUNK = 1000
 
 
 class VariantRepository(Repository[ProductVariant]):
@@ -131,6 +138,43 @@ class VariantRepository(Repository[ProductVariant]):
         )
         return price
 
+    async def rewrite_options(
+        self, changes: Sequence[tuple[ProductVariant, dict[str, str], str]]
+    ) -> None:
+        """Each ``(variant, options, title)`` written, with a new version, in two
+        statements (per thousand variants). The first moves the variants out of each
+        other's way: the unique index of active combinations is checked row by row, so
+        two variants swapping values would collide halfway through a single statement.
+        The variants are expired: they load again as written."""
+        chunks = [changes[i : i + REWRITE_CHUNK] for i in range(0, len(changes), REWRITE_CHUNK)]
+        for chunk in chunks:
+            await self.session.execute(
+                update(ProductVariant)
+                .where(ProductVariant.id.in_([variant.id for variant, _, _ in chunk]))
+                .values(options=func.jsonb_build_object("", cast(ProductVariant.id, Text)))
+                .execution_options(synchronize_session=False)
+            )
+        for chunk in chunks:
+            rows = values_list(
+                column("id", Uuid),
+                column("options", JSONB),
+                column("title", String),
+                name="changed",
+            ).data([(variant.id, options, title) for variant, options, title in chunk])
+            await self.session.execute(
+                update(ProductVariant)
+                .where(ProductVariant.id == rows.c.id)
+                .values(
+                    options=rows.c.options,
+                    title=rows.c.title,
+                    version=ProductVariant.version + 1,
+                    updated_at=func.now(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        for variant, _, _ in changes:
+            self.session.expire(variant)
+
     async def next_position(self, product_id: uuid.UUID) -> int:
         last: int | None = await self.session.scalar(
             select(func.max(ProductVariant.position)).where(ProductVariant.product_id == product_id)
@@ -157,3 +201,19 @@ class OptionRepository(Repository[ProductOption]):
 
     async def of_product(self, product_id: uuid.UUID) -> list[ProductOption]:
         return (await self.of_products([product_id])).get(product_id, [])
+
+    async def replace(
+        self, product_id: uuid.UUID, current: Sequence[ProductOption], options: Declared
+    ) -> None:
+        """The product's option rows become ``options``: the current ones are deleted
+        first, since a name may move to another position (names are unique per product)."""
+        for row in current:
+            await self.session.delete(row)
+        await self.session.flush()
+        for position, (name, values) in enumerate(options):
+            self.session.add(
+                ProductOption(
+                    product_id=product_id, position=position, name=name, values=list(values)
+                )
+            )
+        await self.session.flush()
