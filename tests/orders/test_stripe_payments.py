@@ -88,11 +88,20 @@ async def test_a_declined_card_leaves_the_order_pending_and_held(
         assert (failed["status"], failed["payment_status"]) == ("pending", "awaiting")
         assert failed["payment"]["status"] == "awaiting"
         assert await books.levels(product) == (10, 2)  # the hold still counts
+        await books.assert_balanced(product)
+        assert await running.subjects(failed) == []  # a decline sends nothing
         # The buyer tries another card.
         assert (await running.stripe.pay(intent_id(order))).status_code == 200
         done = await running.until(admin, order["id"], confirmed)
         assert done["payment"]["last_error"] is None
+        assert (done["payment_status"], done["payment"]["status"]) == ("paid", "succeeded")
         assert await books.levels(product) == (8, 0)
+        await books.assert_balanced(product)
+        # The confirmation and "payment received", once each; the intent paid in full.
+        await until_subjects(running, done, 2)
+        assert len(await running.subjects(done)) == 2
+        intent = await running.stripe.intent(intent_id(order))
+        assert (intent["status"], intent["amount"]) == ("succeeded", 5000)
 
 
 async def test_a_lost_webhook_is_made_up_for_by_the_reconciler(
