@@ -1,0 +1,66 @@
+"""How card orders end when things go against them, through the gateway and against
+localstripe: ten refunds of everything at once, each under its own Idempotency-Key,
+give the money back once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.orders.stripe_shop import ShopFactory, until_subjects
+from tests.orders.stripe_support import intent_id
+from tests.orders.support import Tokens
+from tests.products.reservation_support import Books, problem
+
+RACERS = 10
+
+
+async def test_ten_refunds_of_a_card_payment_each_under_its_own_key_refund_it_once(
+    shop: ShopFactory, tokens: Tokens, books: Books
+) -> None:
+    product = await books.product(10, price=1999)
+    user, admin = await tokens.user(), await tokens.admin()
+    async with shop(webhooks_dropped=True) as running:
+        order = await running.order(user, product, quantity=3)
+        intent = intent_id(order)
+        assert (await running.stripe.pay(intent)).status_code == 200
+        paid = await running.read(user, order["id"])  # the owner's read asks Stripe
+        assert (paid["status"], paid["payment_status"]) == ("confirmed", "paid")
+        barrier = asyncio.Barrier(RACERS)
+
+        async def refund_everything(key: str) -> httpx.Response:
+            headers = {**admin.headers, "Idempotency-Key": key}
+            await barrier.wait()  # every request is under way before any is answered
+            path = f"/orders/{order['id']}/refunds"
+            return await running.client.post(path, json={"reason": "all of it"}, headers=headers)
+
+        answers = await asyncio.wait_for(
+            asyncio.gather(*[refund_everything(f"refund-{n}") for n in range(RACERS)]), 120
+        )
+
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [201] + [409] * (RACERS - 1), [answer.text for answer in answers]
+        [made] = [answer.json() for answer in answers if answer.status_code == 201]
+        assert (made["amount"], made["status"]) == (5997, "succeeded")
+        for answer in answers:
+            if answer.status_code == 409:
+                assert problem(answer, 409, "refund-exceeds-payment")["remaining"] == 0
+        # At Stripe: one refund, of all that was paid.
+        assert [r["amount"] for r in await running.stripe.refunds(intent)] == [5997]
+        seen = await running.read(user, order["id"])
+        assert seen["payment_status"] == "refunded"
+        assert [(r["id"], r["amount"]) for r in seen["refunds"]] == [(made["id"], 5997)]
+        assert await running.db.fetchval("SELECT count(*) FROM refunds") == 1
+        # The confirmation, "payment received" and one "refund issued".
+        await until_subjects(running, seen, 3)
+        subjects = await running.subjects(seen)
+        assert sum(s.startswith("A refund for your order") for s in subjects) == 1
+        # The winner's key again: its answer, and nothing more refunded.
+        winner = [answer.status_code for answer in answers].index(201)
+        headers = {**admin.headers, "Idempotency-Key": f"refund-{winner}"}
+        again = await running.client.post(
+            f"/orders/{order['id']}/refunds", json={"reason": "all of it"}, headers=headers
+        )
+        assert (again.status_code, again.json()) == (201, made)
+        assert len(await running.stripe.refunds(intent)) == 1
