@@ -1,16 +1,19 @@
 """How card orders end when things go against them, through the gateway and against
 localstripe: ten refunds of everything at once, each under its own Idempotency-Key,
-give the money back once."""
+give the money back once; a payment that arrives after the order's units were sold to
+someone else is refunded in full and the order says why."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 
-from tests.orders.stripe_shop import ShopFactory, until_subjects
+from shop.products.reservations import sweep_expired
+from tests.orders.stripe_shop import ShopFactory, confirmed, until_subjects
 from tests.orders.stripe_support import intent_id
-from tests.orders.support import Tokens
+from tests.orders.support import Tokens, order_body
 from tests.products.reservation_support import Books, problem
 
 RACERS = 10
@@ -64,3 +67,43 @@ async def test_ten_refunds_of_a_card_payment_each_under_its_own_key_refund_it_on
         )
         assert (again.status_code, again.json()) == (201, made)
         assert len(await running.stripe.refunds(intent)) == 1
+
+
+async def test_a_payment_after_its_units_were_sold_to_another_is_refunded_and_said_so(
+    shop: ShopFactory, tokens: Tokens, books: Books
+) -> None:
+    product = await books.product(2, price=2500)
+    late, other, admin = await tokens.user(), await tokens.user(), await tokens.admin()
+    async with shop() as running:  # Stripe's webhooks arrive
+        order = await running.order(late, product)
+        # Its hold ends at products, whose sweeper puts the units back on the shelf ...
+        await books.age(uuid.UUID(order["id"]))
+        async with books.sessionmaker() as session, session.begin():
+            assert await sweep_expired(session) == 1
+        # ... and another buyer takes them (paying by bank transfer: taken at once).
+        body = order_body((product, 2), payment_provider="manual")
+        sold = await running.client.post("/orders", json=body, headers=other.headers)
+        assert sold.status_code == 201, sold.text
+        assert sold.json()["status"] == "confirmed"
+        assert await books.levels(product) == (0, 0)
+
+        # The first buyer pays now: the webhook tells the system.
+        assert (await running.stripe.pay(intent_id(order))).status_code == 200
+        done = await running.until(admin, order["id"], lambda o: o["payment_status"] == "refunded")
+
+        assert (done["status"], done["payment"]["status"]) == ("cancelled", "succeeded")
+        assert [(r["amount"], r["status"]) for r in done["refunds"]] == [(5000, "succeeded")]
+        notes = [entry["note"] or "" for entry in done["history"]]
+        assert any("paid after its stock hold lapsed" in note for note in notes), notes
+        assert any("refunded 50.00 USD" in note for note in notes), notes
+        refunded = await running.stripe.refunds(intent_id(order))
+        assert [refund["amount"] for refund in refunded] == [5000]
+        assert await running.db.fetchval("SELECT bool_and(automatic) FROM refunds")
+        # The buyer is told of the refund; never that the order is confirmed.
+        await until_subjects(running, done, 1)
+        subjects = await running.subjects(done)
+        assert subjects == [f"A refund for your order {done['number']}"], subjects
+        # The other buyer's order stands with the units.
+        assert confirmed(await running.read(other, sold.json()["id"]))
+        assert await books.levels(product) == (0, 0)
+        await books.assert_balanced(product)
