@@ -1,7 +1,8 @@
 """How card orders end when things go against them, through the gateway and against
 localstripe: ten refunds of everything at once, each under its own Idempotency-Key,
 give the money back once; a payment that arrives after the order's units were sold to
-someone else is refunded in full and the order says why."""
+someone else is refunded in full and the order says why; an order never paid, with
+every webhook lost, still ends cancelled with its units back on the shelf."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import uuid
 import httpx
 
 from shop.products.reservations import sweep_expired
-from tests.orders.stripe_shop import ShopFactory, confirmed, until_subjects
+from tests.orders.stripe_shop import ShopFactory, confirmed, lapse, until_subjects
 from tests.orders.stripe_support import intent_id
 from tests.orders.support import Tokens, order_body
 from tests.products.reservation_support import Books, problem
@@ -107,3 +108,31 @@ async def test_a_payment_after_its_units_were_sold_to_another_is_refunded_and_sa
         assert confirmed(await running.read(other, sold.json()["id"]))
         assert await books.levels(product) == (0, 0)
         await books.assert_balanced(product)
+
+
+async def test_an_order_never_paid_ends_cancelled_without_any_webhook(
+    shop: ShopFactory, tokens: Tokens, books: Books
+) -> None:
+    product = await books.product(10, price=2500)
+    user, admin = await tokens.user(), await tokens.admin()
+    settings = {"reconcile_interval_seconds": 0.2, "payment_settle_after_seconds": 0}
+    async with shop(webhooks_dropped=True, **settings) as running:
+        order = await running.order(user, product)
+        declined = await running.stripe.pay(intent_id(order), "pm_card_visa_chargeDeclined")
+        assert declined.status_code == 402, declined.text
+
+        # No webhook, and the admin's reads never ask Stripe: the reconciler does.
+        failed = await running.until(
+            admin, order["id"], lambda o: o["payment"]["last_error"] is not None
+        )
+        assert (failed["status"], failed["payment_status"]) == ("pending", "awaiting")
+        await lapse(running, order)
+        done = await running.until(admin, order["id"], lambda o: o["status"] == "cancelled")
+
+        assert (done["payment_status"], done["payment"]["status"]) == ("not_required", "cancelled")
+        assert done["refunds"] == []
+        assert (await running.stripe.intent(intent_id(order)))["status"] == "canceled"
+        assert await running.db.fetchval("SELECT count(*) FROM payment_events") == 0
+        assert await books.levels(product) == (10, 0)
+        await books.assert_balanced(product)
+        assert await running.subjects(done) == []  # never confirmed, nothing charged
