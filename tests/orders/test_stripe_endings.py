@@ -2,7 +2,9 @@
 localstripe: ten refunds of everything at once, each under its own Idempotency-Key,
 give the money back once; a payment that arrives after the order's units were sold to
 someone else is refunded in full and the order says why; an order never paid, with
-every webhook lost, still ends cancelled with its units back on the shelf."""
+every webhook lost, still ends cancelled with its units back on the shelf; and a
+payment that the webhook, the customer and the reconciler all learn of at once
+confirms the order once."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import httpx
 
 from shop.products.reservations import sweep_expired
 from tests.orders.stripe_shop import ShopFactory, confirmed, lapse, until_subjects
-from tests.orders.stripe_support import intent_id
+from tests.orders.stripe_support import intent_id, signed_event
 from tests.orders.support import Tokens, order_body
 from tests.products.reservation_support import Books, problem
 
@@ -136,3 +138,39 @@ async def test_an_order_never_paid_ends_cancelled_without_any_webhook(
         assert await books.levels(product) == (10, 0)
         await books.assert_balanced(product)
         assert await running.subjects(done) == []  # never confirmed, nothing charged
+
+
+async def test_the_webhook_the_owner_and_the_reconciler_arriving_at_once_confirm_it_once(
+    shop: ShopFactory, tokens: Tokens, books: Books
+) -> None:
+    product = await books.product(10, price=2500)
+    user, admin = await tokens.user(), await tokens.admin()
+    # The reconciler asks Stripe about the payment at every round (every 0.2 s).
+    settings = {"reconcile_interval_seconds": 0.2, "payment_settle_after_seconds": 0}
+    async with shop(webhooks_dropped=True, **settings) as running:
+        order = await running.order(user, product)
+        intent = intent_id(order)
+        assert (await running.stripe.pay(intent)).status_code == 200
+
+        # Stripe's events (each its own id) and the customer back from paying, at once.
+        answers = await asyncio.gather(
+            *[
+                running.webhook(*signed_event(f"evt_{n}", "payment_intent.succeeded", intent))
+                for n in range(RACERS // 2)
+            ],
+            *[
+                running.client.get(f"/orders/{order['id']}", headers=user.headers)
+                for _ in range(RACERS // 2)
+            ],
+        )
+
+        assert [answer.status_code for answer in answers] == [200] * RACERS
+        done = await running.until(admin, order["id"], confirmed)
+        assert (done["payment_status"], done["payment"]["status"]) == ("paid", "succeeded")
+        assert [h["status"] for h in done["history"]].count("confirmed") == 1
+        notes = [entry["note"] or "" for entry in done["history"]]
+        assert sum("payment of 50.00 USD received" in note for note in notes) == 1, notes
+        await until_subjects(running, done, 2)
+        assert len(await running.subjects(done)) == 2  # confirmation, payment received
+        assert await books.levels(product) == (8, 0)  # taken once
+        await books.assert_balanced(product)
