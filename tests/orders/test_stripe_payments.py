@@ -1,8 +1,9 @@
 """Paying with Stripe through the gateway, against localstripe: orders held pending
 until paid, confirmed exactly once by whichever hears of the payment first (the
 webhook, the customer back from paying, the reconciler), declines, lost, repeated and
-out-of-order webhooks, forged signatures, lapsed holds, and a payment that arrives
-after its hold lapsed and its stock was sold (refunded automatically)."""
+out-of-order webhooks, an event that could not be settled (forgotten, so that Stripe's
+retry is acted on), forged signatures, lapsed holds, and a payment that arrives after
+its hold lapsed and its stock was sold (refunded automatically)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import uuid
 from tests.orders.stripe_shop import ShopFactory, confirmed, lapse, until_subjects
 from tests.orders.stripe_support import intent_id, signed_event
 from tests.orders.support import ADDRESS, Tokens
-from tests.products.reservation_support import Books
+from tests.products.reservation_support import Books, problem
 
 
 async def test_a_card_payment_confirms_the_order_once_through_the_webhook(
@@ -166,6 +167,34 @@ async def test_repeated_and_out_of_order_events_are_harmless(
             *signed_event("evt_y", "payment_intent.succeeded", "pi_nobody")
         )
         assert (ignored.status_code, unknown.status_code) == (200, 200)
+
+
+async def test_an_event_stripe_could_not_be_asked_about_is_forgotten_until_sent_again(
+    shop: ShopFactory, tokens: Tokens, books: Books, dead_url: str
+) -> None:
+    product = await books.product(10, price=2500)
+    user, admin = await tokens.user(), await tokens.admin()
+    async with shop(webhooks_dropped=True) as running:
+        order = await running.order(user, product)
+        intent = intent_id(order)
+        assert (await running.stripe.pay(intent)).status_code == 200
+        event = signed_event("evt_retried", "payment_intent.succeeded", intent)
+        # Another instance of the system, which cannot reach Stripe now, gets the event.
+        async with shop(webhooks_dropped=True, stripe_api_base=dead_url) as cut_off:
+            refused = await cut_off.webhook(*event)
+
+            assert problem(refused, 503, "payment-provider-unavailable")
+            assert "retry-after" in refused.headers
+            assert await running.db.fetchval("SELECT count(*) FROM payment_events") == 0
+            assert (await running.read(admin, order["id"]))["status"] == "pending"
+
+        # Stripe sends the same event again: acted on now, and once.
+        assert (await running.webhook(*event)).status_code == 200
+        assert (await running.webhook(*event)).status_code == 200
+        done = await running.read(admin, order["id"])
+        assert (done["status"], done["payment_status"]) == ("confirmed", "paid")
+        assert await running.db.fetchval("SELECT count(*) FROM payment_events") == 1
+        assert await books.levels(product) == (8, 0)
 
 
 async def test_a_forged_or_stale_signature_is_refused(
