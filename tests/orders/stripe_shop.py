@@ -17,6 +17,7 @@ import httpx
 
 from tests.orders.stripe_support import WEBHOOK_PATH, LocalStripe
 from tests.orders.support import ADDRESS, User
+from tests.products.reservation_support import Books
 
 WITHIN = 60.0  # seconds for anything polled to happen: generous, for a loaded machine
 
@@ -92,3 +93,13 @@ async def lapse(running: Shop, order: dict[str, Any]) -> None:
         "UPDATE payments SET hold_expires_at = now() - interval '1 second' WHERE order_id = $1",
         uuid.UUID(order["id"]),
     )
+
+
+async def until_levels(books: Books, product: uuid.UUID, levels: tuple[int, int]) -> None:
+    """Until the product's ``(on_hand, reserved)`` are ``levels``: a cancelled order's
+    units go back after the transaction that cancels it, so an answer that says
+    ``cancelled`` may come before them."""
+    deadline = time.monotonic() + WITHIN
+    while (seen := await books.levels(product)) != levels:
+        assert time.monotonic() < deadline, seen
+        await asyncio.sleep(0.05)
