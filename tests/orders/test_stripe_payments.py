@@ -1,133 +1,26 @@
 """Paying with Stripe through the gateway, against localstripe: orders held pending
 until paid, confirmed exactly once by whichever hears of the payment first (the
 webhook, the customer back from paying, the reconciler), declines, lost, repeated and
-out-of-order webhooks, forged signatures, lapsed holds, and a payment that arrives
-after its hold lapsed and its stock was sold (refunded automatically)."""
+out-of-order webhooks, an event that could not be settled (forgotten, so that Stripe's
+retry is acted on), forged signatures, lapsed holds, and a payment that arrives after
+its hold lapsed and its stock was sold (refunded automatically)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import asyncpg
-import httpx
-import pytest
-
-from tests.orders.stripe_support import (
-    WEBHOOK_PATH,
-    LocalStripe,
-    intent_id,
-    signed_event,
+from tests.orders.stripe_shop import (
+    ShopFactory,
+    confirmed,
+    lapse,
+    until_levels,
+    until_subjects,
 )
-from tests.orders.support import (
-    ADDRESS,
-    Tokens,
-    User,
-    behind_gateway,
-    orders_settings,
-    truncate_orders,
-)
-from tests.products.conftest import plain_url
-from tests.products.reservation_support import Books
-from tests.support import Databases
-
-
-@dataclass
-class Shop:
-    """The system behind its gateway, paying through localstripe."""
-
-    client: httpx.AsyncClient
-    db: asyncpg.Connection
-    stripe: LocalStripe
-
-    async def order(self, user: User, product: uuid.UUID, quantity: int = 2) -> dict[str, Any]:
-        body = {
-            "items": [{"product_id": str(product), "quantity": quantity}],
-            "shipping_address": ADDRESS,
-            "payment_provider": "stripe",
-        }
-        placed = await self.client.post("/orders", json=body, headers=user.headers)
-        assert placed.status_code == 201, placed.text
-        order: dict[str, Any] = placed.json()
-        return order
-
-    async def read(self, user: User, order_id: str) -> dict[str, Any]:
-        answer = await self.client.get(f"/orders/{order_id}", headers=user.headers)
-        assert answer.status_code == 200, answer.text
-        body: dict[str, Any] = answer.json()
-        return body
-
-    async def until(
-        self, user: User, order_id: str, done: Callable[[dict[str, Any]], bool]
-    ) -> dict[str, Any]:
-        """The order once ``done`` says so (polled; the deadline is generous)."""
-        deadline = time.monotonic() + 60
-        while True:
-            order = await self.read(user, order_id)
-            if done(order):
-                return order
-            assert time.monotonic() < deadline, order
-            await asyncio.sleep(0.1)
-
-    async def subjects(self, order: dict[str, Any]) -> list[str]:
-        rows = await self.db.fetch(
-            "SELECT payload->>'subject' AS subject FROM outbox ORDER BY id",
-        )
-        return [row["subject"] for row in rows if order["number"] in row["subject"]]
-
-    async def webhook(self, body: bytes, signature: str | None) -> httpx.Response:
-        headers = {"content-type": "application/json"}
-        if signature is not None:
-            headers["stripe-signature"] = signature
-        return await self.client.post(WEBHOOK_PATH, content=body, headers=headers)
-
-
-ShopFactory = Callable[..., AbstractAsyncContextManager[Shop]]
-
-
-@pytest.fixture
-async def shop(
-    databases: Databases,
-    tokens: Tokens,
-    tmp_path: Path,
-    products_url: str,
-    books: Books,
-    localstripe: LocalStripe,
-) -> AsyncIterator[ShopFactory]:
-    """``async with shop(webhooks_dropped=False, **orders_settings) as running``."""
-
-    @asynccontextmanager
-    async def running(*, webhooks_dropped: bool = False, **overrides: Any) -> AsyncIterator[Shop]:
-        settings = orders_settings(
-            databases,
-            tokens,
-            tmp_path / "orders",
-            products_url,
-            **{**localstripe.settings(), **overrides},
-        )
-        connection = await asyncpg.connect(plain_url(databases.urls["orders"]))
-        try:
-            async with behind_gateway(settings, products_url, tokens, read_seconds=30) as client:
-                api_url = str(client.base_url).rstrip("/")
-                await localstripe.send_webhooks_to(api_url, dropped=webhooks_dropped)
-                yield Shop(client, connection, localstripe)
-        finally:
-            await connection.close()
-
-    try:
-        yield running
-    finally:
-        await truncate_orders(databases)
-
-
-def confirmed(order: dict[str, Any]) -> bool:
-    return bool(order["status"] == "confirmed")
+from tests.orders.stripe_support import intent_id, signed_event
+from tests.orders.support import ADDRESS, Tokens
+from tests.products.reservation_support import Books, problem
 
 
 async def test_a_card_payment_confirms_the_order_once_through_the_webhook(
@@ -163,18 +56,11 @@ async def test_a_card_payment_confirms_the_order_once_through_the_webhook(
         await books.assert_balanced(product)
         mine = await running.read(user, order["id"])
         assert mine["payment"]["client_secret"] is None  # paid: no longer answered
-        await _until_subjects(running, done, 2)
+        await until_subjects(running, done, 2)
         subjects = await running.subjects(done)
         assert len(subjects) == 2  # the confirmation and "payment received", once each
         assert any("Payment received" in subject for subject in subjects)
         assert [h["status"] for h in done["history"]].count("confirmed") == 1
-
-
-async def _until_subjects(running: Shop, order: dict[str, Any], count: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(await running.subjects(order)) < count:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
 
 
 async def test_the_customer_back_from_paying_finds_the_order_paid(
@@ -209,11 +95,20 @@ async def test_a_declined_card_leaves_the_order_pending_and_held(
         assert (failed["status"], failed["payment_status"]) == ("pending", "awaiting")
         assert failed["payment"]["status"] == "awaiting"
         assert await books.levels(product) == (10, 2)  # the hold still counts
+        await books.assert_balanced(product)
+        assert await running.subjects(failed) == []  # a decline sends nothing
         # The buyer tries another card.
         assert (await running.stripe.pay(intent_id(order))).status_code == 200
         done = await running.until(admin, order["id"], confirmed)
         assert done["payment"]["last_error"] is None
+        assert (done["payment_status"], done["payment"]["status"]) == ("paid", "succeeded")
         assert await books.levels(product) == (8, 0)
+        await books.assert_balanced(product)
+        # The confirmation and "payment received", once each; the intent paid in full.
+        await until_subjects(running, done, 2)
+        assert len(await running.subjects(done)) == 2
+        intent = await running.stripe.intent(intent_id(order))
+        assert (intent["status"], intent["amount"]) == ("succeeded", 5000)
 
 
 async def test_a_lost_webhook_is_made_up_for_by_the_reconciler(
@@ -269,7 +164,7 @@ async def test_repeated_and_out_of_order_events_are_harmless(
         assert [answer.status_code for answer in again] == [200] * 6
         done = await running.read(admin, order["id"])
         assert [h["status"] for h in done["history"]].count("confirmed") == 1
-        await _until_subjects(running, done, 2)
+        await until_subjects(running, done, 2)
         assert len(await running.subjects(done)) == 2
         assert await books.levels(product) == (8, 0)
         # An unknown type, and a payment of no order: 200, ignored.
@@ -278,6 +173,34 @@ async def test_repeated_and_out_of_order_events_are_harmless(
             *signed_event("evt_y", "payment_intent.succeeded", "pi_nobody")
         )
         assert (ignored.status_code, unknown.status_code) == (200, 200)
+
+
+async def test_an_event_stripe_could_not_be_asked_about_is_forgotten_until_sent_again(
+    shop: ShopFactory, tokens: Tokens, books: Books, dead_url: str
+) -> None:
+    product = await books.product(10, price=2500)
+    user, admin = await tokens.user(), await tokens.admin()
+    async with shop(webhooks_dropped=True) as running:
+        order = await running.order(user, product)
+        intent = intent_id(order)
+        assert (await running.stripe.pay(intent)).status_code == 200
+        event = signed_event("evt_retried", "payment_intent.succeeded", intent)
+        # Another instance of the system, which cannot reach Stripe now, gets the event.
+        async with shop(webhooks_dropped=True, stripe_api_base=dead_url) as cut_off:
+            refused = await cut_off.webhook(*event)
+
+            assert problem(refused, 503, "payment-provider-unavailable")
+            assert "retry-after" in refused.headers
+            assert await running.db.fetchval("SELECT count(*) FROM payment_events") == 0
+            assert (await running.read(admin, order["id"]))["status"] == "pending"
+
+        # Stripe sends the same event again: acted on now, and once.
+        assert (await running.webhook(*event)).status_code == 200
+        assert (await running.webhook(*event)).status_code == 200
+        done = await running.read(admin, order["id"])
+        assert (done["status"], done["payment_status"]) == ("confirmed", "paid")
+        assert await running.db.fetchval("SELECT count(*) FROM payment_events") == 1
+        assert await books.levels(product) == (8, 0)
 
 
 async def test_a_forged_or_stale_signature_is_refused(
@@ -308,14 +231,6 @@ async def test_a_forged_or_stale_signature_is_refused(
         assert (await running.read(admin, order["id"]))["status"] == "pending"
 
 
-async def _lapse(running: Shop, order: dict[str, Any]) -> None:
-    """The payment's window closes (its hold ends now)."""
-    await running.db.execute(
-        "UPDATE payments SET hold_expires_at = now() - interval '1 second' WHERE order_id = $1",
-        uuid.UUID(order["id"]),
-    )
-
-
 async def test_a_lapsed_hold_cancels_the_order_and_frees_the_stock(
     shop: ShopFactory, tokens: Tokens, books: Books
 ) -> None:
@@ -323,13 +238,13 @@ async def test_a_lapsed_hold_cancels_the_order_and_frees_the_stock(
     user, admin = await tokens.user(), await tokens.admin()
     async with shop(reconcile_interval_seconds=0.2) as running:
         order = await running.order(user, product)
-        await _lapse(running, order)
+        await lapse(running, order)
 
         done = await running.until(admin, order["id"], lambda o: o["status"] == "cancelled")
 
         assert done["payment_status"] == "not_required"
         assert done["payment"]["status"] == "cancelled"
-        assert await books.levels(product) == (10, 0)
+        await until_levels(books, product, (10, 0))  # given back after the cancel
         await books.assert_balanced(product)
         assert (await running.stripe.intent(intent_id(order)))["status"] == "canceled"
         # It can no longer be paid.
@@ -346,7 +261,7 @@ async def test_a_payment_after_the_hold_lapsed_and_the_stock_went_is_refunded(
         # Products let the hold go (it expired there), and the stock was sold meanwhile.
         await books.age(uuid.UUID(order["id"]))
         assert (await running.stripe.pay(intent_id(order))).status_code == 200
-        await _lapse(running, order)
+        await lapse(running, order)
 
         done = await running.until(admin, order["id"], lambda o: o["payment_status"] == "refunded")
 

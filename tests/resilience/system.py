@@ -30,6 +30,7 @@ import psutil
 from shop.cli.embedded import POSTGRES_SYSTEM_USER, drop_privileges, redis_server_binary
 from shop.cli.processes import port_is_free, spawn, stop
 from tests.e2e.system import ADMIN_EMAIL, ADMIN_PASSWORD, RunningSystem, start_system
+from tests.orders.stripe_support import SECRET_KEY, WEBHOOK_SECRET, LocalStripe
 from tests.orders.support import ADDRESS
 from tests.resilience import books
 from tests.resilience.books import Books
@@ -270,8 +271,23 @@ def _runtime_env(path: Path) -> dict[str, str]:
     return dict(pairs)
 
 
-def start_shop(root: Path) -> Shop:
-    running = start_system(root / "data", root / "shop-up.log", SETTINGS)
+def stripe_settings(stripe: LocalStripe) -> dict[str, str]:
+    """Stripe beside manual (still the default: the tests that name no provider pay
+    manually), at the tests' localstripe. The reconciler asks Stripe about a payment
+    once it was not checked for a second, not a minute: a fault loses webhooks
+    (localstripe sends each once), and the books must settle within seconds."""
+    return {
+        "PAYMENT_PROVIDERS": "manual,stripe",
+        "STRIPE_SECRET_KEY": SECRET_KEY,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": stripe.url,
+        "PAYMENT_SETTLE_AFTER_SECONDS": "1",
+    }
+
+
+def start_shop(root: Path, stripe: LocalStripe) -> Shop:
+    settings = {**SETTINGS, **stripe_settings(stripe)}
+    running = start_system(root / "data", root / "shop-up.log", settings)
     return Shop(running, _runtime_env(root / "data" / "runtime.env"))
 
 
