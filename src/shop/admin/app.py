@@ -17,6 +17,7 @@ from shop.admin import (
     overview,
     pricing,
     product_images,
+    product_options,
     products,
     signin,
 )
@@ -86,6 +87,7 @@ def create_app(settings: AdminSettings | None = None) -> FastAPI:
             overview.router,
             products.router,
             product_images.router,
+            product_options.router,
             orders.router,
             catalog.router,
             customers.router,

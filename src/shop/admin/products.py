@@ -4,13 +4,14 @@ stock adjustments, archive."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from shop.admin import option_forms
 from shop.admin import product_forms as forms
 from shop.admin.api_client import ApiError
 from shop.admin.sessions import Staff
@@ -18,6 +19,11 @@ from shop.admin.web import PREFIX, CheckedForm, CurrentStaff, redirect, render
 
 router = APIRouter(prefix=PREFIX + "/products", include_in_schema=False)
 SECTION = {"section": "Products"}
+STALE = (
+    "Someone changed this product while you were editing it. The page now "
+    "shows their version; make your change again."
+)
+InputFor = Callable[[str], str | None]
 
 
 async def _category_choices(staff: Staff) -> list[tuple[str, str]]:
@@ -26,21 +32,24 @@ async def _category_choices(staff: Staff) -> list[tuple[str, str]]:
 
 
 def _refused(
-    exc: ApiError, inputs: Collection[str], form: Mapping[str, Any] | None = None
+    exc: ApiError,
+    inputs: Collection[str],
+    form: Mapping[str, Any] | None = None,
+    where: InputFor | None = None,
 ) -> tuple[dict[str, str], str]:
-    """The API's errors by the input each concerns (:func:`forms.input_for`; ``form``
-    for the new-product form), and the message for the top of the form: the problem's
-    own, with whatever belongs to no input."""
+    """The API's errors by the input each concerns (``where``, else
+    :func:`forms.input_for`; ``form`` for the new-product form), and the message for the
+    top of the form: the problem's own, with whatever belongs to no input."""
     errors: dict[str, str] = {}
     leftover = []
     for field, words in exc.problems():
-        name = forms.input_for(field, set(inputs), form)
+        name = where(field) if where else forms.input_for(field, set(inputs), form)
         if name is not None:  # two problems of one input (Size and Color of a row): both
             errors[name] = f"{errors[name]}; {words}" if name in errors else words
         elif field == "body":
             leftover.append(words.removeprefix("Value error, "))
         else:
-            leftover.append(f"{field}: {words}")
+            leftover.append(f"{field}: {words.removeprefix('Value error, ')}")
     message = exc.message()
     if exc.title == "Validation failed" and errors:  # the kit's "see errors": they are shown
         message = "Some fields need a correction."
@@ -191,6 +200,7 @@ async def detail_page(
             "section": "Products",
             "refused": section,
             "form": details,
+            "option_form": option_forms.option_form_values(product),
             "other_form": form if section != "details" and form is not None else {},
             "errors": errors or {},
             "error": error,
@@ -216,7 +226,11 @@ async def write(
     body_of: Any,
     notice: str,
     headers: dict[str, str] | None = None,
+    where: InputFor | None = None,
 ) -> Response:
+    """Sends the form's change; a refusal shows the page again with the form as typed
+    and the API's errors next to their inputs (``where`` finds them, if the form's
+    inputs are not named after the API's fields)."""
     try:
         body = body_of(form) if body_of else None
         await staff.send(method, path, body, headers=headers)
@@ -234,13 +248,9 @@ async def write(
     except ApiError as exc:
         if exc.status == 404 and method == "DELETE":
             raise
-        errors, message = _refused(exc, form.keys())
+        errors, message = _refused(exc, form.keys(), where=where)
         if exc.status == 412:
-            message = (
-                "Someone changed this product while you were editing it. The page now "
-                "shows their version; make your change again."
-            )
-            return await detail_page(request, staff, product_id, error=message, status_code=412)
+            return await detail_page(request, staff, product_id, error=STALE, status_code=412)
         return await detail_page(
             request,
             staff,
