@@ -199,3 +199,28 @@ def test_a_change_from_a_stale_page_is_refused(system: RunningSystem) -> None:
         assert "Someone changed this product" in alert_text(page)
         assert options_form(page)["version"] == str(meanwhile.json()["version"])
     assert api.get(f"/products/{product['id']}")["options"] == product["options"]
+
+
+def test_a_product_without_options_gets_its_first_one(system: RunningSystem) -> None:
+    """Its one variant takes the value typed as the one existing variants take."""
+    api = Api.as_admin(system)
+    sku = unique_sku()
+    body = {"sku": sku, "name": f"Plain {sku}", "status": "active", "price": 500}
+    product = api.post("/products", body)
+    detail = f"/admin/products/{product['id']}"
+    with signed_in(system) as client:
+        shown = options_form(parse(client.get(detail)))
+        assert not any(name.endswith("-current") for name in shown)
+        added = send_options(
+            client,
+            detail,
+            **{
+                "options-0-name": "Size",
+                "options-0-values": "S, M",
+                "options-0-initial_value": "M",
+            },
+        )
+        assert added.status_code == 303, alert_text(parse(added))
+    after = api.get(f"/products/{product['id']}")
+    assert after["options"] == [{"name": "Size", "values": ["S", "M"]}]
+    assert [(v["title"], v["options"]) for v in after["variants"]] == [("M", {"Size": "M"})]
