@@ -178,6 +178,13 @@ def test_a_value_in_use_removed_is_refused_next_to_its_values_as_typed(
         page = parse(unreadable)
         assert error_for(page, "options-0-values").startswith("'Mx' is not a value of Size")
         assert value_of(page, "options-0-values") == "S, Mx=XL"
+
+        # A list the API refuses as a whole is said at the top of the form.
+        twice = send_options(client, detail, **{"options-2-name": "Size", "options-2-values": "XL"})
+        assert twice.status_code == 422
+        page = parse(twice)
+        assert "another option is named 'Size'" in alert_text(page)
+        assert value_of(page, "options-2-name") == "Size"
     assert api.get(f"/products/{product['id']}")["options"] == product["options"]
 
 

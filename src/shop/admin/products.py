@@ -51,8 +51,8 @@ def _refused(
         else:
             leftover.append(f"{field}: {words.removeprefix('Value error, ')}")
     message = exc.message()
-    if exc.title == "Validation failed" and errors:  # the kit's "see errors": they are shown
-        message = "Some fields need a correction."
+    if exc.title == "Validation failed" and (errors or leftover):  # the kit's "see errors":
+        message = "Some fields need a correction."  # they are shown, here or at their inputs
     if exc.status == 409 and not exc.problems():  # a race the unique indexes decided
         field = "sku" if "sku" in message.lower() else "slug" if "slug" in message.lower() else ""
         if field and field in inputs:
