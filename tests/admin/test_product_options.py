@@ -179,7 +179,13 @@ def test_a_value_in_use_removed_is_refused_next_to_its_values_as_typed(
         assert error_for(page, "options-0-values").startswith("'Mx' is not a value of Size")
         assert value_of(page, "options-0-values") == "S, Mx=XL"
 
-        # A list the API refuses as a whole is said at the top of the form.
+        # What the API refuses of the list as a whole is said at the top of the form, once.
+        collide = send_options(client, detail, **{"options-0-remove": "on"})
+        assert collide.status_code == 422
+        said = alert_text(parse(collide))
+        assert said.count("would both be 'Red'") == 1, said
+        assert f"{sku}-S-RED" in said
+        assert f"{sku}-M-RED" in said
         twice = send_options(client, detail, **{"options-2-name": "Size", "options-2-values": "XL"})
         assert twice.status_code == 422
         page = parse(twice)

@@ -41,18 +41,21 @@ def _refused(
     :func:`forms.input_for`; ``form`` for the new-product form), and the message for the
     top of the form: the problem's own, with whatever belongs to no input."""
     errors: dict[str, str] = {}
-    leftover = []
+    unplaced: list[tuple[str, str]] = []
     for field, words in exc.problems():
         name = where(field) if where else forms.input_for(field, set(inputs), form)
         if name is not None:  # two problems of one input (Size and Color of a row): both
             errors[name] = f"{errors[name]}; {words}" if name in errors else words
-        elif field == "body":
-            leftover.append(words.removeprefix("Value error, "))
         else:
-            leftover.append(f"{field}: {words.removeprefix('Value error, ')}")
+            unplaced.append((field, words.removeprefix("Value error, ")))
     message = exc.message()
-    if exc.title == "Validation failed" and (errors or leftover):  # the kit's "see errors":
+    if exc.title == "Validation failed" and (errors or unplaced):  # the kit's "see errors":
         message = "Some fields need a correction."  # they are shown, here or at their inputs
+    leftover = [  # what the problem's own message does not say already
+        words if field == "body" else f"{field}: {words}"
+        for field, words in unplaced
+        if words not in message
+    ]
     if exc.status == 409 and not exc.problems():  # a race the unique indexes decided
         field = "sku" if "sku" in message.lower() else "slug" if "slug" in message.lower() else ""
         if field and field in inputs:
