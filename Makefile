@@ -105,7 +105,7 @@ docs-build: install-dev ## build the documentation site into site/, failing on a
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 test: lint typecheck imports docs-build search-node ## everything CI runs: quality gates, then the whole suite
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto --dist loadgroup --durations=25
 
 cov: install-dev ## the suite with an HTML coverage report in htmlcov/
 	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=html

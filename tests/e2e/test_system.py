@@ -223,6 +223,13 @@ def test_a_crashed_service_is_reported_and_restarted(system: RunningSystem) -> N
     else:
         pytest.fail("products was not restarted")
     assert "SERVICE CRASHED; RESTARTING" in system.log()
+    # The gateway learns of the restart on its next health poll (every few seconds):
+    # the whole system is back when the gateway says so, and later tests start from there.
+    deadline = time.monotonic() + 30
+    while httpx.get(system.url() + "/health/ready", timeout=2).status_code != 200:
+        if time.monotonic() > deadline:
+            pytest.fail("the gateway never saw products come back")
+        time.sleep(0.2)
     assert httpx.get(system.url() + "/api/v1/categories").status_code == 200
 
 
