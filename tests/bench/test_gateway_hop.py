@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,12 +58,30 @@ def test_cpu_seconds_agree_with_the_kernels_clock_ticks(
     assert abs(seconds - ticks) <= 3 / hop.CLOCK_TICKS + 0.05 * seconds
 
 
+@pytest.fixture
+def shell_serving_gateway() -> Iterator[tuple[int, int]]:
+    """A shell whose one child is named like `shop serve gateway`: (shell pid, child pid).
+    The shell, not this test's worker, is the root searched: the worker may have real
+    `shop serve` children of its own (other tests' systems)."""
+    child = '"$0" -c "import os, sys; print(os.getpid(), flush=True); sys.stdin.read()"'
+    shell = subprocess.Popen(
+        ["bash", "-c", f"{child} serve gateway; true", sys.executable],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert shell.stdout is not None
+    child_pid = int(shell.stdout.readline())
+    yield shell.pid, child_pid
+    shell.communicate(b"")
+
+
 def test_the_served_process_is_found_by_its_command_line(
-    hop: ModuleType, busy_child: subprocess.Popen[bytes]
+    hop: ModuleType, shell_serving_gateway: tuple[int, int]
 ) -> None:
-    assert hop.served(os.getpid(), "gateway") == busy_child.pid
+    shell, child = shell_serving_gateway
+    assert hop.served(shell, "gateway") == child
     with pytest.raises(RuntimeError, match="no `shop serve products`"):
-        hop.served(os.getpid(), "products")
+        hop.served(shell, "products")
 
 
 @pytest.mark.parametrize(

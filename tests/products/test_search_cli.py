@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.products.search_node import opensearch_url
 from tests.support import Databases
 
@@ -65,6 +67,7 @@ def test_reindex_on_opensearch_without_java_says_what_to_install(
     assert "OPENSEARCH_URL" in result.stderr
 
 
+@pytest.mark.resilience  # starts a node of its own: a JVM start, the slowest CLI test
 def test_reindex_on_opensearch_without_a_url_starts_the_embedded_node(
     tmp_path: Path,
     databases: Databases,
