@@ -13,8 +13,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 from shop.cli.embedded_search import EmbeddedOpenSearch
 from shop.products.app import create_app
 from shop.products.search import OpenSearchEngine, reindex
@@ -34,7 +32,6 @@ from tests.support import Databases, app_client
 __all__ = ["engine_index", "opensearch_url", "search_catalog", "search_tokens"]  # fixtures
 
 
-@pytest.mark.resilience  # stops and starts a node of its own: a JVM start, minutes under load
 async def test_the_indexer_catches_up_after_the_engine_was_down(
     databases: Databases,
     search_tokens: Tokens,
