@@ -54,7 +54,7 @@ def order(customer: Api, item: dict[str, Any], quantity: int = 2) -> dict[str, A
 
 def test_an_order_is_shipped_with_a_tracking_number_then_delivered(system: RunningSystem) -> None:
     admin = Api.as_admin(system)
-    _, customer = new_customer(system)
+    email, customer = new_customer(system)
     placed = order(customer, product(admin))
     detail = f"/admin/orders/{placed['id']}"
     with signed_in(system) as client:
@@ -64,6 +64,11 @@ def test_an_order_is_shipped_with_a_tracking_number_then_delivered(system: Runni
         page = parse(client.get(detail))
         assert page.find("h1").get_text() == f"Order {placed['number']}"  # type: ignore[union-attr]
         assert "confirmed" in page.select_one(".heading").get_text()  # type: ignore[union-attr]
+        buyer = page.select_one(".customer a")
+        assert buyer is not None
+        assert buyer.get_text() == email
+        assert buyer["href"] == f"/admin/customers/{placed['user_id']}"
+        assert email in parse(client.get(str(buyer["href"]))).find("h1").get_text()  # type: ignore[union-attr]
 
         untracked = post_form(
             client, detail, detail + "/ship", {"tracking_number": " ", "note": "by van"}

@@ -67,6 +67,7 @@ async def test_a_signed_in_checkout_keeps_every_figure_of_the_cart(env: OrdersEn
         code,
     )
     assert order["shipping_method"]["id"] == method_id
+    assert order["user_id"] == str(user.user_id)
     assert "order_token" not in order
     assert (await carts.ok("GET", f"/{cart['id']}"))["status"] == "completed"
     assert (await env.get(user, order["id"])).json()["total"] == 5912
@@ -102,6 +103,7 @@ async def test_a_guest_checks_out_where_manual_payments_are_allowed_to_guests(
         read = await env.client.get(f"{API}/{order['id']}", headers={"X-Order-Token": token})
         assert read.status_code == 200, read.text
         assert read.json()["id"] == order["id"]
+        assert (order["user_id"], read.json()["user_id"]) == (None, None)
         assert "order_token" not in read.json()
         wrong = await env.client.get(f"{API}/{order['id']}", headers={"X-Order-Token": "x" * 43})
         anonymous = await env.client.get(f"{API}/{order['id']}")

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shop.admin import (
@@ -76,6 +78,31 @@ async def _api_refused(request: Request, exc: Exception) -> Response:
     )
 
 
+NO_SUCH_PAGE = {
+    "title": "No such page",
+    "message": "The dashboard has no page at this address. It may have been mistyped, "
+    "or what it showed may no longer exist.",
+}
+
+
+async def _page_refused(request: Request, exc: Exception) -> Response:
+    """Refusals of the framework's, as pages (a person is at the browser, not a client
+    that reads problems): an address no page answers, or whose id is not an id (a
+    hand-edited URL), is "no such page"; any other is said in its own words."""
+    if isinstance(exc, RequestValidationError):
+        if all(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+            return render(request, "error.html", NO_SUCH_PAGE, status_code=404)
+        context = {"title": "Request refused", "message": "The request was not understood."}
+        return render(request, "error.html", context, status_code=400)
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return render(request, "error.html", NO_SUCH_PAGE, status_code=404)
+    context = {"title": "Request refused", "message": str(exc.detail)}
+    response = render(request, "error.html", context, status_code=exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
+
+
 def create_app(settings: AdminSettings | None = None) -> FastAPI:
     settings = settings or AdminSettings()
     app = create_service_app(
@@ -102,6 +129,8 @@ def create_app(settings: AdminSettings | None = None) -> FastAPI:
     app.add_exception_handler(SignInRequiredError, _sign_in_again)
     app.add_exception_handler(CsrfError, _forged_form)
     app.add_exception_handler(ApiError, _api_refused)
+    app.add_exception_handler(StarletteHTTPException, _page_refused)
+    app.add_exception_handler(RequestValidationError, _page_refused)
     app.mount(
         PREFIX + "/static",
         StaticFiles(directory=Path(__file__).parent / "static"),

@@ -50,6 +50,7 @@ def order_out(order: Order, *, to_owner: bool = False) -> OrderOut:
         status=order.status,
         payment_status=order.payment_status,
         payment=payment_out(order.payment, to_owner=to_owner),
+        user_id=order.user_id,
         email=order.email,
         items=[
             OrderItemOut(

@@ -188,6 +188,7 @@ class OrderOut(BaseModel):
     status: OrderStatus
     payment_status: PaymentStatus = Field(description="What the customer owes")
     payment: PaymentOut | None = Field(description="null only before the order is placed")
+    user_id: uuid.UUID | None = Field(description="The customer's account; null for a guest's")
     email: str
     items: list[OrderItemOut]
     subtotal: int = Field(description="Minor units")
