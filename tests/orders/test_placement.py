@@ -68,6 +68,7 @@ async def test_an_order_is_placed_with_the_catalogs_prices_and_its_stock_committ
         "payment_status",
         "payment",
         "refunds",
+        "user_id",
         "email",
         "items",
         "subtotal",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +34,9 @@ from shop.kit.app import create_service_app
 from shop.kit.health import ReadinessCheck
 from shop.kit.redis import redis_resource
 from shop.kit.resource import Resource
+
+# Starlette's type of an exception handler: a function or a coroutine function.
+ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 def sessions_resource(settings: AdminSettings) -> Resource:
@@ -85,10 +90,23 @@ NO_SUCH_PAGE = {
 }
 
 
+def _as_pages(platform_handler: ExceptionHandler) -> ExceptionHandler:
+    """Refusals of the framework's under /admin, as pages (a person is at the browser,
+    not a client that reads problems); elsewhere (health, metrics, any other path) the
+    platform's problem documents, as every service answers."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/"):
+            return await _page_refused(request, exc)
+        answer = platform_handler(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    return handler
+
+
 async def _page_refused(request: Request, exc: Exception) -> Response:
-    """Refusals of the framework's, as pages (a person is at the browser, not a client
-    that reads problems): an address no page answers, or whose id is not an id (a
-    hand-edited URL), is "no such page"; any other is said in its own words."""
+    """An address no page answers, or whose id is not an id (a hand-edited URL), is
+    "no such page"; any other refusal is said in its own words."""
     if isinstance(exc, RequestValidationError):
         if all(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
             return render(request, "error.html", NO_SUCH_PAGE, status_code=404)
@@ -129,8 +147,9 @@ def create_app(settings: AdminSettings | None = None) -> FastAPI:
     app.add_exception_handler(SignInRequiredError, _sign_in_again)
     app.add_exception_handler(CsrfError, _forged_form)
     app.add_exception_handler(ApiError, _api_refused)
-    app.add_exception_handler(StarletteHTTPException, _page_refused)
-    app.add_exception_handler(RequestValidationError, _page_refused)
+    for framework_error in (StarletteHTTPException, RequestValidationError):
+        platform = app.exception_handlers[framework_error]
+        app.add_exception_handler(framework_error, _as_pages(platform))
     app.mount(
         PREFIX + "/static",
         StaticFiles(directory=Path(__file__).parent / "static"),
