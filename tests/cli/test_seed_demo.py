@@ -175,11 +175,28 @@ async def test_seeds_the_catalog_once(
     assert await generation(redis_url) == cache_generation  # nothing written, nothing to bump
 
 
+async def test_a_picture_missing_after_an_interruption_is_added(
+    databases: Databases, redis_url: str, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    data_dir = tmp_path / "data"
+    assert seed_demo(databases, redis_url, data_dir, "--products", "3").returncode == 0
+    await db.execute(
+        "DELETE FROM product_images WHERE product_id = (SELECT id FROM products WHERE sku = $1)",
+        demo_catalog(3).products[1].sku,
+    )
+
+    result = seed_demo(databases, redis_url, data_dir, "--products", "5")
+
+    assert result.returncode == 0, result.stderr
+    assert "Created 0 categories, 2 products, 3 images" in result.stdout
+    assert await db.fetchval("SELECT count(*) FROM product_images") == 5
+    assert await db.fetchval("SELECT count(*) FROM products") == 5
+
+
 async def test_no_images_skips_the_pictures_and_a_later_run_adds_them(
     databases: Databases, redis_url: str, tmp_path: Path, db: asyncpg.Connection
 ) -> None:
-    """A later run adds every missing picture, whether left out by `--no-images` or by
-    an interrupted run (the same check: a product without its image gets it)."""
+    """A later run adds the pictures `--no-images` left out, and new products with theirs."""
     data_dir = tmp_path / "data"
     demo = demo_catalog(4)
 
