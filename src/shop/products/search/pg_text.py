@@ -77,20 +77,23 @@ def _unaccent(value: Any) -> ColumnElement[str]:
     return func.shop_unaccent(value)
 
 
-def _tsquery(word: str, *, prefix: bool = False, name_only: bool = False) -> ColumnElement[Any]:
-    """The word as an English lexeme (stemmed) or as itself (SKUs, names).
+def _form(word: str, *, prefix: bool = False, name_only: bool = False) -> str:
+    """One operand of a tsquery: the word, with ``:*`` to match it as a prefix and
+    ``:A`` to match it in the name (or SKU) only. ``word`` is letters and digits only
+    (search_words, or a catalog word): no tsquery syntax gets in."""
+    marks = ("*" if prefix else "") + ("A" if name_only else "")
+    return f"{word}:{marks}" if marks else word
 
-    ``word`` is letters and digits only (search_words): no tsquery syntax gets in."""
-    suffix = ":" + ("*" if prefix else "") + ("A" if name_only else "")
-    text = _unaccent(word).concat(suffix) if suffix != ":" else _unaccent(word)
+
+def _tsquery(forms: Sequence[str]) -> ColumnElement[Any]:
+    """Any of ``forms`` (see :func:`_form`), as English lexemes (stemmed) or as typed
+    (SKUs, names).
+
+    The forms travel as one bound string (``a | b:* | c``), so a statement's shape does
+    not depend on how many forms each word has: it is built small and compiled once
+    per shape (number of words, typo levels), not once per request."""
+    text = _unaccent(" | ".join(forms))
     return func.to_tsquery(ENGLISH, text).op("||")(func.to_tsquery(SIMPLE, text))
-
-
-def _any_of(queries: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
-    combined = queries[0]
-    for query in queries[1:]:
-        combined = combined.op("||")(query)
-    return combined
 
 
 def vocabulary_lookup(words: Sequence[str]) -> ScalarSelect[Any]:
@@ -169,15 +172,23 @@ class TextMatch:
     # Products of which an active variant has ``sku`` as its SKU (looked up before).
     sku_products: list[uuid.UUID] = field(default_factory=list)
 
-    def _as_typed(self, word: Word, *, name_only: bool = False) -> ColumnElement[Any]:
-        typed = _tsquery(word.typed, prefix=word.prefix, name_only=name_only)
-        return _any_of([typed, *(_tsquery(c, name_only=name_only) for c in word.completions)])
+    def _typed_forms(self, word: Word, *, name_only: bool = False) -> list[str]:
+        return [
+            _form(word.typed, prefix=word.prefix, name_only=name_only),
+            *(_form(c, name_only=name_only) for c in word.completions),
+        ]
+
+    def _all_forms(self, word: Word, *, name_only: bool = False) -> list[str]:
+        forms = self._typed_forms(word, name_only=name_only)
+        for typos in sorted(word.corrections):
+            forms += [_form(c, name_only=name_only) for c in word.corrections[typos]]
+        return forms
 
     def _every_form(self, word: Word, *, name_only: bool = False) -> ColumnElement[Any]:
-        forms = [self._as_typed(word, name_only=name_only)]
-        for typos in sorted(word.corrections):
-            forms += [_tsquery(c, name_only=name_only) for c in word.corrections[typos]]
-        return _any_of(forms)
+        return _tsquery(self._all_forms(word, name_only=name_only))
+
+    def _any_word(self) -> ColumnElement[Any]:
+        return _tsquery([form for word in self.words for form in self._all_forms(word)])
 
     def _matches(self, word: Word) -> ColumnElement[bool]:
         return Product.search_vector.op("@@")(self._every_form(word))
@@ -198,8 +209,7 @@ class TextMatch:
 
     def some_word(self) -> ColumnElement[bool]:
         """Matches at least one word (or is the exact SKU)."""
-        some = _any_of([self._every_form(word) for word in self.words])
-        return or_(Product.search_vector.op("@@")(some), self._exact_sku())
+        return or_(Product.search_vector.op("@@")(self._any_word()), self._exact_sku())
 
     def words_matched(self) -> ColumnElement[int]:
         counted = [cast(self._matches(word), Integer) for word in self.words]
@@ -213,10 +223,10 @@ class TextMatch:
         points: ColumnElement[Any] = literal(float(WORD_POINTS))
         if word.corrections:
             typos: list[tuple[ColumnElement[bool], float]] = [
-                (vector.op("@@")(self._as_typed(word)), 0.0)
+                (vector.op("@@")(_tsquery(self._typed_forms(word))), 0.0)
             ]
             for count in sorted(word.corrections)[:-1]:
-                forms = _any_of([_tsquery(c) for c in word.corrections[count]])
+                forms = _tsquery([_form(c) for c in word.corrections[count]])
                 typos.append((vector.op("@@")(forms), float(count * TYPO_POINTS)))
             worst = float(max(word.corrections) * TYPO_POINTS)
             points = points - case(*typos, else_=worst)
@@ -233,7 +243,7 @@ class TextMatch:
                 points = case((self._matches(word), points), else_=0.0)
             total = points if total is None else total + points
         assert total is not None  # there is always a word
-        everything = _any_of([self._every_form(word) for word in self.words])
+        everything = self._any_word()
         # Normalization 32: rank / (rank + 1), into 0..1, below one name point.
         closeness = cast(func.ts_rank_cd(Product.search_vector, everything, 32), Float)
         sku = case((self._exact_sku(), float(EXACT_SKU_POINTS)), else_=0.0)
