@@ -323,13 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     names: list[str] = []
     code = 0
     by_backend: dict[str, list[dict[str, Any]]] = {backend: [] for backend in args.search}
-    for products in args.sizes:
+    for number, products in enumerate(args.sizes, start=1):
         for backend in args.search:
             name = f"{stamp}-{products}products" if several else stamp
             if len(args.search) > 1:
                 name += f"-{backend}"
             if several:
-                print(f"=== catalog size {products} ({len(names) + 1} of {len(args.sizes)}) ===")
+                print(f"=== catalog size {products} ({number} of {len(args.sizes)}) ===")
             print(f"=== search backend {backend} ===")
             try:
                 report = run_size(args, products, stamp, name, backend)
