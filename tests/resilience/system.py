@@ -29,11 +29,26 @@ import psutil
 
 from shop.cli.embedded import POSTGRES_SYSTEM_USER, drop_privileges, redis_server_binary
 from shop.cli.processes import port_is_free, spawn, stop
+from shop.gateway.server import PUBLIC_KEEP_ALIVE_SECONDS
 from tests.e2e.system import ADMIN_EMAIL, ADMIN_PASSWORD, RunningSystem, start_system
 from tests.orders.stripe_support import SECRET_KEY, WEBHOOK_SECRET, LocalStripe
 from tests.orders.support import ADDRESS
 from tests.resilience import books
 from tests.resilience.books import Books
+
+
+def public_client(*, connections: int, timeout: float) -> httpx.AsyncClient:
+    """A client of the gateway, as a well-behaved public client is: it lets an idle
+    connection go before the gateway closes it (PUBLIC_KEEP_ALIVE_SECONDS), so a POST is
+    never sent on a connection the gateway is closing at that moment (a ReadError,
+    which httpx does not retry for a POST)."""
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=PUBLIC_KEEP_ALIVE_SECONDS / 2,
+    )
+    return httpx.AsyncClient(timeout=timeout, limits=limits)
+
 
 # Short intervals: the books settle within seconds of a fault ending.
 SETTINGS = {

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.resilience.system import Shop, settle
+from tests.resilience.system import Shop, public_client, settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("resilience")]
 
@@ -115,8 +115,7 @@ class Load:
 
 async def _under_load(shop: Shop, fault: Callable[[], Awaitable[None]]) -> Load:
     """Runs the fault in the middle of the load, then checks the books and a new order."""
-    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
-    async with httpx.AsyncClient(timeout=40, limits=limits) as client:
+    async with public_client(connections=50, timeout=40) as client:
         product = await shop.product(client, STOCK)
         buyers = await shop.customers(client, BUYERS)
         load = Load(shop, client, product)

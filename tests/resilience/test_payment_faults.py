@@ -25,11 +25,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.orders.stripe_support import LocalStripe, intent_id
-from tests.resilience.system import Shop, settle
+from tests.resilience.system import Shop, public_client, settle
 from tests.resilience.test_faults import GIVE_UP_AFTER, Load
 
 pytestmark = [
@@ -100,8 +99,7 @@ async def _paying_through(
 ) -> Payers:
     """The basket placed, the payers running, then ``fault`` (which pays the basket
     while it lasts); then the books, and the money of every order acknowledged."""
-    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
-    async with httpx.AsyncClient(timeout=40, limits=limits) as client:
+    async with public_client(connections=50, timeout=40) as client:
         await stripe.send_webhooks_to(shop.api)  # Stripe's webhooks reach this system
         product = await shop.product(client, STOCK, price=PRICE)
         buyers = await shop.customers(client, BUYERS)

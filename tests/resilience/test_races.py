@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.resilience.system import Shop, settle
+from tests.resilience.system import Shop, public_client, settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("resilience")]
 
@@ -20,8 +20,7 @@ RETRY_FOR = 120.0  # seconds a buyer retries a 503 with the same key
 
 
 def _client() -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    return httpx.AsyncClient(timeout=60, limits=limits)
+    return public_client(connections=100, timeout=60)
 
 
 async def test_fifty_buyers_racing_for_five_units_through_the_gateway(shop: Shop) -> None:
