@@ -87,7 +87,11 @@ def test_the_whole_flow_in_a_browser(system: RunningSystem, tmp_path: Path) -> N
             str(picture)
         )
         page.get_by_role("button", name="Add the picture").click()
-        expect(page.get_by_role("img", name=f"Picture 1 of {name}")).to_be_visible()
+        thumbnail = page.get_by_role("img", name=f"Picture 1 of {name}")
+        expect(thumbnail).to_be_visible()
+        # Shown, not only named: its URL is the gateway's, which serves the picture.
+        thumbnail.evaluate("img => img.decode()")
+        assert thumbnail.evaluate("img => img.naturalWidth") > 0
         assert len(api.get(f"/products/{product_id}")["images"]) == 1
 
         # Stock: five more M / Red.

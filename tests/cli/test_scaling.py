@@ -89,6 +89,7 @@ def test_the_gateway_gets_every_instance_and_each_instance_its_port(
     for name in ("AUTH_URLS", "PRODUCTS_URLS", "ORDERS_URLS", "ADMIN_URLS", "PRODUCTS_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("ADMIN_API_URL", raising=False)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
     monkeypatch.setenv(
         "SERVICE_TOKEN", generate_service_token()
     )  # else read from (made in) the data dir
@@ -120,10 +121,28 @@ def test_the_gateway_gets_every_instance_and_each_instance_its_port(
     # The dashboard calls the public API through the gateway, as any client does.
     admin = next(c.env for c in children if c.spec.name == "admin")
     assert admin["ADMIN_API_URL"] == "http://127.0.0.1:3000"
+    # Picture URLs and email links name the gateway's address.
+    assert {c.env["PUBLIC_BASE_URL"] for c in children} == {"http://127.0.0.1:3000"}
     # orders calls every products instance, failing over between them.
     orders = next(c.env for c in children if c.spec.name == "orders")
     assert orders["PRODUCTS_URLS"] == "http://127.0.0.1:3002,http://127.0.0.1:3005"
     assert "PRODUCTS_URL" not in orders
+
+
+def test_pictures_and_email_links_name_the_gateway_on_its_own_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("SERVICE_TOKEN", generate_service_token())
+    ports = {"auth": [3001], "products": [3002], "orders": [3003], "admin": [3004]}
+    for bind_host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104 - bound to every address
+        settings = CliSettings(bind_host=bind_host, gateway_port=8080)
+        children = _children(settings, {}, {**ports, "gateway": [8080]})
+        assert {c.env["PUBLIC_BASE_URL"] for c in children} == {"http://127.0.0.1:8080"}
+    # An address of the operator's own is kept.
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example")
+    children = _children(CliSettings(bind_host="127.0.0.1"), {}, {**ports, "gateway": [3000]})
+    assert {c.env["PUBLIC_BASE_URL"] for c in children} == {"https://shop.example"}
 
 
 def test_a_products_url_of_the_callers_own_still_names_the_one_products_orders_calls(

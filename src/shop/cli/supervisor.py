@@ -134,6 +134,11 @@ def _children(
     # The dashboard calls the public API as any client does: through the gateway.
     gateway_url = f"http://{settings.bind_host}:{settings.port_of('gateway')}"
     base.setdefault("ADMIN_API_URL", gateway_url)
+    # Picture URLs and email links name the gateway this system serves on (on another
+    # port than 3000, the default would point at nothing). Bound to every address, the
+    # loopback one is the address this machine's clients reach it at.
+    public_host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "::") else settings.bind_host  # noqa: S104
+    base.setdefault("PUBLIC_BASE_URL", f"http://{public_host}:{settings.port_of('gateway')}")
     # The orders service calls the products service's internal API directly, on every
     # instance (PRODUCTS_URLS, above), failing over between them. A PRODUCTS_URL of the
     # caller's own (and no PRODUCTS_URLS) still names the one products orders calls.
