@@ -68,7 +68,9 @@ def test_an_order_is_shipped_with_a_tracking_number_then_delivered(system: Runni
         assert buyer is not None
         assert buyer.get_text() == email
         assert buyer["href"] == f"/admin/customers/{placed['user_id']}"
-        assert email in parse(client.get(str(buyer["href"]))).get_text()  # their page
+        theirs = parse(client.get(str(buyer["href"])))  # the customer's own page
+        assert theirs.find("h1").get_text() == "Ada Lovelace"  # type: ignore[union-attr]
+        assert theirs.select_one(".facts dd").get_text() == f"{email} (verified)"  # type: ignore[union-attr]
 
         untracked = post_form(
             client, detail, detail + "/ship", {"tracking_number": " ", "note": "by van"}
