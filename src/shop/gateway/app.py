@@ -21,6 +21,7 @@ from shop.gateway.ratelimit import RateLimiter, rate_limit_resource
 from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
 from shop.gateway.server import PUBLIC_KEEP_ALIVE_SECONDS, head_deadline_protocol
 from shop.gateway.slow_clients import ClientConcurrencyMiddleware, RequestDeadlineMiddleware
+from shop.gateway.upstream_client import UpstreamClient
 from shop.gateway.upstream_metrics import upstream_metrics
 from shop.gateway.upstreams import ROUTES, Upstream
 from shop.kit.app import create_service_app
@@ -28,7 +29,6 @@ from shop.kit.background import background_resource
 from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
 from shop.kit.http import CLIENT_KEEPALIVE_SECONDS, create_http_client
-from shop.kit.http_pool import lean_transport
 from shop.kit.identity import current_identity, identity_resource
 from shop.kit.redis import redis_resource
 from shop.kit.resource import Resource
@@ -53,36 +53,39 @@ PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> Resource:
-    """One pooled client for all upstreams."""
+    """The proxy's pooled connections to all upstreams, and a plain client for the
+    services' API documents."""
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
-        limits = httpx.Limits(
+        upstream_client = UpstreamClient(
             max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_connections,
-            keepalive_expiry=CLIENT_KEEPALIVE_SECONDS,
-        )
-        transport = lean_transport(limits)
-        client = create_http_client(
-            timeout=httpx.Timeout(
-                connect=settings.upstream_connect_timeout,
-                read=settings.upstream_read_timeout,
-                write=settings.upstream_read_timeout,
-                pool=settings.upstream_connect_timeout,
-            ),
-            limits=limits,
-            transport=transport,
+            keepalive_seconds=CLIENT_KEEPALIVE_SECONDS,
+            connect=settings.upstream_connect_timeout,
+            read=settings.upstream_read_timeout,
         )
         app.state.proxy = Proxy(
-            client, transport, settings.trusted_proxies, retries=upstream_metrics(app, upstreams)
+            upstream_client,
+            max_connections=settings.upstream_max_connections,
+            pool_timeout=settings.upstream_connect_timeout,
+            trusted_proxies=settings.trusted_proxies,
+            retries=upstream_metrics(app, upstreams),
+        )
+        documents_client = create_http_client(
+            timeout=httpx.Timeout(
+                settings.upstream_read_timeout, connect=settings.upstream_connect_timeout
+            )
         )
         # The dashboard's pages are no part of the API's document.
-        app.state.openapi = MergedOpenAPI(client, [u for u in upstreams if u.name != "admin"])
+        app.state.openapi = MergedOpenAPI(
+            documents_client, [u for u in upstreams if u.name != "admin"]
+        )
 
         try:
             yield {}
         finally:
-            await client.aclose()
+            await upstream_client.aclose()
+            await documents_client.aclose()
 
     return resource
 

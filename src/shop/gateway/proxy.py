@@ -18,21 +18,19 @@ much less than a streamed one; larger and chunked answers (images, big pages)
 stream through. A small answer that breaks off before it is complete is a
 failure after the request was sent, like one that never began (see above).
 
-Requests go straight to the client's transport (its connection pool), as
-``AsyncClient.send`` would pass them on, without the client's layers that do
-nothing for a proxied request: authentication, redirects (never followed),
-cookies (never kept), event hooks (the request ID is set here) and the elapsed
-timer. They still carry the client's default headers and timeouts, and with
-tracing on the transport is the instrumented one: each call is a client span
-that sends ``traceparent``. About a sixth of the gateway's CPU time per proxied
-read went to those layers (bench/README.md, "The gateway hop").
+At most ``UPSTREAM_MAX_CONNECTIONS`` requests are out to the services at once
+(a slot each, held until the answer is relayed); one more waits for a slot up to
+the connect timeout, then is refused (503, "saturated") without counting against
+any instance. How one request is sent, and which failure is which, is
+:mod:`shop.gateway.upstream_client`. With tracing on, each call is a client span
+whose context the service continues (``traceparent``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 
-import httpx
 import structlog
 from prometheus_client import Counter
 from starlette.background import BackgroundTask
@@ -40,9 +38,20 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from shop.gateway.security import came_over_https
+from shop.gateway.upstream_client import (
+    Answer,
+    Broken,
+    Failed,
+    Outgoing,
+    TimedOut,
+    Unreachable,
+    UpstreamClient,
+    UpstreamFailure,
+)
 from shop.gateway.upstreams import Lease, Upstream
 from shop.kit.clients import Proxies, client_ip
 from shop.kit.errors import ShopError, UpstreamTimeoutError, UpstreamUnavailableError
+from shop.kit.tracing import client_span
 
 log = structlog.get_logger("shop.gateway.proxy")
 
@@ -135,10 +144,9 @@ def forwarded_headers(request: Request, trusted_proxies: Proxies = ()) -> list[t
     return headers
 
 
-def relayed_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
+def relayed_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The upstream's headers to relay, as raw pairs, so repeated ones (Set-Cookie)
     survive."""
-    raw = response.headers.raw
     dropped = _NOT_FORWARDED_RESPONSE_BYTES
     options = [value for name, value in raw if name.lower() == b"connection"]
     if options:
@@ -146,76 +154,88 @@ def relayed_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, value in raw if name.lower() not in dropped]
 
 
-def buffered(response: httpx.Response, method: str) -> bool:
+def buffered(answer: Answer, method: str) -> bool:
     """Whether the answer is small enough to be read whole: it says how long it is
     (or has no body at all: HEAD), and that is at most BUFFERED_MAX_BYTES."""
     if method == "HEAD":
         return True
-    length = response.headers.get("content-length")
-    return length is not None and length.isdigit() and int(length) <= BUFFERED_MAX_BYTES
+    for name, value in answer.headers:
+        if name.lower() == b"content-length":
+            return value.isdigit() and int(value) <= BUFFERED_MAX_BYTES
+    return False
 
 
-async def read_raw(response: httpx.Response) -> bytes:
-    """The body as sent (still compressed, if it was), and the connection back in the pool.
-    Read from the transport's stream itself: it maps the pool's errors to httpx's as
-    ``aiter_raw`` would, without its chunking and state checks."""
-    stream = response.stream
-    if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - a sync transport
-        raise TypeError("the upstream transport must be asynchronous")
-    try:
-        return b"".join([chunk async for chunk in stream])
-    finally:
-        await stream.aclose()
+class Held:
+    """What a streamed answer holds until it has been relayed or abandoned: its
+    instance's lease and one of the proxy's slots. Released once, whichever comes first."""
+
+    __slots__ = ("_lease", "_slots")
+
+    def __init__(self, lease: Lease, slots: asyncio.Semaphore) -> None:
+        self._lease: Lease | None = lease
+        self._slots = slots
+
+    def release(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._slots.release()
+            self._lease = None
 
 
-async def relayed(response: httpx.Response, lease: Lease) -> AsyncIterator[bytes]:
+async def relayed(answer: Answer, held: Held) -> AsyncIterator[bytes]:
     """The upstream's body; the instance is no longer loaded by this request once it
     has all been relayed, or the client has gone."""
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in answer.chunks():
             yield chunk
     finally:
-        lease.release()
-        await response.aclose()
+        held.release()
+        await answer.close()
 
 
-async def close(response: httpx.Response, lease: Lease) -> None:
-    lease.release()
-    await response.aclose()
+async def close(answer: Answer, held: Held) -> None:
+    held.release()
+    await answer.close()
 
 
 class Proxy:
-    """Forwards requests over ``transport``, the one ``client`` was made with (see the
-    module's doc): the client gives its default headers and timeouts."""
+    """Forwards requests with ``client``, holding at most ``max_connections`` upstream
+    requests at once: one more waits up to ``pool_timeout`` seconds for one to end,
+    then is refused (503) without counting against any instance."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
-        transport: httpx.AsyncBaseTransport,
+        client: UpstreamClient,
+        *,
+        max_connections: int,
+        pool_timeout: float,
         trusted_proxies: Proxies = (),
         retries: Counter | None = None,
     ) -> None:
-        self.transport = transport
-        self.timeout = client.timeout.as_dict()
-        # What AsyncClient.build_request would add, where the request has none of its own.
-        self.default_headers = [(name.lower(), value) for name, value in client.headers.raw]
+        self.client = client
+        self.slots = asyncio.Semaphore(max_connections)
+        self.pool_timeout = pool_timeout
         self.trusted_proxies = trusted_proxies
         self.retries = retries
 
-    def _with_defaults(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        names = {name for name, _ in headers}
-        return [pair for pair in self.default_headers if pair[0] not in names] + headers
+    async def _take_slot(self, upstream: Upstream) -> None:
+        if not self.slots.locked():
+            await self.slots.acquire()  # at once
+            return
+        try:
+            async with asyncio.timeout(self.pool_timeout):
+                await self.slots.acquire()
+        except TimeoutError as exc:
+            raise UpstreamUnavailableError(f"The {upstream.name} service is saturated.") from exc
 
     async def forward(self, request: Request, upstream: Upstream) -> Response:
         scope = request.scope
         # The path as the client encoded it (decoded, "a%2Fb" would become two
         # segments), which shop.gateway.paths has found unambiguous.
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        target = raw_path
+        target: bytes = scope.get("raw_path") or scope["path"].encode()
         if query := scope.get("query_string"):
             target += b"?" + query
-        path_and_query = target.decode("latin-1")
-        headers = self._with_defaults(forwarded_headers(request, self.trusted_proxies))
+        headers = forwarded_headers(request, self.trusted_proxies)
         # Without a body from the client, streaming would still send the service a
         # (chunked, empty) one, even on a GET. "Content-Length: 0" (a PUT without a
         # body) is forwarded as it is, with nothing to stream.
@@ -223,53 +243,65 @@ class Proxy:
         has_body = "transfer-encoding" in request.headers or length not in (None, "0")
         body = request.stream() if has_body else None
         may_retry = request.method in RETRIED_METHODS and not has_body
-        failure: httpx.TransportError | None = None  # after the request was sent
+        await self._take_slot(upstream)
+        response: Response | None = None
+        try:
+            response = await self._send(request, upstream, target, headers, body, may_retry)
+            return response
+        finally:
+            # A streamed answer gives its slot back once relayed (Held).
+            if not isinstance(response, StreamingResponse):
+                self.slots.release()
+
+    async def _send(
+        self,
+        request: Request,
+        upstream: Upstream,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: AsyncIterator[bytes] | None,
+        may_retry: bool,
+    ) -> Response:
+        """The answer of the first instance that gives one, sent on the slot
+        :meth:`forward` took."""
+        failure: UpstreamFailure | None = None  # after the request was sent
         for base_url in upstream.order():
-            outgoing = httpx.Request(
-                request.method,
-                base_url + path_and_query,
-                headers=headers,
-                content=body,
-                # Sent as the request target byte for byte: httpx would normalise dot
-                # segments and re-quote the path of the URL (which logs and traces show).
-                extensions={"target": target, "timeout": self.timeout},
-            )
             lease = upstream.lease(base_url)
             streaming = False  # the lease then lasts until the body is relayed
             content: bytes | None = None
+            outgoing = Outgoing(request.method, base_url, target, headers, body)
             try:
-                response = await self.transport.handle_async_request(outgoing)
-                if buffered(response, request.method):
-                    content = await read_raw(response)
+                with client_span(request.method, base_url + target.decode("latin-1")) as span:
+                    outgoing.headers = span.carry(headers)
+                    answer = await self.client.send(outgoing)
+                    span.answered(answer.status)
+                if buffered(answer, request.method):
+                    content = await answer.read()
                 else:
                     streaming = True
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except Unreachable as exc:
                 upstream.eject(base_url)
                 log.warning(
                     "upstream unreachable, ejected",
                     upstream=upstream.name,
                     url=base_url,
                     seconds=upstream.eject_seconds,
-                    error=repr(exc),
+                    error=str(exc),
                 )
                 continue
-            except httpx.PoolTimeout as exc:
-                raise UpstreamUnavailableError(
-                    f"The {upstream.name} service is saturated."
-                ) from exc
-            except httpx.TimeoutException as exc:
+            except TimedOut as exc:
                 log.warning("upstream timed out", upstream=upstream.name, url=base_url)
                 raise UpstreamTimeoutError(
                     f"The {upstream.name} service did not answer in time."
                 ) from exc
-            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            except Broken as exc:
                 ejected = upstream.request_failed(base_url)
                 retry = may_retry and failure is None
                 log.warning(
                     "upstream failed",
                     upstream=upstream.name,
                     url=base_url,
-                    error=repr(exc),
+                    error=str(exc),
                     ejected=ejected,
                     retry=retry,
                 )
@@ -279,26 +311,25 @@ class Proxy:
                 if self.retries is not None:
                     self.retries.labels(upstream.name).inc()
                 continue
-            except httpx.TransportError as exc:
-                log.warning(
-                    "upstream failed", upstream=upstream.name, url=base_url, error=repr(exc)
-                )
+            except Failed as exc:
+                log.warning("upstream failed", upstream=upstream.name, url=base_url, error=str(exc))
                 raise BadGatewayError(f"The {upstream.name} service failed to answer.") from exc
             finally:
                 if not streaming:
                     lease.release()
             upstream.restore(base_url)
             if content is not None:
-                whole = Response(content, status_code=response.status_code)
-                whole.raw_headers = relayed_headers(response)
+                whole = Response(content, status_code=answer.status)
+                whole.raw_headers = relayed_headers(answer.headers)
                 return whole
+            held = Held(lease, self.slots)
             streamed = StreamingResponse(
-                relayed(response, lease),
-                status_code=response.status_code,
+                relayed(answer, held),
+                status_code=answer.status,
                 # Also when the body is never iterated (the client went before it began).
-                background=BackgroundTask(close, response, lease),
+                background=BackgroundTask(close, answer, held),
             )
-            streamed.raw_headers = relayed_headers(response)
+            streamed.raw_headers = relayed_headers(answer.headers)
             return streamed
         if failure is not None:
             # The one retry found no other instance to go to.
