@@ -24,6 +24,9 @@ PACKAGES = (
     "starlette",
     "fastapi",
     "uvicorn",
+    "aiohttp",
+    "yarl",
+    "multidict",
     "httpx",
     "httpcore",
     "anyio",
@@ -51,13 +54,22 @@ def package_of(frame: str) -> str:
     return "other: " + Path(path).name if path else "other"
 
 
+def function_of(frame: str) -> str:
+    """"function (path/to/file.py:line)" without its line: one entry per function."""
+    return frame[: frame.rfind(":")] + ")" if "(" in frame else frame
+
+
 # What a proxied read spends its time on: each sample goes to the first part whose
 # marker is in its stack (an access log line written from the middleware is "access
 # log", not "middleware"). The last part takes what the app did outside the others.
 PARTS = (
     ("access log and other logging", ("structlog/", "logging/")),
     ("rate limit (Redis)", ("RateLimiter.",)),
-    ("upstream HTTP client", ("handle_async_request", "AsyncClient.send", "read_raw", "relayed (")),
+    (
+        "upstream HTTP client",
+        # shop.gateway.upstream_client (aiohttp, httpx), and the earlier proxy's names
+        ("UpstreamClient.", "Answer.", "handle_async_request", "AsyncClient.send", "read_raw"),
+    ),
     ("metrics", ("prometheus_client/", "HttpMetrics.")),
     ("writing the response", ("RequestResponseCycle.send",)),
     ("ASGI app: framework, routing, middleware", ("run_asgi",)),
@@ -101,6 +113,7 @@ def profile(pid: int, seconds: int, out: Path, load: Callable[[], object]) -> di
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     parts: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -108,6 +121,7 @@ def profile(pid: int, seconds: int, out: Path, load: Callable[[], object]) -> di
         frames = stack.split(";")
         total += count
         self_time[package_of(frames[-1])] += count
+        functions[function_of(frames[-1])] += count
         parts[part_of(frames)] += count
         for package in {package_of(frame) for frame in frames}:
             inclusive[package] += count
@@ -116,4 +130,5 @@ def profile(pid: int, seconds: int, out: Path, load: Callable[[], object]) -> di
         "parts": {k: round(v / total, 3) for k, v in parts.most_common()},
         "self": {k: round(v / total, 3) for k, v in self_time.most_common(25)},
         "inclusive": {k: round(v / total, 3) for k, v in inclusive.most_common(25)},
+        "functions": {k: round(v / total, 3) for k, v in functions.most_common(30)},
     }

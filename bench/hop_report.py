@@ -39,6 +39,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"- {part}: {share:.1%}" for part, share in found.get("parts", {}).items()]
         lines += ["", "Self time by package:", ""]
         lines += [f"- {package}: {share:.1%}" for package, share in found["self"].items()]
+        if found.get("functions"):
+            lines += ["", "Self time by function:", ""]
+            lines += [f"- `{name}`: {share:.1%}" for name, share in found["functions"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -14,3 +14,11 @@ async def test_a_latin_1_header_value_is_forwarded_unchanged(gateway: httpx.Asyn
     )
     assert response.status_code == 200, response.text
     assert header_values(response.json(), "idempotency-key") == ["clé-é"]
+
+
+async def test_a_utf_8_header_value_is_forwarded_unchanged(gateway: httpx.AsyncClient) -> None:
+    # UTF-8 goes through aiohttp's writer (latin-1 above through httpx's): the same bytes.
+    value = "clé-é-✓".encode()
+    response = await gateway.get("/api/v1/products/1", headers={"x-note": value})
+    assert response.status_code == 200, response.text
+    assert header_values(response.json(), "x-note") == [value.decode("latin-1")]
