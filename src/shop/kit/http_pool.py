@@ -1,5 +1,5 @@
-"""A transport for busy service-to-service clients (the gateway's upstreams, the
-orders service's products client): httpx's, with a connection pool whose
+"""A transport for busy service-to-service clients (the orders service's products
+client; the gateway's, for the requests aiohttp cannot send byte for byte): httpx's, with a connection pool whose
 bookkeeping does not grow with the number of pooled connections.
 
 httpcore's pool (1.0.x) re-examines every pooled connection each time a request
