@@ -47,7 +47,9 @@ REQUESTS: list[dict[str, Any]] = [
 ]
 
 
-async def explain(url: str, runs: int, plans: bool) -> None:
+async def explain(
+    url: str, runs: int, plans: bool, requests: list[dict[str, Any]] = REQUESTS
+) -> None:
     engine = create_async_engine(to_async_database_url(url))
     sessions = create_sessionmaker(engine)
     backend = PostgresSearch()
@@ -59,7 +61,7 @@ async def explain(url: str, runs: int, plans: bool) -> None:
         if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             captured.append((statement, parameters))
 
-    for params in REQUESTS:
+    for params in requests:
         query = ProductQuery.model_validate(params)
         timings = []
         for _ in range(runs):
@@ -132,12 +134,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--plans", action="store_true", help="print every plan")
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        help="a query string to explain instead of the built-in ones (repeatable), "
+        "as bench/search.py draws them: '?q=boot&limit=20'",
+    )
     args = parser.parse_args()
+    requests = [dict(parse_qsl(path.lstrip("?"))) for path in args.path] or REQUESTS
     with data_layer(CliSettings(), need_redis=False, services=["products"]) as env:
         if args.profile:
             asyncio.run(profile(env["PRODUCTS_DATABASE_URL"], args.profile))
         else:
-            asyncio.run(explain(env["PRODUCTS_DATABASE_URL"], args.runs, args.plans))
+            asyncio.run(explain(env["PRODUCTS_DATABASE_URL"], args.runs, args.plans, requests))
 
 
 if __name__ == "__main__":

@@ -246,27 +246,36 @@ class VariantFilter:
         own_filter_aside = [
             or_(pair.c.key == name, self.has_option(variant, name)) for name in self.options
         ]
-        where = [*self.conditions(variant, options=False), *own_filter_aside]
-        # Per (pair, product) first, then per pair: two hash aggregates, where a
-        # count(DISTINCT product) would sort every pair.
         spelled = cast(func.jsonb_build_array(pair.c.key, pair.c.value), Text)
         columns: list[Any] = [spelled.label("pair")]
         if self.in_stock is not None:
             stocked = func.coalesce(Inventory.on_hand - Inventory.reserved, 0) > 0
             columns.append(func.bool_or(stocked).label("stocked"))
-        per_product = select(*columns).select_from(products)
-        per_product = per_product.join(variant, products.c.id == variant.product_id).where(
-            ~by_row, func.cardinality(products.c.option_pairs) > 0
+        of_product = select(*columns).select_from(variant)
+        if self.in_stock is not None:
+            of_product = of_product.outerjoin(Inventory, Inventory.variant_id == variant.id)
+        # The pairs of one product (LATERAL): its variants found by its key, product
+        # after product. A join would let the planner hash or sort every variant in the
+        # price range when it overestimates how many products get here (it does: the
+        # rows it expects from ~by_row are thousands where there are often none).
+        per_product = (
+            of_product.join(pair, true())
+            .where(
+                variant.product_id == products.c.id,
+                *self.conditions(variant, options=False),
+                *own_filter_aside,
+            )
+            .group_by(pair.c.key, pair.c.value)
+            .lateral("per_product")
+        )
+        counted = (
+            select(per_product.c.pair, func.count())
+            .select_from(products)
+            .join(per_product, true())
+            .where(~by_row, func.cardinality(products.c.option_pairs) > 0)
         )
         if self.in_stock is not None:
-            per_product = per_product.outerjoin(Inventory, Inventory.variant_id == variant.id)
-        grouped = (
-            per_product.join(pair, true())
-            .where(*where)
-            .group_by(pair.c.key, pair.c.value, variant.product_id)
-            .subquery("per_product")
-        )
-        counted = select(grouped.c.pair, func.count())
-        if self.in_stock is not None:
-            counted = counted.where(grouped.c.stocked if self.in_stock else ~grouped.c.stocked)
-        return counted.group_by(grouped.c.pair)
+            counted = counted.where(
+                per_product.c.stocked if self.in_stock else ~per_product.c.stocked
+            )
+        return counted.group_by(per_product.c.pair)
