@@ -36,6 +36,9 @@ ESTIMATE_ABOVE = 10_000
 
 Counts = dict[uuid.UUID | None, int]  # results by (leaf) category
 
+# Made once, not per request (see pg_variants).
+_LEAF, _ANCESTOR = aliased(Category, name="leaf"), aliased(Category, name="ancestor")
+
 
 def in_sample() -> ColumnElement[bool]:
     """One product in 16, for good: its id's last hexadecimal digit is 0 (the column
@@ -84,7 +87,7 @@ async def category_facets(session: AsyncSession, counts: Counts) -> list[Categor
     leaf_ids = [category_id for category_id in counts if category_id is not None]
     if not leaf_ids:
         return []
-    leaf, ancestor = aliased(Category), aliased(Category)
+    leaf, ancestor = _LEAF, _ANCESTOR
     pairs = await session.execute(
         select(ancestor.slug, leaf.id)
         .join(

@@ -14,6 +14,9 @@ from shop.products.models import Category, ProductVariant, VariantStatus
 from shop.products.search.pg_text import ENGLISH, vocabulary_lookup
 from shop.products.search.query import ProductQuery
 
+# The category asked for (made once: see pg_variants).
+_ROOT = aliased(Category, name="root")
+
 
 async def prepare(
     session: AsyncSession, query: ProductQuery
@@ -32,7 +35,7 @@ async def prepare(
     words = list(query.words)
     columns += [func.numnode(func.to_tsquery(ENGLISH, func.shop_unaccent(w))) > 0 for w in words]
     if query.category is not None:
-        root = aliased(Category)
+        root = _ROOT
         subtree_ids = (
             select(func.array_agg(Category.id))
             .join(root, root.slug == query.category)
