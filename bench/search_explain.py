@@ -11,6 +11,9 @@ time of each statement (its ``Execution Time``), their sum, and the call's media
 ``--profile N``: then N requests of the bench's listing and search workloads
 (bench/search.py) through the page a cache miss builds (``reads.search_listing``,
 JSON included) under cProfile, the products service's own Python per request.
+``--shapes N``: N requests of each workload, timed by their shape, with the CPU of
+this process and of PostgreSQL (bench/search_shapes.py). ``--path Q``: explain the
+query string ``Q`` instead of the built-in requests (repeatable).
 """
 
 from __future__ import annotations
@@ -134,6 +137,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--plans", action="store_true", help="print every plan")
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--shapes", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--products", type=int, default=20_000, help="the catalog's size, for --shapes' workloads"
+    )
+    parser.add_argument("--query-cache-size", type=int, default=500, help="for --shapes")
     parser.add_argument(
         "--path",
         action="append",
@@ -144,7 +152,15 @@ def main() -> None:
     args = parser.parse_args()
     requests = [dict(parse_qsl(path.lstrip("?"))) for path in args.path] or REQUESTS
     with data_layer(CliSettings(), need_redis=False, services=["products"]) as env:
-        if args.profile:
+        if args.shapes:
+            from bench.search_shapes import shapes
+
+            asyncio.run(
+                shapes(
+                    env["PRODUCTS_DATABASE_URL"], args.shapes, args.products, args.query_cache_size
+                )
+            )
+        elif args.profile:
             asyncio.run(profile(env["PRODUCTS_DATABASE_URL"], args.profile))
         else:
             asyncio.run(explain(env["PRODUCTS_DATABASE_URL"], args.runs, args.plans, requests))

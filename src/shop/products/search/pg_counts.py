@@ -24,7 +24,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -36,8 +36,17 @@ ESTIMATE_ABOVE = 10_000
 
 Counts = dict[uuid.UUID | None, int]  # results by (leaf) category
 
-# Made once, not per request (see pg_variants).
+# Each leaf category with its ancestors and itself, as (ancestor's slug, leaf's id):
+# built once, not per request (see pg_prepare).
 _LEAF, _ANCESTOR = aliased(Category, name="leaf"), aliased(Category, name="ancestor")
+_ANCESTORS = (
+    select(_ANCESTOR.slug, _LEAF.id)
+    .join(
+        _ANCESTOR,
+        or_(_LEAF.path == _ANCESTOR.path, _LEAF.path.startswith(_ANCESTOR.path + "/")),
+    )
+    .where(_LEAF.id.in_(bindparam("leaf_ids", expanding=True)))
+)
 
 
 def in_sample() -> ColumnElement[bool]:
@@ -87,15 +96,7 @@ async def category_facets(session: AsyncSession, counts: Counts) -> list[Categor
     leaf_ids = [category_id for category_id in counts if category_id is not None]
     if not leaf_ids:
         return []
-    leaf, ancestor = _LEAF, _ANCESTOR
-    pairs = await session.execute(
-        select(ancestor.slug, leaf.id)
-        .join(
-            ancestor,
-            or_(leaf.path == ancestor.path, leaf.path.startswith(ancestor.path + "/")),
-        )
-        .where(leaf.id.in_(leaf_ids))
-    )
+    pairs = await session.execute(_ANCESTORS, {"leaf_ids": leaf_ids})
     rolled_up: dict[str, int] = defaultdict(int)
     for slug, leaf_id in pairs:
         rolled_up[slug] += counts[leaf_id]

@@ -41,6 +41,7 @@ from sqlalchemy import (
     Float,
     Integer,
     ScalarSelect,
+    bindparam,
     case,
     cast,
     func,
@@ -96,12 +97,13 @@ def _tsquery(forms: Sequence[str]) -> ColumnElement[Any]:
     return func.to_tsquery(ENGLISH, text).op("||")(func.to_tsquery(SIMPLE, text))
 
 
-def vocabulary_lookup(words: Sequence[str]) -> ScalarSelect[Any]:
+def vocabulary_lookup() -> ScalarSelect[Any]:
     """For each word, its nearest catalog words (the word itself first if the catalog
     has it), and the catalog words that start with the last one: one JSON array of
-    ``[position, word]`` and ``[-1, completion]``, by index."""
+    ``[position, word]`` and ``[-1, completion]``, by index. The words are the
+    parameters of :func:`vocabulary_parameters`."""
     w = (
-        func.unnest(literal(list(words), ARRAY(Text)))
+        func.unnest(bindparam("words", type_=ARRAY(Text)))
         .table_valued("q", with_ordinality="i")
         .render_derived(name="w")
     )
@@ -114,16 +116,29 @@ def vocabulary_lookup(words: Sequence[str]) -> ScalarSelect[Any]:
     pairs = select(func.json_build_array(w.c.i, nearest.c.word).label("pair")).select_from(
         w.join(nearest, true())
     )
-    last = words[-1]
     # A range on the C-collated key: the btree serves it, whatever the plan.
     completions = (
         select(func.json_build_array(-1, SearchWord.word))
-        .where(SearchWord.word >= last, SearchWord.word < last[:-1] + chr(ord(last[-1]) + 1))
+        .where(
+            SearchWord.word >= bindparam("last_word", type_=Text),
+            SearchWord.word < bindparam("past_last_word", type_=Text),
+        )
         .order_by(SearchWord.word)
         .limit(COMPLETIONS)
     )
     both = pairs.union_all(completions).subquery("found")
     return select(func.json_agg(both.c.pair)).scalar_subquery()
+
+
+def vocabulary_parameters(words: Sequence[str]) -> dict[str, Any]:
+    """The values of :func:`vocabulary_lookup`'s parameters."""
+    last = words[-1]
+    return {
+        "words": list(words),
+        "last_word": last,
+        # The first word after every word that starts with the last one.
+        "past_last_word": last[:-1] + chr(ord(last[-1]) + 1),
+    }
 
 
 @dataclass

@@ -37,6 +37,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Subquery,
+    bindparam,
     cast,
     exists,
     false,
@@ -72,6 +73,9 @@ NARROW_RESULT_SET = 10_000
 FACET_COLUMNS = ("price", "max_price", "option_pairs", "stocked_pairs")
 
 DESCENDING = {SortOrder.RELEVANCE, SortOrder.PRICE_DESC, SortOrder.NEWEST}
+
+# The page's products (built once: see pg_prepare).
+_PRODUCTS_BY_ID = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass
@@ -348,7 +352,7 @@ class PostgresSearch:
     async def _load(self, session: AsyncSession, ids: list[uuid.UUID]) -> list[Product]:
         if not ids:
             return []
-        found = await session.scalars(select(Product).where(Product.id.in_(ids)))
+        found = await session.scalars(_PRODUCTS_BY_ID, {"ids": ids})
         loaded = {product.id: product for product in found}
         return [loaded[i] for i in ids if i in loaded]
 
