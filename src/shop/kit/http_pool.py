@@ -1,6 +1,7 @@
 """A transport for busy service-to-service clients (the orders service's products
-client; the gateway's, for the requests aiohttp cannot send byte for byte): httpx's, with a connection pool whose
-bookkeeping does not grow with the number of pooled connections.
+client; the gateway's, for the requests aiohttp cannot send byte for byte):
+httpx's, with a connection pool whose bookkeeping does not grow with the number
+of pooled connections.
 
 httpcore's pool (1.0.x) re-examines every pooled connection each time a request
 starts or ends: for each idle one it asks whether the server closed it (a poll
