@@ -271,7 +271,7 @@ class Proxy:
             content: bytes | None = None
             outgoing = Outgoing(request.method, base_url, target, headers, body)
             try:
-                with client_span(request.method, base_url + target.decode("latin-1")) as span:
+                with client_span(request.method, base_url, target) as span:
                     outgoing.headers = span.carry(headers)
                     answer = await self.client.send(outgoing)
                     span.answered(answer.status)

@@ -218,12 +218,14 @@ class _ClientSpan(_NoSpan):
             self._span.set_status(trace.StatusCode.ERROR)
 
 
-def client_span(method: str, url: str) -> _NoSpan:
-    """An outgoing HTTP call made without an instrumented client (the gateway's
-    proxy): with tracing on, a client span, whose context :meth:`~_NoSpan.carry`
-    puts in the request's headers in place of the caller's, so the callee continues
-    it; with tracing off, nothing (and next to no cost)."""
-    return _NO_SPAN if _provider is None else _ClientSpan(method, url)
+def client_span(method: str, base_url: str, target: bytes) -> _NoSpan:
+    """An outgoing HTTP call to ``base_url`` + ``target`` made without an instrumented
+    client (the gateway's proxy): with tracing on, a client span, whose context
+    :meth:`~_NoSpan.carry` puts in the request's headers in place of the caller's, so
+    the callee continues it; with tracing off, nothing (not even the URL is built)."""
+    if _provider is None:
+        return _NO_SPAN
+    return _ClientSpan(method, base_url + target.decode("latin-1"))
 
 
 def incoming_trace_id(scope: Scope) -> str | None:

@@ -32,11 +32,10 @@ def _statement(word_count: int, with_category: bool) -> Select[Any]:
         word = func.shop_unaccent(bindparam(f"word_{i}", type_=Text))
         columns.append(func.numnode(func.to_tsquery(ENGLISH, word)) > 0)
     if with_category:
-        root = _ROOT
         subtree_ids = (
             select(func.array_agg(Category.id))
-            .join(root, root.slug == bindparam("category", type_=Text))
-            .where(or_(Category.path == root.path, Category.path.startswith(root.path + "/")))
+            .join(_ROOT, _ROOT.slug == bindparam("category", type_=Text))
+            .where(or_(Category.path == _ROOT.path, Category.path.startswith(_ROOT.path + "/")))
             .scalar_subquery()
         )
         columns.append(subtree_ids)
