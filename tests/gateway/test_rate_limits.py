@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from shop.cli.processes import free_port
 from shop.gateway.config import GatewaySettings
-from shop.gateway.ratelimit import WindowEnds
+from shop.gateway.rate_counts import KeyCounts
 from tests.gateway.services import (
     assert_problem,
     gateway_client,
@@ -106,20 +106,20 @@ async def test_gateway_instances_share_one_window_and_its_end(
 
 
 def test_window_ends_stay_bounded_dropping_ended_windows_first() -> None:
-    ends = WindowEnds(capacity=4)
+    counts = KeyCounts(capacity=4)
     now = time.time()
-    ends.opened("ended", now - 1)
+    counts.counted("ended", 1, now - 1, 60, now)
     for n in range(3):
-        ends.opened(f"live{n}", now + 60)
-    assert ends.get("ended", now) is None  # a window that ended is not reported
+        counts.counted(f"live{n}", 1, now + 60, 60, now)
+    assert counts.window_end("ended", now) is None  # a window that ended is not reported
 
-    ends.opened("new", now + 60)  # full: the ended window makes room
+    counts.counted("new", 1, now + 60, 60, now)  # full: the ended window makes room
 
-    assert [ends.get(f"live{n}", now) for n in range(3)] == [now + 60] * 3
-    assert ends.get("new", now) == now + 60
-    ends.opened("one more", now + 60)  # full of live windows: the oldest half go
-    assert ends.get("live0", now) is None
-    assert ends.get("one more", now) == now + 60
+    assert [counts.window_end(f"live{n}", now) for n in range(3)] == [now + 60] * 3
+    assert counts.window_end("new", now) == now + 60
+    counts.counted("one more", 1, now + 60, 60, now)  # full of live windows: the oldest half go
+    assert counts.window_end("live0", now) is None
+    assert counts.window_end("one more", now) == now + 60
 
 
 async def test_clients_behind_a_trusted_proxy_are_counted_apart(

@@ -203,6 +203,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 default=settings.rate_limit_default,
                 auth=settings.rate_limit_auth,
                 trusted_proxies=settings.trusted_proxies,
+                sync_seconds=settings.rate_limit_sync_seconds,
             ),
             upstream_resource(settings, list(upstreams.values())),
             *health_checks,

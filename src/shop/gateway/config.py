@@ -38,6 +38,9 @@ class GatewaySettings(IdentitySettings):
     # stricter budget: that is where passwords are guessed and accounts created.
     rate_limit_default: str = "600/minute"
     rate_limit_auth: str = "60/minute"
+    # Seconds between the sends of hits counted in the process (a key far from its
+    # budget; see gateway.rate_counts); 0 counts every hit in Redis before answering.
+    rate_limit_sync_seconds: float = Field(default=0.1, ge=0, le=10)
 
     # Browser origins allowed to call the API with credentials (exact, comma-separated,
     # e.g. "https://shop.example,https://admin.shop.example"); none by default.

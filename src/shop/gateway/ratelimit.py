@@ -6,13 +6,19 @@ user too; each in the budget of its route group (``RATE_LIMIT_AUTH`` for
 /api/v1/auth/*, ``RATE_LIMIT_DEFAULT`` elsewhere). Health, metrics and docs are
 not proxied, so never limited.
 
-Fixed windows: one atomic increment per key and request, a window starting at
-its first hit. A client may burst up to twice its budget across a window's end;
-the price of counting in O(1). The increment (the `limits` storage's) answers
-the count, so RateLimit-Remaining costs nothing more; when the window ends
-(RateLimit-Reset) is remembered per key in the process: learnt from the first
-hit of a window, or asked of Redis once per window and key when another
-gateway instance opened it. One Redis round trip per key and request, not three.
+Fixed windows: an atomic increment per key, a window starting at its first hit.
+A client may burst up to twice its budget across a window's end; the price of
+counting in O(1). The increment (the `limits` storage's) answers the count, so
+RateLimit-Remaining costs nothing more; when the window ends (RateLimit-Reset) is
+remembered per key in the process: learnt from the first hit of a window, or
+asked of Redis once per window and key when another gateway instance opened it.
+
+A key far from its budget is counted in the process and its hits sent to Redis
+in one pipelined round trip every ``RATE_LIMIT_SYNC_SECONDS`` (a round trip per
+request was a third of a proxied read's CPU); near its budget, and for small
+budgets, each hit is counted in Redis before it is answered: see
+:mod:`shop.gateway.rate_counts`. ``RATE_LIMIT_SYNC_SECONDS=0`` counts every hit
+in Redis.
 
 When Redis fails, limits fail open: the request is served, a warning logged and
 ``gateway_rate_limit_errors_total`` counted. (Session checks of tokens need the
@@ -21,20 +27,24 @@ same Redis and still fail closed: they are the identity module's.)
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import cast
 
 import structlog
 from fastapi import FastAPI
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from starlette.requests import Request
 
+from shop.gateway.rate_counts import KeyCounts
 from shop.kit.clients import Proxies, client_ip, client_key
 from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
@@ -89,7 +99,9 @@ class RateLimiter:
         auth: str,
         trusted_proxies: Proxies,
         errors: Counter,
+        sync_seconds: float = 0.0,
     ) -> None:
+        self.redis = redis
         # The app's own connection pool: its timeouts, and closed with it.
         storage = RedisStorage(
             "async+redis://",
@@ -103,7 +115,8 @@ class RateLimiter:
         self.auth = parse(auth)
         self.trusted_proxies = trusted_proxies
         self.errors = errors
-        self.window_ends = WindowEnds()
+        self.sync_seconds = sync_seconds
+        self.counts = KeyCounts()
 
     def group(self, path: str) -> tuple[str, RateLimitItem]:
         if path == AUTH_PREFIX or path.startswith(AUTH_PREFIX + "/"):
@@ -113,19 +126,58 @@ class RateLimiter:
     async def _hit(self, path: str, kind: str, value: str) -> Verdict | None:
         name, limit = self.group(path)
         key = limit.key_for(name, kind, value)
+        if self.sync_seconds:
+            here = self.counts.hit_here(key, limit.amount, time.time())
+            if here is not None:
+                count, window_end = here
+                return Verdict(limit, True, limit.amount - count, window_end)
+        # With the hits counted here and not yet sent: the count is then the shared one.
+        hits = 1 + self.counts.take_unsent(key)
+        expiry = limit.get_expiry()
         try:
             # What FixedWindowRateLimiter.hit does, keeping the count it drops.
-            count = await self.storage.incr(key, limit.get_expiry())
+            count = await self.storage.incr(key, expiry, hits)
             now = time.time()
-            reset_at = self.window_ends.get(key, now) if count > 1 else None
+            # Over `hits`: the window was open already, and this process may know its end.
+            reset_at = self.counts.window_end(key, now) if count > hits else None
             if reset_at is None:  # this hit opened the window, or another process did
-                end = now + limit.get_expiry() if count == 1 else await self.storage.get_expiry(key)
-                reset_at = self.window_ends.opened(key, end)
+                reset_at = now + expiry if count == hits else await self.storage.get_expiry(key)
+            self.counts.counted(key, count, reset_at, expiry, now)
         except Exception as exc:  # Redis down or confused: serve rather than refuse.
             self.errors.inc()
             log.warning("rate limit not checked, request let through", error=repr(exc))
             return None
         return Verdict(limit, count <= limit.amount, max(0, limit.amount - count), reset_at)
+
+    async def sync(self) -> None:
+        """Adds the hits counted here in Redis, every key in one pipelined round trip."""
+        batch = self.counts.drain(time.time())
+        if not batch:
+            return
+        # The storage's redis-py bridge: implementation="redispy" above.
+        bridge = cast(RedispyBridge, self.storage.bridge)
+        pipeline = self.redis.pipeline(transaction=False)
+        try:
+            for unsent in batch:
+                # The storage's own increment (limits' script), queued in the pipeline
+                # (typed as the synchronous client's script; it is redis.asyncio's).
+                await bridge.lua_incr_expire(
+                    [bridge.prefixed_key(unsent.key)],
+                    [unsent.expiry, unsent.hits],
+                    client=pipeline,  # type: ignore[arg-type]
+                )
+            counts = await pipeline.execute()
+        except Exception as exc:  # as for a hit: the requests were served, uncounted
+            self.errors.inc(len(batch))
+            log.warning("rate limit counts not sent", keys=len(batch), error=repr(exc))
+            return
+        for unsent, count in zip(batch, counts, strict=True):
+            self.counts.synced(unsent, int(count))
+
+    async def sync_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sync_seconds)
+            await self.sync()
 
     async def _count(self, request: Request, kind: str, value: str) -> Verdict | None:
         # The route group by the scope's path (see shop.gateway.app.forward_to): no URL parsed.
@@ -155,28 +207,6 @@ class RateLimiter:
         return tightest(*verdicts)
 
 
-class WindowEnds:
-    """When each key's current window ends (epoch seconds), as far as this process
-    knows; at most ``capacity`` keys, the ended windows dropped first."""
-
-    def __init__(self, capacity: int = 50_000) -> None:
-        self.capacity = capacity
-        self._ends: dict[str, float] = {}
-
-    def get(self, key: str, now: float) -> float | None:
-        end = self._ends.get(key)
-        return end if end is not None and end > now else None
-
-    def opened(self, key: str, end: float) -> float:
-        if len(self._ends) >= self.capacity and key not in self._ends:
-            now = time.time()
-            self._ends = {k: v for k, v in self._ends.items() if v > now}
-            if len(self._ends) >= self.capacity:  # all live: forget the oldest half
-                self._ends = dict(list(self._ends.items())[self.capacity // 2 :])
-        self._ends[key] = end
-        return end
-
-
 def tightest(*verdicts: Verdict | None) -> Verdict | None:
     """The verdict closest to its limit: the one a client should heed."""
     return min(
@@ -199,19 +229,34 @@ def error_counter(app: FastAPI) -> Counter:
     return errors
 
 
-def rate_limit_resource(*, default: str, auth: str, trusted_proxies: Proxies) -> Resource:
+def rate_limit_resource(
+    *, default: str, auth: str, trusted_proxies: Proxies, sync_seconds: float = 0.0
+) -> Resource:
     """Puts a :class:`RateLimiter` at ``app.state.rate_limiter``, on ``app.state.redis``:
-    list the Redis resource before this one."""
+    list the Redis resource before this one. With ``sync_seconds``, a task sends the
+    hits counted in the process that often, and once more at shutdown."""
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
-        app.state.rate_limiter = RateLimiter(
+        limiter = RateLimiter(
             app.state.redis,
             default=default,
             auth=auth,
             trusted_proxies=trusted_proxies,
             errors=error_counter(app),
+            sync_seconds=sync_seconds,
         )
-        yield {}
+        app.state.rate_limiter = limiter
+        if not sync_seconds:
+            yield {}
+            return
+        task = asyncio.create_task(limiter.sync_forever(), name="rate_limit_sync")
+        try:
+            yield {}
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+            await limiter.sync()
 
     return resource
