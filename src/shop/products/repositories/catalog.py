@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Uuid, any_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shop.products.models import Category, Inventory, Product, StockMovement
 from shop.products.repositories.base import Repository
@@ -38,8 +39,23 @@ class CategoryRepository(Repository[Category]):
         )
 
 
+# A page's products: built once, the ids one array parameter (an expanding IN is
+# rendered anew for every page).
+_BY_IDS = select(Product).where(Product.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+
+
 class ProductRepository(Repository[Product]):
     model = Product
+
+    async def in_order(self, ids: Sequence[uuid.UUID]) -> list[Product]:
+        """The products of ``ids`` that exist, in the order of ``ids``."""
+        if not ids:
+            return []
+        loaded = {
+            product.id: product
+            for product in await self.session.scalars(_BY_IDS, {"ids": list(ids)})
+        }
+        return [loaded[i] for i in ids if i in loaded]
 
     async def by_id_or_slug(self, id_or_slug: str) -> Product | None:
         try:

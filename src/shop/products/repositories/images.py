@@ -5,10 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import Uuid, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shop.products.models import ProductImage
 from shop.products.repositories.base import Repository
+
+# Built once, the products' ids one array parameter (see repositories.variants).
+_OF_PRODUCTS = (
+    select(ProductImage)
+    .where(ProductImage.product_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+    .order_by(ProductImage.position, ProductImage.created_at)
+)
 
 
 class ImageRepository(Repository[ProductImage]):
@@ -31,9 +39,4 @@ class ImageRepository(Repository[ProductImage]):
 
     async def of_products(self, product_ids: Iterable[uuid.UUID]) -> list[ProductImage]:
         """The images of all these products, each product's in their order."""
-        query = (
-            select(ProductImage)
-            .where(ProductImage.product_id.in_(list(product_ids)))
-            .order_by(ProductImage.position, ProductImage.created_at)
-        )
-        return list(await self.session.scalars(query))
+        return list(await self.session.scalars(_OF_PRODUCTS, {"ids": list(product_ids)}))

@@ -6,9 +6,21 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import String, Text, Uuid, cast, column, func, select, tuple_, update
+from sqlalchemy import (
+    String,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy import values as values_list
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shop.products.models import (
     Inventory,
@@ -24,6 +36,21 @@ from shop.products.repositories.base import Repository
 # Variants rewritten per statement by a change of options (3 parameters each; a
 # statement takes at most 32,767).
 REWRITE_CHUNK = 1000
+
+# A page's variants with their stock, and its options: built once, the products' ids
+# one array parameter (an expanding IN is rendered anew for every page).
+_PAGE_IDS = any_(bindparam("ids", type_=ARRAY(Uuid)))
+_VARIANTS_WITH_STOCK = (
+    select(ProductVariant, Inventory)
+    .outerjoin(Inventory, Inventory.variant_id == ProductVariant.id)
+    .where(ProductVariant.product_id == _PAGE_IDS)
+    .order_by(ProductVariant.position, ProductVariant.created_at)
+)
+_OPTIONS = (
+    select(ProductOption)
+    .where(ProductOption.product_id == _PAGE_IDS)
+    .order_by(ProductOption.product_id, ProductOption.position)
+)
 
 
 class VariantRepository(Repository[ProductVariant]):
@@ -61,12 +88,7 @@ class VariantRepository(Repository[ProductVariant]):
         """Each product's variants in their order, each with its inventory row (one
         query for a whole page)."""
         ids = list(product_ids)
-        rows = await self.session.execute(
-            select(ProductVariant, Inventory)
-            .outerjoin(Inventory, Inventory.variant_id == ProductVariant.id)
-            .where(ProductVariant.product_id.in_(ids))
-            .order_by(ProductVariant.position, ProductVariant.created_at)
-        )
+        rows = await self.session.execute(_VARIANTS_WITH_STOCK, {"ids": ids})
         found: dict[uuid.UUID, list[tuple[ProductVariant, Inventory | None]]] = {
             product_id: [] for product_id in ids
         }
@@ -190,11 +212,7 @@ class OptionRepository(Repository[ProductOption]):
     ) -> dict[uuid.UUID, list[ProductOption]]:
         """Each product's options in their order."""
         found: dict[uuid.UUID, list[ProductOption]] = defaultdict(list)
-        rows = await self.session.scalars(
-            select(ProductOption)
-            .where(ProductOption.product_id.in_(list(product_ids)))
-            .order_by(ProductOption.product_id, ProductOption.position)
-        )
+        rows = await self.session.scalars(_OPTIONS, {"ids": list(product_ids)})
         for option in rows:
             found[option.product_id].append(option)
         return found

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.kit.errors import UpstreamUnavailableError
-from shop.products.models import Product
+from shop.products.repositories import ProductRepository
 from shop.products.search.engine import SearchEngine, SearchEngineError
 from shop.products.search.es_query import (
     build_probe,
@@ -88,11 +87,7 @@ class EngineSearch:
             log.warning("search failed", error=str(exc))
             raise UpstreamUnavailableError("Search is unavailable; try again shortly.") from exc
         page = read_page(response, query)
-        products: list[Product] = []
-        if page.ids:
-            found = await session.scalars(select(Product).where(Product.id.in_(page.ids)))
-            loaded = {product.id: product for product in found}
-            products = [loaded[i] for i in page.ids if i in loaded]
+        products = await ProductRepository(session).in_order(page.ids)
         return SearchPage(
             products=products,
             total=page.total,

@@ -37,7 +37,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Subquery,
-    bindparam,
     cast,
     exists,
     false,
@@ -53,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import BigInteger, Text, Uuid
 
 from shop.products.models import Product
+from shop.products.repositories import ProductRepository
 from shop.products.search.cursor import decode_page_cursor, encode_page_cursor
 from shop.products.search.pg_counts import (
     SAMPLE_RATIO,
@@ -73,9 +73,6 @@ NARROW_RESULT_SET = 10_000
 FACET_COLUMNS = ("price", "max_price", "option_pairs", "stocked_pairs")
 
 DESCENDING = {SortOrder.RELEVANCE, SortOrder.PRICE_DESC, SortOrder.NEWEST}
-
-# The page's products (built once: see pg_prepare).
-_PRODUCTS_BY_ID = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass
@@ -350,11 +347,7 @@ class PostgresSearch:
     # --- products ---------------------------------------------------------------------
 
     async def _load(self, session: AsyncSession, ids: list[uuid.UUID]) -> list[Product]:
-        if not ids:
-            return []
-        found = await session.scalars(_PRODUCTS_BY_ID, {"ids": ids})
-        loaded = {product.id: product for product in found}
-        return [loaded[i] for i in ids if i in loaded]
+        return await ProductRepository(session).in_order(ids)
 
 
 def _option_facets(rows: Iterable[tuple[str, int]]) -> OptionFacets:
