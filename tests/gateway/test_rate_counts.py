@@ -11,7 +11,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from shop.gateway.rate_counts import LOCAL_MIN_BUDGET, KeyCounts
+from shop.gateway.rate_counts import LOCAL_MIN_BUDGET, KeyCounts, Unsent
 from tests.gateway.services import assert_problem, gateway_client, gateway_settings
 
 # Longer than any test here: the process sends its hits only when it stops.
@@ -144,5 +144,26 @@ def test_small_budgets_and_unknown_windows_are_counted_in_redis() -> None:
     assert counts.hit_here("ended", 1000, now) is None
     counts.counted("large", 1, now + 60, 60, now)
     assert counts.hit_here("large", 1000, now) == (2, now + 60)
-    assert counts.take_unsent("large") == 1
-    assert counts.take_unsent("large") == 0
+    assert counts.take_unsent("large", now) == 1
+    assert counts.take_unsent("large", now) == 0
+
+
+def test_hits_of_a_window_that_is_over_are_never_sent_nor_added_to_the_next() -> None:
+    counts = KeyCounts()
+    now = time.time()
+    counts.counted("sent", 1, now + 60, 60, now)
+    counts.counted("late", 1, now + 60, 60, now)
+    for _ in range(3):
+        counts.hit_here("sent", 1000, now)
+    counts.hit_here("late", 1000, now)
+
+    drained = sorted(counts.drain(now + 1), key=lambda unsent: unsent.key)
+    assert drained == [Unsent("late", 1, 60), Unsent("sent", 3, 60)]
+    assert counts.drain(now + 2) == []  # sent once
+
+    # Counted here, then the window ends before they are sent: they are dropped.
+    counts.hit_here("late", 1000, now + 2)
+    counts.hit_here("sent", 1000, now + 2)
+    over = now + 61
+    assert counts.take_unsent("sent", over) == 0
+    assert counts.drain(over) == []

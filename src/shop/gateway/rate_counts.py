@@ -53,6 +53,9 @@ class KeyCounts:
     def __init__(self, capacity: int = 50_000) -> None:
         self.capacity = capacity
         self._keys: dict[str, _Key] = {}
+        # The keys with hits counted here since the last drain: a drain visits only
+        # them, not every key of the last minute.
+        self._unsent: set[str] = set()
 
     def window_end(self, key: str, now: float) -> float | None:
         """When the key's current window ends, if this process knows."""
@@ -72,15 +75,17 @@ class KeyCounts:
         if estimate > budget // 2:
             return None
         state.unsent += 1
+        self._unsent.add(key)
         return estimate, state.window_end
 
-    def take_unsent(self, key: str) -> int:
-        """The key's hits not yet sent, which the caller now adds in Redis itself."""
+    def take_unsent(self, key: str, now: float) -> int:
+        """The key's hits not yet sent, which the caller now adds in Redis itself (none
+        when its window is over: they belong to that one)."""
         state = self._keys.get(key)
         if state is None:
             return 0
         hits, state.unsent = state.unsent, 0
-        return hits
+        return hits if state.window_end > now else 0
 
     def counted(self, key: str, count: int, window_end: float, expiry: int, now: float) -> None:
         """Redis answered ``count`` for ``key``, whose window ends at ``window_end``."""
@@ -94,16 +99,16 @@ class KeyCounts:
             state.seen = max(state.seen, count)
 
     def drain(self, now: float) -> list[Unsent]:
-        """The hits not yet sent, of windows still open, each key's set back to none;
-        the keys whose window has ended are forgotten (their hits with them: they
-        belong to a window that is over)."""
+        """The hits not yet sent, of windows still open, each key's set back to none
+        (those of a window that is over are dropped: they belong to it)."""
         batch = []
-        for key, state in list(self._keys.items()):
-            if state.window_end <= now:
-                del self._keys[key]
-            elif state.unsent:
-                batch.append(Unsent(key, state.unsent, state.expiry))
+        for key in self._unsent:
+            state = self._keys.get(key)
+            if state is not None:
+                if state.unsent and state.window_end > now:
+                    batch.append(Unsent(key, state.unsent, state.expiry))
                 state.unsent = 0
+        self._unsent.clear()
         return batch
 
     def synced(self, sent: Unsent, count: int) -> None:

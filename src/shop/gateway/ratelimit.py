@@ -126,13 +126,14 @@ class RateLimiter:
     async def _hit(self, path: str, kind: str, value: str) -> Verdict | None:
         name, limit = self.group(path)
         key = limit.key_for(name, kind, value)
+        now = time.time()
         if self.sync_seconds:
-            here = self.counts.hit_here(key, limit.amount, time.time())
+            here = self.counts.hit_here(key, limit.amount, now)
             if here is not None:
                 count, window_end = here
                 return Verdict(limit, True, limit.amount - count, window_end)
         # With the hits counted here and not yet sent: the count is then the shared one.
-        hits = 1 + self.counts.take_unsent(key)
+        hits = 1 + self.counts.take_unsent(key, now)
         expiry = limit.get_expiry()
         try:
             # What FixedWindowRateLimiter.hit does, keeping the count it drops.
