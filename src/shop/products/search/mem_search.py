@@ -1,0 +1,279 @@
+"""A search answered from the :class:`~shop.products.search.mem_index.CatalogIndex`.
+
+The same rules as the PostgreSQL backend (docs/search.md), with set operations:
+
+- each word is the union of its forms' lexemes (as typed and completed, then each
+  level of corrections); the products shown are those with every word, else those
+  with the most words (a bit-sliced count over the words);
+- ranking: most words, then fewest typos (a word counts the typos of the best form
+  a product has), then most words in the name, then the exact SKU first, then the
+  newest (the highest position);
+- category facets count the result set without the category filter, a leaf's count
+  added to every category above it;
+- option filters and facets ask one active variant for everything (see
+  docs/search.md, "Variants"): checked product by product among the candidates the
+  option bitmaps leave, at most :data:`MAX_CHECKED` of them (more: :class:`TooBroad`,
+  and the caller asks PostgreSQL).
+
+What it does not do yet: price filters, the sort orders other than relevance and
+cursors (the caller asks PostgreSQL for those).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from shop.products.search.mem_bitmaps import Postings, highest, positions
+from shop.products.search.mem_index import CatalogIndex, IndexedProduct
+from shop.products.search.pg_variants import read_option_pair
+
+__all__ = ["MAX_CHECKED", "IndexAnswer", "IndexQuery", "TooBroad", "WordForms", "answer"]
+
+MAX_CHECKED = 5_000
+
+
+class TooBroad(Exception):
+    """More products to check variant by variant than an answer from the index should."""
+
+
+@dataclass(frozen=True)
+class WordForms:
+    """A word of the query as the catalog's lexemes: as typed (with its completions),
+    the typed word's own lexeme as a prefix when it is the last word, and its
+    corrections by number of typos."""
+
+    typed: tuple[str, ...]
+    prefix: str | None = None
+    corrections: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexQuery:
+    words: tuple[WordForms, ...]
+    limit: int
+    category: uuid.UUID | None = None  # its subtree
+    in_stock: bool | None = None
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> values
+    sku_products: frozenset[uuid.UUID] = frozenset()  # the exact SKU's
+
+
+@dataclass
+class IndexAnswer:
+    total: int
+    page: list[uuid.UUID]
+    categories: dict[uuid.UUID, int]  # subtree counts, without the category filter
+    options: dict[str, int]  # option pair -> products choosing it would find
+
+
+def _add(planes: list[int], bits: int) -> list[int]:
+    """Bit-sliced counters: adds one to every product of ``bits``."""
+    out, carry = [], bits
+    for plane in planes:
+        out.append(plane ^ carry)
+        carry &= plane
+    if carry:
+        out.append(carry)
+    return out
+
+
+def _equal(planes: list[int], k: int, among: int) -> int:
+    """The products of ``among`` whose counter is ``k``."""
+    if k >> len(planes):
+        return 0
+    found = among
+    for i, plane in enumerate(planes):
+        found &= plane if (k >> i) & 1 else ~plane
+    return found
+
+
+@dataclass
+class _Text:
+    """Per product: how many words, how many typos, how many words in the name."""
+
+    words: list[int]
+    typos: list[int]
+    in_name: list[int]
+    count: int
+
+
+def _union(table: Mapping[str, Postings], lexemes: Sequence[str]) -> int:
+    bits = 0
+    for lexeme in lexemes:
+        postings = table.get(lexeme)
+        if postings is not None:
+            bits |= postings.bits()
+    return bits
+
+
+def _text(index: CatalogIndex, words: Sequence[WordForms]) -> _Text:
+    counted: list[int] = []
+    typos: list[int] = []
+    in_name: list[int] = []
+    for word in words:
+        typed = list(word.typed) + (index.lexemes_from(word.prefix) if word.prefix else [])
+        seen = _union(index.anywhere, typed)
+        every_form = list(typed)
+        for count in sorted(word.corrections):
+            forms = word.corrections[count]
+            # A product counts the typos of the best form it has.
+            fresh = _union(index.anywhere, forms) & ~seen
+            for _ in range(count):
+                typos = _add(typos, fresh)
+            seen |= fresh
+            every_form += forms
+        counted = _add(counted, seen)
+        in_name = _add(in_name, _union(index.in_name, every_form))
+    return _Text(counted, typos, in_name, len(words))
+
+
+def _variant_matches(
+    product: IndexedProduct, options: Mapping[str, tuple[str, ...]], in_stock: bool | None
+) -> bool:
+    """One active variant has every option asked (and, with ``in_stock=true``, units);
+    with ``in_stock=false``, some variant has the options and none of those has units."""
+    chosen = [
+        variant
+        for variant in product.variants
+        if all(
+            any(read_option_pair(pair) in asked for pair in variant.pairs)
+            for asked in ({(name, v) for v in values} for name, values in options.items())
+        )
+    ]
+    if in_stock is None:
+        return bool(chosen)
+    if in_stock:
+        return any(variant.stocked for variant in chosen)
+    return bool(chosen) and not any(variant.stocked for variant in chosen)
+
+
+def _filtered(
+    index: CatalogIndex,
+    among: int,
+    options: Mapping[str, tuple[str, ...]],
+    in_stock: bool | None,
+) -> int:
+    """The products of ``among`` that pass the option and stock filters."""
+    if not options:
+        if in_stock is None:
+            return among
+        return among & index.stocked.bits() if in_stock else among & ~index.stocked.bits()
+    table = index.stocked_pairs if in_stock else index.pairs
+    candidates = among
+    for name, values in options.items():
+        having = 0
+        for value in values:
+            postings = table.get(_pair(name, value))
+            if postings is not None:
+                having |= postings.bits()
+        candidates &= having
+    if candidates.bit_count() > MAX_CHECKED:
+        raise TooBroad
+    passed = [
+        position
+        for position in positions(candidates)
+        if (product := index.product_at(position)) is not None
+        and _variant_matches(product, options, in_stock)
+    ]
+    bits = 0
+    for position in passed:
+        bits |= 1 << position
+    return bits
+
+
+def _pair(name: str, value: str) -> str:
+    """The JSON pair as the products rows and the index keep it."""
+    return json.dumps([name, value], ensure_ascii=False)
+
+
+def _subtree(index: CatalogIndex, category: uuid.UUID) -> int:
+    paths = index.category_paths()
+    root = paths.get(category)
+    if root is None:
+        return 0
+    bits = 0
+    for other, path in paths.items():
+        if path == root or path.startswith(root + "/"):
+            postings = index.leaf.get(other)
+            if postings is not None:
+                bits |= postings.bits()
+    return bits
+
+
+def _category_counts(index: CatalogIndex, results: int) -> dict[uuid.UUID, int]:
+    """Each category's results, its subtree's included."""
+    paths = index.category_paths()
+    by_path: dict[str, int] = defaultdict(int)
+    for category, postings in index.leaf.items():
+        if category is None or category not in paths:
+            continue
+        if count := (results & postings.bits()).bit_count():
+            parts = paths[category].split("/")
+            for depth in range(1, len(parts) + 1):
+                by_path["/".join(parts[:depth])] += count
+    return {category: by_path[path] for category, path in paths.items() if by_path.get(path)}
+
+
+def _option_counts(index: CatalogIndex, query: IndexQuery, base: int) -> dict[str, int]:
+    """Per option pair: the products choosing it would find, its option's own filter
+    left out, every other filter kept."""
+    counts: dict[str, int] = {}
+    names = {read_option_pair(pair)[0] for pair in index.pairs}
+    for name in names:
+        others = {n: v for n, v in query.options.items() if n != name}
+        # Stock is asked of the variant that has the value too: judged below, with it.
+        among = _filtered(index, base, others, None)
+        for pair, postings in index.pairs.items():
+            pair_name, value = read_option_pair(pair)
+            if pair_name != name:
+                continue
+            asked = {**others, name: (value,)}
+            if not others and query.in_stock is None:
+                count = (among & postings.bits()).bit_count()
+            else:
+                count = _filtered(index, among & postings.bits(), asked, query.in_stock).bit_count()
+            if count:
+                counts[pair] = count
+    return counts
+
+
+def answer(index: CatalogIndex, query: IndexQuery) -> IndexAnswer:
+    """The query's total, first page (by relevance) and facets. Raises
+    :class:`TooBroad` when the option filters leave too many products to check."""
+    text = _text(index, query.words)
+    live = index.live()
+    sku = 0
+    for product_id in query.sku_products:
+        position = index.position_of(product_id)
+        if position is not None:
+            sku |= 1 << position
+    subtree = _subtree(index, query.category) if query.category else None
+    # The tier shown: every word (or the exact SKU), else the most words some product
+    # has, among the products every filter but the category's leaves.
+    filtered = _filtered(index, live, query.options, query.in_stock)
+    words_shown = text.count
+    while words_shown and not (_equal(text.words, words_shown, filtered) | (sku & filtered)):
+        words_shown -= 1
+    tier = (_equal(text.words, words_shown, live) if words_shown else 0) | (sku & live)
+    matched = tier & filtered
+    shown = matched & subtree if subtree is not None else matched
+    page: list[int] = []
+    for group in (shown & sku, shown & ~sku):  # the exact SKU first
+        for typos in range(1 << len(text.typos)):
+            with_typos = _equal(text.typos, typos, group)
+            for in_name in range(text.count, -1, -1):
+                if len(page) >= query.limit:
+                    break
+                if bucket := _equal(text.in_name, in_name, with_typos):
+                    page += highest(bucket, query.limit - len(page))
+    products = [index.product_at(position) for position in page]
+    in_category = tier & subtree if subtree is not None else tier
+    return IndexAnswer(
+        total=shown.bit_count(),
+        page=[product.id for product in products if product is not None],
+        categories=_category_counts(index, matched),
+        options=_option_counts(index, query, in_category),
+    )

@@ -1,0 +1,226 @@
+"""The in-process index answers as the rules of docs/search.md say: held to a plain,
+product-by-product reading of them on catalogs hypothesis draws."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shop.products.search.mem_bitmaps import Postings, bitmap, highest, positions
+from shop.products.search.mem_index import CatalogIndex, IndexedProduct, IndexedVariant
+from shop.products.search.mem_search import IndexQuery, WordForms, answer
+
+LEXEMES = ["lamp", "lampshad", "desk", "wireless", "speaker", "red", "oak"]
+CATEGORIES = {  # id -> path
+    uuid.UUID(int=1): "home",
+    uuid.UUID(int=2): "home/lighting",
+    uuid.UUID(int=3): "home/office",
+    uuid.UUID(int=4): "audio",
+}
+OPTIONS = {"Size": ["S", "M"], "Colour": ["Red", "Blue"]}
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def pair(name: str, value: str) -> str:
+    return json.dumps([name, value], ensure_ascii=False)
+
+
+variants = st.builds(
+    IndexedVariant,
+    price=st.just(1000),
+    pairs=st.sets(
+        st.sampled_from([pair(n, v) for n, vs in OPTIONS.items() for v in vs]), max_size=2
+    ),
+    stocked=st.booleans(),
+)
+
+
+@st.composite
+def products(draw: st.DrawFn) -> list[IndexedProduct]:
+    count = draw(st.integers(0, 24))
+    found = []
+    for n in range(count):
+        lexemes = draw(st.dictionaries(st.sampled_from(LEXEMES), st.sampled_from(["A", "C", "AC"])))
+        found.append(
+            IndexedProduct(
+                id=uuid.UUID(int=1000 + n),
+                created_at=EPOCH + timedelta(minutes=draw(st.integers(0, 5))),
+                category_id=draw(st.sampled_from([*CATEGORIES, None])),
+                lexemes=lexemes,
+                variants=tuple(draw(st.lists(variants, min_size=1, max_size=3))),
+            )
+        )
+    return found
+
+
+words = st.builds(
+    WordForms,
+    typed=st.lists(st.sampled_from(LEXEMES), max_size=2).map(tuple),
+    prefix=st.none() | st.sampled_from(["lamp", "spe"]),
+    corrections=st.dictionaries(
+        st.integers(1, 2), st.lists(st.sampled_from(LEXEMES), min_size=1, max_size=2).map(tuple)
+    ),
+)
+queries = st.builds(
+    IndexQuery,
+    words=st.lists(words, min_size=1, max_size=3).map(tuple),
+    limit=st.integers(1, 30),
+    category=st.none() | st.sampled_from(list(CATEGORIES)),
+    in_stock=st.none() | st.booleans(),
+    options=st.dictionaries(
+        st.sampled_from(list(OPTIONS)),
+        st.lists(st.sampled_from(["S", "M", "Red", "Blue"]), min_size=1, max_size=2).map(
+            lambda values: tuple(sorted(set(values)))
+        ),
+        max_size=2,
+    ),
+    sku_products=st.frozensets(
+        st.sampled_from([uuid.UUID(int=1000 + n) for n in range(4)]), max_size=1
+    ),
+)
+
+
+@dataclass
+class Reading:
+    """The rules read product by product."""
+
+    catalog: list[IndexedProduct]  # in (created_at, id) order: their positions
+    query: IndexQuery
+
+    def level(self, product: IndexedProduct, word: WordForms) -> int | None:
+        typed = set(word.typed)
+        if word.prefix is not None:
+            typed |= {lexeme for lexeme in LEXEMES if lexeme.startswith(word.prefix)}
+        if typed & product.lexemes.keys():
+            return 0
+        for typos in sorted(word.corrections):
+            if set(word.corrections[typos]) & product.lexemes.keys():
+                return typos
+        return None
+
+    def forms(self, word: WordForms) -> set[str]:
+        every = set(word.typed) | {f for fs in word.corrections.values() for f in fs}
+        if word.prefix is not None:
+            every |= {lexeme for lexeme in LEXEMES if lexeme.startswith(word.prefix)}
+        return every
+
+    def words(self, product: IndexedProduct) -> int:
+        return sum(self.level(product, w) is not None for w in self.query.words)
+
+    def passes(self, product: IndexedProduct, options: dict[str, tuple[str, ...]]) -> bool:
+        chosen = [
+            variant
+            for variant in product.variants
+            if all(
+                any(pair(name, value) in variant.pairs for value in values)
+                for name, values in options.items()
+            )
+        ]
+        if self.query.in_stock is None:
+            return bool(chosen)
+        if self.query.in_stock:
+            return any(v.stocked for v in chosen)
+        return bool(chosen) and not any(v.stocked for v in chosen)
+
+    def in_subtree(self, product: IndexedProduct, root: uuid.UUID) -> bool:
+        if product.category_id is None:
+            return False
+        path, top = CATEGORIES[product.category_id], CATEGORIES[root]
+        return path == top or path.startswith(top + "/")
+
+    def sku(self, product: IndexedProduct) -> bool:
+        return product.id in self.query.sku_products
+
+    def tier(self) -> list[IndexedProduct]:
+        options = dict(self.query.options)
+        filtered = [p for p in self.catalog if self.passes(p, options)]
+        every = len(self.query.words)
+        shown = every
+        while shown and not any(self.words(p) == shown or self.sku(p) for p in filtered):
+            shown -= 1
+        return [p for p in self.catalog if (shown and self.words(p) == shown) or self.sku(p)]
+
+    def key(self, position: int, product: IndexedProduct) -> tuple[int, int, int, int]:
+        typos = sum(self.level(product, w) or 0 for w in self.query.words)
+        in_name = sum(
+            any(product.lexemes.get(f, "").count("A") for f in self.forms(w))
+            for w in self.query.words
+        )
+        return (-int(self.sku(product)), typos, -in_name, -position)
+
+
+@given(products(), queries)
+@settings(max_examples=300, deadline=None)
+def test_answers_as_the_rules_read_product_by_product(
+    catalog: list[IndexedProduct], query: IndexQuery
+) -> None:
+    ordered = sorted(catalog, key=lambda p: (p.created_at, p.id))
+    index = CatalogIndex.of(CATEGORIES, catalog)
+    reading = Reading(ordered, query)
+
+    got = answer(index, query)
+
+    options = dict(query.options)
+    tier = reading.tier()
+    matched = [p for p in tier if reading.passes(p, options)]
+    shown = [p for p in matched if query.category is None or reading.in_subtree(p, query.category)]
+    position = {p.id: i for i, p in enumerate(ordered)}
+    ranked = sorted(shown, key=lambda p: reading.key(position[p.id], p))
+    assert got.total == len(shown)
+    assert got.page == [p.id for p in ranked[: query.limit]]
+    expected_categories = {
+        root: n for root in CATEGORIES if (n := sum(reading.in_subtree(p, root) for p in matched))
+    }
+    assert got.categories == expected_categories
+    in_category = [
+        p for p in tier if query.category is None or reading.in_subtree(p, query.category)
+    ]
+    expected_options = {}
+    for name, values in OPTIONS.items():
+        for value in values:
+            asked = {**options, name: (value,)}
+            if n := sum(reading.passes(p, asked) for p in in_category):
+                expected_options[pair(name, value)] = n
+    assert got.options == expected_options
+
+
+def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None:
+    first, second = (
+        IndexedProduct(
+            id=uuid.UUID(int=n),
+            created_at=EPOCH + timedelta(minutes=n),
+            category_id=None,
+            lexemes={"lamp": "A"},
+            variants=(IndexedVariant(1000, frozenset(), stocked=True),),
+        )
+        for n in (1, 2)
+    )
+    index = CatalogIndex.of(CATEGORIES, [second, first])
+    lamp = IndexQuery(words=(WordForms(typed=("lamp",)),), limit=10)
+    assert answer(index, lamp).page == [second.id, first.id]
+
+    index.put(IndexedProduct(first.id, first.created_at, None, {"desk": "C"}, first.variants))
+    assert answer(index, lamp).page == [second.id]
+    index.remove(second.id)
+    assert answer(index, lamp).total == 0
+    desk = IndexQuery(words=(WordForms(typed=("desk",)),), limit=10)
+    assert answer(index, desk).page == [first.id]
+
+
+@given(st.sets(st.integers(0, 5000)))
+def test_postings_hold_the_same_set_sparse_or_dense(found: set[int]) -> None:
+    postings = Postings()
+    for position in sorted(found):
+        postings.add(position, 5001)
+    assert postings.bits() == bitmap(found)
+    assert list(positions(postings.bits())) == sorted(found)
+    assert highest(postings.bits(), 3) == sorted(found, reverse=True)[:3]
+    for position in sorted(found)[::2]:
+        postings.discard(position)
+    assert list(positions(postings.bits())) == sorted(found)[1::2]
+    assert len(postings) == len(sorted(found)[1::2])
