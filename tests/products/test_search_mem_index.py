@@ -61,7 +61,7 @@ def products(draw: st.DrawFn) -> list[IndexedProduct]:
 words = st.builds(
     WordForms,
     typed=st.lists(st.sampled_from(LEXEMES), max_size=2).map(tuple),
-    prefix=st.none() | st.sampled_from(["lamp", "spe"]),
+    prefixes=st.lists(st.sampled_from(["lamp", "spe"]), max_size=2).map(tuple),
     corrections=st.dictionaries(
         st.integers(1, 2), st.lists(st.sampled_from(LEXEMES), min_size=1, max_size=2).map(tuple)
     ),
@@ -94,8 +94,7 @@ class Reading:
 
     def level(self, product: IndexedProduct, word: WordForms) -> int | None:
         typed = set(word.typed)
-        if word.prefix is not None:
-            typed |= {lexeme for lexeme in LEXEMES if lexeme.startswith(word.prefix)}
+        typed |= {x for x in LEXEMES for prefix in word.prefixes if x.startswith(prefix)}
         if typed & product.lexemes.keys():
             return 0
         for typos in sorted(word.corrections):
@@ -105,8 +104,7 @@ class Reading:
 
     def forms(self, word: WordForms) -> set[str]:
         every = set(word.typed) | {f for fs in word.corrections.values() for f in fs}
-        if word.prefix is not None:
-            every |= {lexeme for lexeme in LEXEMES if lexeme.startswith(word.prefix)}
+        every |= {x for x in LEXEMES for prefix in word.prefixes if x.startswith(prefix)}
         return every
 
     def words(self, product: IndexedProduct) -> int:

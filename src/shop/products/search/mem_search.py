@@ -21,6 +21,7 @@ cursors (the caller asks PostgreSQL for those).
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import defaultdict
@@ -43,11 +44,11 @@ class TooBroad(Exception):
 @dataclass(frozen=True)
 class WordForms:
     """A word of the query as the catalog's lexemes: as typed (with its completions),
-    the typed word's own lexeme as a prefix when it is the last word, and its
+    the typed word's own lexemes as prefixes when it is the last word, and its
     corrections by number of typos."""
 
     typed: tuple[str, ...]
-    prefix: str | None = None
+    prefixes: tuple[str, ...] = ()
     corrections: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -114,7 +115,9 @@ def _text(index: CatalogIndex, words: Sequence[WordForms]) -> _Text:
     typos: list[int] = []
     in_name: list[int] = []
     for word in words:
-        typed = list(word.typed) + (index.lexemes_from(word.prefix) if word.prefix else [])
+        typed = list(word.typed)
+        for prefix in word.prefixes:
+            typed += index.lexemes_from(prefix)
         seen = _union(index.anywhere, typed)
         every_form = list(typed)
         for count in sorted(word.corrections):
@@ -139,7 +142,7 @@ def _variant_matches(
         variant
         for variant in product.variants
         if all(
-            any(read_option_pair(pair) in asked for pair in variant.pairs)
+            any(_read_pair(pair) in asked for pair in variant.pairs)
             for asked in ({(name, v) for v in values} for name, values in options.items())
         )
     ]
@@ -148,6 +151,22 @@ def _variant_matches(
     if in_stock:
         return any(variant.stocked for variant in chosen)
     return bool(chosen) and not any(variant.stocked for variant in chosen)
+
+
+def _having(index: CatalogIndex, name: str, values: Sequence[str], in_stock: bool | None) -> int:
+    """The products with an active variant of one of ``values`` for option ``name``
+    (and with ``in_stock``, units on it; ``in_stock=false``: none of those has units):
+    exact from the pairs' bitmaps, one option being one variant's."""
+    having = stocked = 0
+    for value in values:
+        pair = _pair(name, value)
+        if (postings := index.pairs.get(pair)) is not None:
+            having |= postings.bits()
+        if in_stock is not None and (postings := index.stocked_pairs.get(pair)) is not None:
+            stocked |= postings.bits()
+    if in_stock is None:
+        return having
+    return stocked if in_stock else having & ~stocked
 
 
 def _filtered(
@@ -161,27 +180,26 @@ def _filtered(
         if in_stock is None:
             return among
         return among & index.stocked.bits() if in_stock else among & ~index.stocked.bits()
-    table = index.stocked_pairs if in_stock else index.pairs
+    if len(options) == 1:
+        [(name, values)] = options.items()
+        return among & _having(index, name, values, in_stock)
+    # Several options must be one variant's: the bitmaps narrow, the variants decide.
     candidates = among
     for name, values in options.items():
-        having = 0
-        for value in values:
-            postings = table.get(_pair(name, value))
-            if postings is not None:
-                having |= postings.bits()
-        candidates &= having
+        candidates &= _having(index, name, values, None)
     if candidates.bit_count() > MAX_CHECKED:
         raise TooBroad
-    passed = [
-        position
-        for position in positions(candidates)
-        if (product := index.product_at(position)) is not None
-        and _variant_matches(product, options, in_stock)
-    ]
     bits = 0
-    for position in passed:
-        bits |= 1 << position
+    for position in positions(candidates):
+        product = index.product_at(position)
+        if product is not None and _variant_matches(product, options, in_stock):
+            bits |= 1 << position
     return bits
+
+
+@functools.cache
+def _read_pair(pair: str) -> tuple[str, str]:
+    return read_option_pair(pair)
 
 
 def _pair(name: str, value: str) -> str:
@@ -221,13 +239,13 @@ def _option_counts(index: CatalogIndex, query: IndexQuery, base: int) -> dict[st
     """Per option pair: the products choosing it would find, its option's own filter
     left out, every other filter kept."""
     counts: dict[str, int] = {}
-    names = {read_option_pair(pair)[0] for pair in index.pairs}
+    names = {_read_pair(pair)[0] for pair in index.pairs}
     for name in names:
         others = {n: v for n, v in query.options.items() if n != name}
         # Stock is asked of the variant that has the value too: judged below, with it.
         among = _filtered(index, base, others, None)
         for pair, postings in index.pairs.items():
-            pair_name, value = read_option_pair(pair)
+            pair_name, value = _read_pair(pair)
             if pair_name != name:
                 continue
             asked = {**others, name: (value,)}

@@ -1,0 +1,96 @@
+"""What the in-process index reads of PostgreSQL: the active catalog, and the lexemes of
+a query's words (their forms as ``pg_text.correct`` found them)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop.products.search.mem_index import CatalogIndex, IndexedProduct, IndexedVariant
+from shop.products.search.mem_search import WordForms
+from shop.products.search.pg_text import Word
+
+__all__ = ["load_index", "word_forms"]
+
+# A tsvector's text: 'lexeme':1A,5 'other':3B ...
+_LEXEME = re.compile(r"'((?:[^']|'')*)'(?::([0-9A-D,]+))?")
+
+# Each active product with its active variants: price, option pairs (as the products
+# row keeps them), and whether units are available.
+_PRODUCTS = text(
+    """
+    SELECT p.id, p.created_at, p.category_id, p.search_vector::text AS vector,
+           coalesce(json_agg(json_build_array(
+               v.price,
+               (SELECT coalesce(array_agg(jsonb_build_array(o.key, o.value)::text), '{}')
+                  FROM jsonb_each_text(v.options) AS o),
+               coalesce(i.on_hand - i.reserved, 0) > 0
+           )) FILTER (WHERE v.id IS NOT NULL), '[]') AS variants
+      FROM products p
+      LEFT JOIN product_variants v ON v.product_id = p.id AND v.status = 'active'
+      LEFT JOIN inventory i ON i.variant_id = v.id
+     WHERE p.status = 'active'
+     GROUP BY p.id
+    """
+)
+_CATEGORIES = text("SELECT id, path FROM categories")
+# The lexemes of each form, English (stemmed) and as typed, as to_tsquery makes them.
+_LEXEMES = text(
+    "SELECT f, coalesce(tsvector_to_array("
+    "to_tsvector('pg_catalog.english', shop_unaccent(f))"
+    " || to_tsvector('pg_catalog.simple', shop_unaccent(f))), '{}')"
+    " FROM unnest(CAST(:forms AS text[])) AS f"
+)
+
+
+def _lexemes(vector: str | None) -> dict[str, str]:
+    found = {}
+    for match in _LEXEME.finditer(vector or ""):
+        weights = "".join(sorted(set(re.sub(r"[0-9,]", "", match.group(2) or "")))) or "D"
+        found[match.group(1).replace("''", "'")] = weights
+    return found
+
+
+def _product(row: Any) -> IndexedProduct:
+    return IndexedProduct(
+        id=row.id,
+        created_at=row.created_at,
+        category_id=row.category_id,
+        lexemes=_lexemes(row.vector),
+        variants=tuple(
+            IndexedVariant(price=price, pairs=frozenset(pairs), stocked=stocked)
+            for price, pairs, stocked in row.variants
+        ),
+    )
+
+
+async def load_index(session: AsyncSession) -> CatalogIndex:
+    """The active catalog as it is in ``session``'s snapshot."""
+    paths = {row.id: row.path for row in await session.execute(_CATEGORIES)}
+    rows = await session.execute(_PRODUCTS)
+    return CatalogIndex.of(paths, (_product(row) for row in rows))
+
+
+async def word_forms(session: AsyncSession, words: Sequence[Word]) -> tuple[WordForms, ...]:
+    """The words (as ``pg_text.correct`` left them) as the catalog's lexemes."""
+    forms = {form for word in words for form in (word.typed, *word.completions)}
+    forms |= {form for word in words for found in word.corrections.values() for form in found}
+    rows = await session.execute(_LEXEMES, {"forms": sorted(forms)})
+    lexemes: dict[str, list[str]] = {row[0]: list(row[1]) for row in rows}
+
+    def of(found: Sequence[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(x for form in found for x in lexemes.get(form, [])))
+
+    return tuple(
+        WordForms(
+            # As a prefix, the typed word's lexemes cover the word itself.
+            typed=of(word.completions if word.prefix else [word.typed, *word.completions]),
+            prefixes=of([word.typed]) if word.prefix else (),
+            corrections={typos: of(found) for typos, found in word.corrections.items()},
+        )
+        for word in words
+    )
