@@ -4,7 +4,9 @@ a query's words (their forms as ``pg_text.correct`` found them)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -14,30 +16,41 @@ from shop.products.search.mem_index import CatalogIndex, IndexedProduct, Indexed
 from shop.products.search.mem_search import WordForms
 from shop.products.search.pg_text import Word
 
-__all__ = ["load_index", "word_forms"]
+__all__ = ["categories", "changed_products", "load_index", "word_forms"]
 
 # A tsvector's text: 'lexeme':1A,5 'other':3B ...
 _LEXEME = re.compile(r"'((?:[^']|'')*)'(?::([0-9A-D,]+))?")
 
-# Each active product with its active variants: price, option pairs (as the products
-# row keeps them), and whether units are available.
-_PRODUCTS = text(
-    """
-    SELECT p.id, p.created_at, p.category_id, p.search_vector::text AS vector,
+# Products with their active variants: price, option pairs (as the products row keeps
+# them), and whether units are available. {where} filters the products.
+_PRODUCTS = """
+    SELECT p.id, p.status, p.created_at, p.category_id, p.search_vector::text AS vector,
            coalesce(json_agg(json_build_array(
                v.price,
-               (SELECT coalesce(array_agg(jsonb_build_array(o.key, o.value)::text), '{}')
+               (SELECT coalesce(array_agg(jsonb_build_array(o.key, o.value)::text), '{{}}')
                   FROM jsonb_each_text(v.options) AS o),
                coalesce(i.on_hand - i.reserved, 0) > 0
            )) FILTER (WHERE v.id IS NOT NULL), '[]') AS variants
       FROM products p
       LEFT JOIN product_variants v ON v.product_id = p.id AND v.status = 'active'
       LEFT JOIN inventory i ON i.variant_id = v.id
-     WHERE p.status = 'active'
+     WHERE {where}
      GROUP BY p.id
-    """
+"""
+_ACTIVE = text(_PRODUCTS.format(where="p.status = 'active'"))
+# What changed since: the product, a variant, a variant's stock (triggers that copy
+# variants into the products row do not touch its updated_at), or its category.
+_CHANGED = text(
+    _PRODUCTS.format(
+        where="""p.updated_at >= :since
+        OR p.category_id = ANY(CAST(:categories AS uuid[]))
+        OR EXISTS (SELECT 1 FROM product_variants c
+                    WHERE c.product_id = p.id AND c.updated_at >= :since)
+        OR EXISTS (SELECT 1 FROM inventory c
+                    WHERE c.product_id = p.id AND c.updated_at >= :since)"""
+    )
 )
-_CATEGORIES = text("SELECT id, path FROM categories")
+_CATEGORIES = text("SELECT id, path, name FROM categories")
 # The lexemes of each form, English (stemmed) and as typed, as to_tsquery makes them.
 _LEXEMES = text(
     "SELECT f, coalesce(tsvector_to_array("
@@ -68,11 +81,25 @@ def _product(row: Any) -> IndexedProduct:
     )
 
 
+async def categories(session: AsyncSession) -> dict[uuid.UUID, tuple[str, str]]:
+    """Each category's path and name (a new name changes its products' vectors)."""
+    return {row.id: (row.path, row.name) for row in await session.execute(_CATEGORIES)}
+
+
 async def load_index(session: AsyncSession) -> CatalogIndex:
     """The active catalog as it is in ``session``'s snapshot."""
-    paths = {row.id: row.path for row in await session.execute(_CATEGORIES)}
-    rows = await session.execute(_PRODUCTS)
+    paths = {category: path for category, (path, _) in (await categories(session)).items()}
+    rows = await session.execute(_ACTIVE)
     return CatalogIndex.of(paths, (_product(row) for row in rows))
+
+
+async def changed_products(
+    session: AsyncSession, since: datetime, categories: Iterable[uuid.UUID]
+) -> list[tuple[IndexedProduct, bool]]:
+    """The products written since ``since`` or in ``categories``, each with whether it
+    is active."""
+    rows = await session.execute(_CHANGED, {"since": since, "categories": list(categories)})
+    return [(_product(row), row.status == "active") for row in rows]
 
 
 async def word_forms(session: AsyncSession, words: Sequence[Word]) -> tuple[WordForms, ...]:

@@ -22,7 +22,6 @@ cursors (the caller asks PostgreSQL for those).
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 
 from shop.products.search.mem_bitmaps import Postings, highest, positions
 from shop.products.search.mem_index import CatalogIndex, IndexedProduct
-from shop.products.search.pg_variants import read_option_pair
+from shop.products.search.pg_variants import option_pair, read_option_pair
 
 __all__ = ["MAX_CHECKED", "IndexAnswer", "IndexQuery", "TooBroad", "WordForms", "answer"]
 
@@ -203,8 +202,7 @@ def _read_pair(pair: str) -> tuple[str, str]:
 
 
 def _pair(name: str, value: str) -> str:
-    """The JSON pair as the products rows and the index keep it."""
-    return json.dumps([name, value], ensure_ascii=False)
+    return option_pair(name, value)
 
 
 def _subtree(index: CatalogIndex, category: uuid.UUID) -> int:
