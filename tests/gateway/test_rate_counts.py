@@ -11,21 +11,34 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from shop.gateway.config import GatewaySettings
 from shop.gateway.rate_counts import LOCAL_MIN_BUDGET, KeyCounts, Unsent
 from tests.gateway.services import assert_problem, gateway_client, gateway_settings
+from tests.gateway.test_rate_limits import limits_redis
 
 # Longer than any test here: the process sends its hits only when it stops.
 NO_SYNC = 10.0
 
 
+__all__ = ["limits_redis"]  # fixtures
+
+
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Redis]:
-    """This worker's own Redis database, empty: counts start from zero."""
-    client = Redis.from_url(redis_url)
-    await client.flushdb()
+async def store(limits_redis: str) -> AsyncIterator[Redis]:
+    """A client of this worker's own Redis database, empty: counts start from zero."""
+    client = Redis.from_url(limits_redis)
     yield client
-    await client.flushdb()
     await client.aclose()
+
+
+def counting(services: dict[str, str], redis_url: str, budget: int) -> GatewaySettings:
+    """A gateway with ``budget`` requests a minute, that sends its hits only when it stops."""
+    return gateway_settings(
+        services,
+        redis_url=redis_url,
+        rate_limit_default=f"{budget}/minute",
+        rate_limit_sync_seconds=NO_SYNC,
+    )
 
 
 async def count_in_redis(store: Redis) -> int:
@@ -40,14 +53,9 @@ async def remaining(gateway: httpx.AsyncClient, requests: int) -> list[int]:
 
 
 async def test_far_from_the_budget_hits_are_counted_here_and_sent_when_the_process_stops(
-    services: dict[str, str], redis_url: str, store: Redis
+    services: dict[str, str], limits_redis: str, store: Redis
 ) -> None:
-    settings = gateway_settings(
-        services,
-        redis_url=redis_url,
-        rate_limit_default="200/minute",
-        rate_limit_sync_seconds=NO_SYNC,
-    )
+    settings = counting(services, limits_redis, 200)
     async with gateway_client(settings) as gateway:
         counted_here = await remaining(gateway, 60)
         # The window's first hit went to Redis; the 59 others are this process's.
@@ -64,15 +72,10 @@ async def test_far_from_the_budget_hits_are_counted_here_and_sent_when_the_proce
 
 
 async def test_past_half_the_budget_every_hit_is_counted_in_redis(
-    services: dict[str, str], redis_url: str, store: Redis
+    services: dict[str, str], limits_redis: str, store: Redis
 ) -> None:
     budget = LOCAL_MIN_BUDGET
-    settings = gateway_settings(
-        services,
-        redis_url=redis_url,
-        rate_limit_default=f"{budget}/minute",
-        rate_limit_sync_seconds=NO_SYNC,
-    )
+    settings = counting(services, limits_redis, budget)
     async with gateway_client(settings) as gateway:
         first_half = await remaining(gateway, budget // 2)
         after_first_half = await count_in_redis(store)
@@ -91,15 +94,10 @@ async def test_past_half_the_budget_every_hit_is_counted_in_redis(
 
 
 async def test_two_processes_overshoot_by_at_most_what_the_other_has_not_sent(
-    services: dict[str, str], redis_url: str, store: Redis
+    services: dict[str, str], limits_redis: str, store: Redis
 ) -> None:
     budget = LOCAL_MIN_BUDGET
-    settings = gateway_settings(
-        services,
-        redis_url=redis_url,
-        rate_limit_default=f"{budget}/minute",
-        rate_limit_sync_seconds=NO_SYNC,
-    )
+    settings = counting(services, limits_redis, budget)
     async with gateway_client(settings) as first, gateway_client(settings) as second:
         from_first = await remaining(first, budget // 2)  # 49 of them not sent
         from_second = []
@@ -116,11 +114,11 @@ async def test_two_processes_overshoot_by_at_most_what_the_other_has_not_sent(
 
 
 async def test_the_sync_task_sends_the_hits_counted_here(
-    services: dict[str, str], redis_url: str, store: Redis
+    services: dict[str, str], limits_redis: str, store: Redis
 ) -> None:
     settings = gateway_settings(
         services,
-        redis_url=redis_url,
+        redis_url=limits_redis,
         rate_limit_default="1000/minute",
         rate_limit_sync_seconds=0.1,
     )

@@ -109,8 +109,10 @@ def orders_settings(
         "service_token": SERVICE_TOKEN,
         # The tests run the reconciler themselves (it runs once at start-up, too).
         "reconcile_interval_seconds": 3600,
-        # Calls to products that hold on a loaded machine (3 s and 5 s by default); the
+        # Calls to products that hold on a loaded machine (1 s, 3 s and 5 s by default:
+        # sixty placements at once in one event loop may take seconds to connect); the
         # tests of timeouts and deadlines set their own.
+        "products_connect_timeout": 10,
         "products_read_timeout": 30,
         "products_deadline_seconds": 60,
         "outbox_poll_seconds": 0.05,

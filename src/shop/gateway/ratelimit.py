@@ -53,6 +53,8 @@ from shop.kit.resource import Resource
 log = structlog.get_logger("shop.gateway.ratelimit")
 
 AUTH_PREFIX = "/api/v1/auth"
+# How long shutdown waits for the last send of the hits counted in the process.
+SHUTDOWN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,13 @@ class RateLimiter:
         for unsent, count in zip(batch, counts, strict=True):
             self.counts.synced(unsent, int(count))
 
-    async def sync_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.sync_seconds)
+    async def sync_until(self, stop: asyncio.Event) -> None:
+        """Sends the hits counted here every ``sync_seconds`` until ``stop`` is set, then
+        once more. Stopped by the event, not by cancelling: a cancellation that lands in
+        the middle of a Redis call can come out of the client as another error."""
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.sync_seconds)
             await self.sync()
 
     async def _count(self, request: Request, kind: str, value: str) -> Verdict | None:
@@ -251,13 +257,17 @@ def rate_limit_resource(
         if not sync_seconds:
             yield {}
             return
-        task = asyncio.create_task(limiter.sync_forever(), name="rate_limit_sync")
+        stop = asyncio.Event()
+        task = asyncio.create_task(limiter.sync_until(stop), name="rate_limit_sync")
         try:
             yield {}
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-            await limiter.sync()
+            stop.set()
+            try:
+                async with asyncio.timeout(SHUTDOWN_SECONDS):
+                    await task
+            except TimeoutError:
+                task.cancel()
+                log.warning("rate limit counts not sent at shutdown: Redis did not answer")
 
     return resource

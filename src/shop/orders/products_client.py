@@ -214,11 +214,15 @@ class ProductsClient:
                     break
                 connect = min(self.connect_timeout, remaining)
                 read = min(self.read_timeout, remaining)
-                timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+                # Waiting for one of our own pool's connections says nothing about
+                # products: it may take what is left of the deadline, and is not a failure.
+                timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=remaining)
                 try:
                     response = await self.http.request(
                         method, url + path, json=body, headers=headers, timeout=timeout
                     )
+                except httpx.PoolTimeout as exc:
+                    raise ProductsUnavailableError("no connection free in time") from exc
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     # Nothing was sent: another instance may have it at once.
                     reason = type(exc).__name__

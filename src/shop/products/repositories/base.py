@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Uuid, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.products.models import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
+
+# ``= ANY(:ids)``, the ids of a page one array parameter: a statement built once with
+# it is compiled once (an expanding IN is rendered anew for every list of ids).
+ANY_OF_IDS = any_(bindparam("ids", type_=ARRAY(Uuid)))
 
 
 class Repository(Generic[ModelT]):

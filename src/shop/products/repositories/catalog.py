@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Uuid, any_, bindparam, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import exists, func, or_, select, update
 
 from shop.products.models import Category, Inventory, Product, StockMovement
-from shop.products.repositories.base import Repository
+from shop.products.repositories.base import ANY_OF_IDS, Repository
 
 
 class CategoryRepository(Repository[Category]):
@@ -39,9 +38,8 @@ class CategoryRepository(Repository[Category]):
         )
 
 
-# A page's products: built once, the ids one array parameter (an expanding IN is
-# rendered anew for every page).
-_BY_IDS = select(Product).where(Product.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+# A page's products (built once: see ANY_OF_IDS).
+_BY_IDS = select(Product).where(Product.id == ANY_OF_IDS)
 
 
 class ProductRepository(Repository[Product]):

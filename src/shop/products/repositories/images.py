@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import Uuid, any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, select
 
 from shop.products.models import ProductImage
-from shop.products.repositories.base import Repository
+from shop.products.repositories.base import ANY_OF_IDS, Repository
 
-# Built once, the products' ids one array parameter (see repositories.variants).
+# A page's images (built once: see ANY_OF_IDS).
 _OF_PRODUCTS = (
     select(ProductImage)
-    .where(ProductImage.product_id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+    .where(ProductImage.product_id == ANY_OF_IDS)
     .order_by(ProductImage.position, ProductImage.created_at)
 )
 

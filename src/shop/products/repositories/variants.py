@@ -10,8 +10,6 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
-    any_,
-    bindparam,
     cast,
     column,
     func,
@@ -20,7 +18,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import values as values_list
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 
 from shop.products.models import (
     Inventory,
@@ -31,24 +29,22 @@ from shop.products.models import (
     VariantStatus,
 )
 from shop.products.options import Declared
-from shop.products.repositories.base import Repository
+from shop.products.repositories.base import ANY_OF_IDS, Repository
 
 # Variants rewritten per statement by a change of options (3 parameters each; a
 # statement takes at most 32,767).
 REWRITE_CHUNK = 1000
 
-# A page's variants with their stock, and its options: built once, the products' ids
-# one array parameter (an expanding IN is rendered anew for every page).
-_PAGE_IDS = any_(bindparam("ids", type_=ARRAY(Uuid)))
+# A page's variants with their stock, and its options (built once: see ANY_OF_IDS).
 _VARIANTS_WITH_STOCK = (
     select(ProductVariant, Inventory)
     .outerjoin(Inventory, Inventory.variant_id == ProductVariant.id)
-    .where(ProductVariant.product_id == _PAGE_IDS)
+    .where(ProductVariant.product_id == ANY_OF_IDS)
     .order_by(ProductVariant.position, ProductVariant.created_at)
 )
 _OPTIONS = (
     select(ProductOption)
-    .where(ProductOption.product_id == _PAGE_IDS)
+    .where(ProductOption.product_id == ANY_OF_IDS)
     .order_by(ProductOption.product_id, ProductOption.position)
 )
 
