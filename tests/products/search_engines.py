@@ -28,7 +28,7 @@ from tests.support import Databases, app_client
 
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL")
 ENGINES = ["opensearch", "elasticsearch"]
-every_backend = pytest.mark.parametrize("search", ["postgres", *ENGINES], indirect=True)
+every_backend = pytest.mark.parametrize("search", ["postgres", "indexed", *ENGINES], indirect=True)
 
 
 def engine_url(request: pytest.FixtureRequest, kind: str) -> str:

@@ -221,17 +221,31 @@ async def search(
     search_catalog: Catalog,
     tmp_path: Path,
 ) -> AsyncIterator[SearchFixture]:
-    """The products app, started, with admin and customer tokens; on PostgreSQL, or
-    on the engine a test parametrises it with (search_engines.every_backend)."""
+    """The products app, started, with admin and customer tokens; on PostgreSQL (with
+    its in-process index: ``indexed``), or on the engine a test parametrises it with
+    (search_engines.every_backend)."""
     backend = getattr(request, "param", "postgres")
-    if backend != "postgres":
+    if backend not in ("postgres", "indexed"):
         from tests.products.search_engines import engine_search
 
         fixtures = (databases, search_tokens, search_catalog, tmp_path)
         async for engine_fixture in engine_search(request, backend, *fixtures):
             yield engine_fixture
         return
-    app = create_app(search_settings(databases, search_tokens, tmp_path))
+    indexed = backend == "indexed"  # PostgreSQL with the in-process index
+    app = create_app(
+        search_settings(databases, search_tokens, tmp_path, search_in_process_index=indexed)
+    )
+    loaded = -1
+
+    async def reload_index() -> None:
+        # The catalog's rows are written straight into the database, bumping no cache
+        # generation: the index reads them again (the catch-up is test_search_mem_keeper's).
+        nonlocal loaded
+        if loaded != search_catalog.writes:
+            await app.state.search.keeper.load()
+            loaded = search_catalog.writes
+
     async with app_client(app) as client:
         yield SearchFixture(
             client,
@@ -240,6 +254,7 @@ async def search(
             search_tokens,
             admin=await search_tokens.headers("customer", "admin"),
             customer=await search_tokens.headers("customer"),
+            before_read=reload_index if indexed else None,
         )
 
 

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shop.products.search.mem_bitmaps import Postings, bitmap, highest, positions
-from shop.products.search.mem_index import CatalogIndex, IndexedProduct, IndexedVariant
+from shop.products.search.mem_index import (
+    CatalogIndex,
+    IndexedCategory,
+    IndexedProduct,
+    IndexedVariant,
+)
 from shop.products.search.mem_search import IndexQuery, WordForms, answer
 
 LEXEMES = ["lamp", "lampshad", "desk", "wireless", "speaker", "red", "oak"]
-CATEGORIES = {  # id -> path
-    uuid.UUID(int=1): "home",
-    uuid.UUID(int=2): "home/lighting",
-    uuid.UUID(int=3): "home/office",
-    uuid.UUID(int=4): "audio",
+CATEGORIES = {
+    uuid.UUID(int=n): IndexedCategory(path=path, slug=path.rsplit("/", 1)[-1])
+    for n, path in enumerate(["home", "home/lighting", "home/office", "audio"], start=1)
 }
 OPTIONS = {"Size": ["S", "M"], "Colour": ["Red", "Blue"]}
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -70,7 +73,7 @@ queries = st.builds(
     IndexQuery,
     words=st.lists(words, min_size=1, max_size=3).map(tuple),
     limit=st.integers(1, 30),
-    category=st.none() | st.sampled_from(list(CATEGORIES)),
+    subtree=st.none() | st.sampled_from(list(CATEGORIES)).map(lambda root: subtree_of(root)),
     in_stock=st.none() | st.booleans(),
     options=st.dictionaries(
         st.sampled_from(list(OPTIONS)),
@@ -83,6 +86,15 @@ queries = st.builds(
         st.sampled_from([uuid.UUID(int=1000 + n) for n in range(4)]), max_size=1
     ),
 )
+
+
+def subtree_of(root: uuid.UUID) -> frozenset[uuid.UUID]:
+    top = CATEGORIES[root].path
+    return frozenset(
+        category
+        for category, facts in CATEGORIES.items()
+        if facts.path == top or facts.path.startswith(top + "/")
+    )
 
 
 @dataclass
@@ -125,11 +137,8 @@ class Reading:
             return any(v.stocked for v in chosen)
         return bool(chosen) and not any(v.stocked for v in chosen)
 
-    def in_subtree(self, product: IndexedProduct, root: uuid.UUID) -> bool:
-        if product.category_id is None:
-            return False
-        path, top = CATEGORIES[product.category_id], CATEGORIES[root]
-        return path == top or path.startswith(top + "/")
+    def in_subtree(self, product: IndexedProduct, subtree: frozenset[uuid.UUID] | None) -> bool:
+        return subtree is None or product.category_id in subtree
 
     def sku(self, product: IndexedProduct) -> bool:
         return product.id in self.query.sku_products
@@ -166,18 +175,18 @@ def test_answers_as_the_rules_read_product_by_product(
     options = dict(query.options)
     tier = reading.tier()
     matched = [p for p in tier if reading.passes(p, options)]
-    shown = [p for p in matched if query.category is None or reading.in_subtree(p, query.category)]
+    shown = [p for p in matched if reading.in_subtree(p, query.subtree)]
     position = {p.id: i for i, p in enumerate(ordered)}
     ranked = sorted(shown, key=lambda p: reading.key(position[p.id], p))
     assert got.total == len(shown)
     assert got.page == [p.id for p in ranked[: query.limit]]
     expected_categories = {
-        root: n for root in CATEGORIES if (n := sum(reading.in_subtree(p, root) for p in matched))
+        root: n
+        for root in CATEGORIES
+        if (n := sum(reading.in_subtree(p, subtree_of(root)) for p in matched))
     }
     assert got.categories == expected_categories
-    in_category = [
-        p for p in tier if query.category is None or reading.in_subtree(p, query.category)
-    ]
+    in_category = [p for p in tier if reading.in_subtree(p, query.subtree)]
     expected_options = {}
     for name, values in OPTIONS.items():
         for value in values:
@@ -185,6 +194,13 @@ def test_answers_as_the_rules_read_product_by_product(
             if n := sum(reading.passes(p, asked) for p in in_category):
                 expected_options[pair(name, value)] = n
     assert got.options == expected_options
+
+    # Page after page, the cursors walk the same ranking to its end.
+    walked, page = [], got
+    while page.next is not None:
+        walked += page.page
+        page = answer(index, replace(query, after=page.next))
+    assert [*walked, *page.page] == [p.id for p in ranked]
 
 
 def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None:
@@ -208,6 +224,32 @@ def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None
     assert answer(index, lamp).total == 0
     desk = IndexQuery(words=(WordForms(typed=("desk",)),), limit=10)
     assert answer(index, desk).page == [first.id]
+
+
+def test_a_product_older_than_the_newest_moves_the_newer_ones_after_it() -> None:
+    def product(minute: int) -> IndexedProduct:
+        return IndexedProduct(
+            id=uuid.UUID(int=minute),
+            created_at=EPOCH + timedelta(minutes=minute),
+            category_id=None,
+            lexemes={"lamp": "A"},
+            variants=(IndexedVariant(1000, frozenset(), stocked=True),),
+        )
+
+    index = CatalogIndex.of(CATEGORIES, [product(1), product(3), product(5)])
+    lamp = IndexQuery(words=(WordForms(typed=("lamp",)),), limit=2)
+    first = answer(index, lamp)
+    assert first.page == [uuid.UUID(int=5), uuid.UUID(int=3)]
+    # Committed late: minute 2 and 4 arrive after minute 5 was placed.
+    index.extend([product(4), product(2)])
+    assert answer(index, replace(lamp, limit=10)).page == [
+        uuid.UUID(int=minute) for minute in (5, 4, 3, 2, 1)
+    ]
+    # A cursor from before goes on after its product, wherever it now is.
+    assert answer(index, replace(lamp, after=first.next)).page == [
+        uuid.UUID(int=2),
+        uuid.UUID(int=1),
+    ]
 
 
 @given(st.sets(st.integers(0, 5000)))

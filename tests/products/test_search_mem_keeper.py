@@ -3,17 +3,28 @@ after each finds what a search should."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Any
 
+import pytest
+
 from shop.kit.db import create_sessionmaker
+from shop.products.search.mem_backend import IndexedSearch
 from shop.products.search.mem_keeper import IndexKeeper
 from shop.products.search.mem_loader import word_forms
 from shop.products.search.mem_search import IndexAnswer, IndexQuery, answer
 from shop.products.search.pg_prepare import prepare
 from shop.products.search.pg_text import correct
 from shop.products.search.query import ProductQuery
-from tests.products.search_support import SearchFixture, search, search_catalog, search_tokens
+from tests.products.search_support import (
+    LISTING,
+    SearchFixture,
+    search,
+    search_catalog,
+    search_tokens,
+)
 from tests.products.variant_support import API, SIZE_COLOR, create, variant
 
 __all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
@@ -38,8 +49,8 @@ async def find(keeper: IndexKeeper, q: str, **filters: Any) -> IndexAnswer:
 
 
 async def test_a_catch_up_finds_each_kind_of_catalog_write(search: SearchFixture) -> None:
-    keeper = IndexKeeper(create_sessionmaker(search.catalog.engine))
-    lamp = await create(search, {"sku": "LAMP-1", "name": "Brass lamp", "price": 4000})
+    keeper = IndexKeeper(create_sessionmaker(search.catalog.engine), search.app.state.redis)
+    lamp = await create(search, {"sku": "BR-1", "name": "Brass lamp", "price": 4000})
     await keeper.load()
     assert (await find(keeper, "lamp")).page == [uuid.UUID(lamp["id"])]
 
@@ -76,3 +87,70 @@ async def test_a_catch_up_finds_each_kind_of_catalog_write(search: SearchFixture
     assert archived.status_code == 204, archived.text
     await keeper.catch_up()
     assert (await find(keeper, "sconce")).total == 0
+
+
+async def searched(search: SearchFixture, **params: Any) -> dict[str, Any]:
+    """The listing as a client gets it: no reload of the index first."""
+    response = await search.client.get(LISTING, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.parametrize("search", ["indexed"], indirect=True)
+async def test_a_catalog_write_is_in_the_next_search_and_stock_follows(
+    search: SearchFixture,
+) -> None:
+    assert isinstance(search.app.state.search, IndexedSearch)
+    lantern = await create(
+        search,
+        {
+            "sku": "LANT",
+            "name": "Storm lantern",
+            "options": SIZE_COLOR,
+            "variants": [variant("LANT-S-RED", 3000, 0, Size="S", Color="Red")],
+        },
+    )
+    # The write bumped the catalog generation: the next search catches up first.
+    found = await searched(search, q="lantern")
+    assert [item["id"] for item in found["items"]] == [lantern["id"]]
+    assert (await searched(search, q="lantern", in_stock="true"))["total"] == 0
+
+    [small] = lantern["variants"]
+    restocked = await search.client.post(
+        f"{API}/products/{lantern['id']}/inventory/adjustments",
+        json={"variant_id": small["id"], "delta": 2, "reason": "delivery"},
+        headers=search.admin,
+    )
+    assert restocked.status_code == 200, restocked.text
+    # Stock follows in the background, within SEARCH_INDEX_FOLLOW_SECONDS (1 s).
+    deadline = time.monotonic() + 30
+    while (await searched(search, q="lantern", in_stock="true"))["total"] != 1:
+        assert time.monotonic() < deadline, "the index never saw the stock"
+        await asyncio.sleep(0.1)
+
+    archived = await search.client.delete(f"{API}/products/{lantern['id']}", headers=search.admin)
+    assert archived.status_code == 204, archived.text
+    assert (await searched(search, q="lantern"))["total"] == 0
+
+
+@pytest.mark.parametrize("search", ["indexed"], indirect=True)
+async def test_pages_of_the_index_and_of_postgresql_never_mix(search: SearchFixture) -> None:
+    for n in range(3):
+        await create(search, {"sku": f"CAN-{n}", "name": f"Candle {n}", "price": 500 + n})
+    first = await searched(search, q="candle", limit=2)
+    assert first["next_cursor"]
+    assert first["total"] == 3
+    second = await searched(search, q="candle", limit=2, cursor=first["next_cursor"])
+    assert len(second["items"]) == 1
+    assert second["next_cursor"] is None
+    # An index cursor is not a price cursor, nor the other way round: a 400, not a 500.
+    other = await search.client.get(
+        LISTING, params={"q": "candle", "sort": "price_asc", "cursor": first["next_cursor"]}
+    )
+    assert other.status_code == 400, other.text
+    by_price = await searched(search, q="candle", sort="price_asc", limit=2)
+    forged = await search.client.get(
+        LISTING, params={"q": "candle", "cursor": by_price["next_cursor"]}
+    )
+    assert forged.status_code == 400, forged.text

@@ -22,6 +22,10 @@ class ProductsSettings(DatabaseSettings, IdentitySettings):
     public_base_url: str = "http://127.0.0.1:3000"
 
     search_backend: Literal["postgres", "elasticsearch", "opensearch"] = "postgres"
+    # With postgres: text searches answered from an index of the active catalog kept in
+    # each process (docs/search.md); stock in it may lag this long.
+    search_in_process_index: bool = False
+    search_index_follow_seconds: float = Field(default=1.0, gt=0, le=60)
     elasticsearch_url: str | None = None
     elasticsearch_index: str = "products"
     # OpenSearch (a node or a managed cluster such as AWS OpenSearch Service): TLS follows

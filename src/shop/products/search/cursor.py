@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shop.kit.pagination import InvalidCursorError
+from shop.products.search.mem_search import IndexCursor
 from shop.products.search.query import MAX_SEARCH_CURSOR_LENGTH, SortOrder
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -95,3 +96,53 @@ def decode_page_cursor(cursor: str, sort: SortOrder) -> tuple[Any, uuid.UUID]:
         return load(key), uuid.UUID(str(product_id))
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidCursorError(_FORGED) from exc
+
+
+# The in-process index's relevance cursors (shop.products.search.mem_search): their own
+# tag, so that PostgreSQL never reads one as a score, nor the index one of PostgreSQL's.
+INDEX_TAG = "relevance-index"
+
+
+def encode_index_cursor(after: IndexCursor) -> str:
+    return encode_values(
+        [
+            INDEX_TAG,
+            int(after.not_sku),
+            after.typos,
+            after.not_in_name,
+            after.created_at.isoformat(),
+            str(after.id),
+        ]
+    )
+
+
+def is_index_cursor(cursor: str) -> bool:
+    """Whether ``cursor`` is one of the index's (anything else: PostgreSQL's to read)."""
+    try:
+        values = decode_values(cursor, 6)
+    except InvalidCursorError:
+        return False
+    return bool(values[0] == INDEX_TAG)
+
+
+def decode_index_cursor(cursor: str) -> IndexCursor:
+    tag, not_sku, typos, not_in_name, created_at, product_id = decode_values(cursor, 6)
+    if tag != INDEX_TAG:
+        raise InvalidCursorError("The cursor belongs to another sort order.")
+    try:
+        numbers = [_small(value) for value in (not_sku, typos, -not_in_name)]
+        return IndexCursor(
+            not_sku=bool(numbers[0]),
+            typos=numbers[1],
+            not_in_name=-numbers[2],
+            created_at=_aware_utc(created_at),
+            id=uuid.UUID(str(product_id)),
+        )
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidCursorError(_FORGED) from exc
+
+
+def _small(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000:
+        raise ValueError("not a count")
+    return value

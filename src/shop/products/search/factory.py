@@ -10,6 +10,7 @@ do nothing, so the messages are marked delivered instead of piling up.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +31,8 @@ from shop.products.search.es_indexer import (
     ProductIndexer,
     ensure_index,
 )
+from shop.products.search.mem_backend import IndexedSearch
+from shop.products.search.mem_keeper import IndexKeeper
 from shop.products.search.os_engine import OpenSearchEngine
 from shop.products.search.port import SearchBackend
 from shop.products.search.postgres import PostgresSearch
@@ -82,15 +85,27 @@ def create_search_backend(settings: ProductsSettings) -> SearchBackend:
     return EngineSearch(*create_search_engine(settings))
 
 
+def _backend(settings: ProductsSettings, app: FastAPI) -> SearchBackend:
+    """The app's backend: with the in-process index, on the app's sessions and Redis."""
+    if settings.search_backend == "postgres" and settings.search_in_process_index:
+        keeper = IndexKeeper(app.state.sessionmaker, app.state.redis)
+        return IndexedSearch(keeper, follow_seconds=settings.search_index_follow_seconds)
+    return create_search_backend(settings)
+
+
 def search_resource(settings: ProductsSettings) -> Resource:
     """Puts the backend at ``app.state.search``; with a search engine, makes sure the
     index exists and adds a readiness check."""
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:
-        backend = create_search_backend(settings)
+        backend = _backend(settings, app)
         app.state.search = backend
         checks: dict[str, ReadinessCheck] = {}
+        if isinstance(backend, IndexedSearch):
+            started = time.perf_counter()
+            await backend.start()  # ready once the catalog is in
+            log.info("search index loaded", seconds=round(time.perf_counter() - started, 1))
         if isinstance(backend, EngineSearch):
             checks["search"] = backend.engine.ping
             try:

@@ -1,9 +1,12 @@
 """The active catalog in the process, as bitmaps: what a search needs of it.
 
-Each product has a position (its bit), given in the order products are put: a load
-puts them in ``(created_at, id)`` order, so among equals the highest bit is the
-newest. Per lexeme (as ``products.search_vector`` has it: all weights, and weight
-A, the name and SKU), per leaf category, per option pair of an active variant (and
+Each product has a position (its bit), always in ``(created_at, id)`` order, so
+among equals the highest bit is the newest: a load puts them in that order, and a
+product that arrives later than a newer one (its transaction committed late) moves
+the newer ones after it (:meth:`CatalogIndex.extend`).
+
+Per lexeme (as ``products.search_vector`` has it: all weights, and weight A, the
+name and SKU), per leaf category, per option pair of an active variant (and
 of one in stock), and for the products with units, a :class:`Postings` of
 positions. A search (``shop.products.search.mem_search``) combines them.
 """
@@ -19,9 +22,15 @@ from typing import TypeVar
 
 from shop.products.search.mem_bitmaps import Postings
 
-__all__ = ["CatalogIndex", "IndexedProduct", "IndexedVariant"]
+__all__ = ["CatalogIndex", "IndexedCategory", "IndexedProduct", "IndexedVariant"]
 
 K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedCategory:
+    path: str  # the slugs from the root, "/"-separated (as categories.path)
+    slug: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +63,18 @@ class IndexedProduct:
         }
 
 
+def _key(product: IndexedProduct) -> tuple[datetime, uuid.UUID]:
+    return (product.created_at, product.id)
+
+
 class CatalogIndex:
     """The active products, their words and facets as sets of positions."""
 
-    def __init__(self, category_paths: Mapping[uuid.UUID, str]) -> None:
-        self._paths = dict(category_paths)
+    def __init__(self, categories: Mapping[uuid.UUID, IndexedCategory]) -> None:
+        self.categories = dict(categories)
         self._products: list[IndexedProduct | None] = []
+        # Each position's (created_at, id), kept when its product leaves: ascending.
+        self._keys: list[tuple[datetime, uuid.UUID]] = []
         self._at: dict[uuid.UUID, int] = {}
         self.anywhere: dict[str, Postings] = {}
         self.in_name: dict[str, Postings] = {}
@@ -72,12 +87,11 @@ class CatalogIndex:
 
     @classmethod
     def of(
-        cls, category_paths: Mapping[uuid.UUID, str], products: Iterable[IndexedProduct]
+        cls, categories: Mapping[uuid.UUID, IndexedCategory], products: Iterable[IndexedProduct]
     ) -> CatalogIndex:
         """An index of ``products``, positioned in ``(created_at, id)`` order."""
-        index = cls(category_paths)
-        for product in sorted(products, key=lambda p: (p.created_at, p.id)):
-            index.put(product)
+        index = cls(categories)
+        index.extend(products)
         return index
 
     @property
@@ -94,12 +108,39 @@ class CatalogIndex:
     def position_of(self, product_id: uuid.UUID) -> int | None:
         return self._at.get(product_id)
 
+    def older_than(self, key: tuple[datetime, uuid.UUID]) -> int:
+        """How many positions hold products older than ``key`` (created_at, id): the
+        positions below the returned one."""
+        return bisect.bisect_left(self._keys, key)
+
+    def extend(self, products: Iterable[IndexedProduct]) -> None:
+        """Puts products the index does not have, keeping the positions in order: those
+        newer than the oldest of them move after it (few: they arrived since it began)."""
+        fresh = sorted(products, key=_key)
+        if not fresh:
+            return
+        first = _key(fresh[0])
+        moved: list[IndexedProduct] = []
+        position = len(self._keys)
+        while position and self._keys[position - 1] > first:
+            position -= 1
+            product = self._products[position]
+            if product is not None:
+                moved.append(product)
+                self.remove(product.id)
+        # The emptied places take the first one's key: the keys stay ascending.
+        self._keys[position:] = [first] * (len(self._keys) - position)
+        for product in sorted([*fresh, *moved], key=_key):
+            self.put(product)
+
     def put(self, product: IndexedProduct) -> None:
-        """Adds ``product``, or replaces the one with its id (which keeps its place)."""
+        """Replaces the product with ``product``'s id (which keeps its place), or adds it
+        at the end (:meth:`extend` keeps the order: new products go through it)."""
         position = self._at.get(product.id)
         if position is None:
             position = len(self._products)
             self._products.append(product)
+            self._keys.append(_key(product))
             self._at[product.id] = position
         else:
             self._unset(position)
@@ -125,12 +166,9 @@ class CatalogIndex:
             self._unset(position)
             self._products[position] = None
 
-    def category_paths(self) -> Mapping[uuid.UUID, str]:
-        return self._paths
-
-    def set_categories(self, category_paths: Mapping[uuid.UUID, str]) -> None:
-        """The category tree changed (a category added, moved or removed)."""
-        self._paths = dict(category_paths)
+    def set_categories(self, categories: Mapping[uuid.UUID, IndexedCategory]) -> None:
+        """The category tree changed (a category added, moved, renamed or removed)."""
+        self.categories = dict(categories)
 
     def lexemes_from(self, prefix: str) -> list[str]:
         """The catalog's lexemes that begin with ``prefix``, in order."""

@@ -5,66 +5,141 @@ began (its row, a variant or a variant's stock: their ``updated_at``), and every
 product of a category whose name or place changed, less :data:`MARGIN`: a write's
 ``updated_at`` is its transaction's start, and a transaction that began before the
 previous catch-up may commit after it. Active products are put, the others taken
-out. The caller decides when (shop.products.search: before a search whenever the
-read cache's generation moved, and at least every second for stock).
+out.
+
+When: the read cache's generations in Redis say (shop.products.cache). Every catalog
+write bumps the catalog generation once committed, and every stock change the stock
+generation. A search first reads the catalog generation and catches up if it moved
+(:meth:`IndexKeeper.fresh`: a write is in the next search, as with the read cache);
+:meth:`IndexKeeper.follow` catches up in the background when either moved, at most
+every ``interval`` (stock may lag that long, as cached listings' does), and every
+:data:`SAFETY_SECONDS` whatever Redis says (a bump lost with Redis down). While
+Redis cannot be read, searches answer from the index as it is and the background
+catches up every ``interval``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import datetime, timedelta
 
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.db import unit_of_work
-from shop.products.search.mem_index import CatalogIndex
+from shop.products.cache import GENERATION_KEY, STOCK_GENERATION_KEY
+from shop.products.search.mem_index import CatalogIndex, IndexedCategory
 from shop.products.search.mem_loader import categories, changed_products, load_index
 
-__all__ = ["MARGIN", "IndexKeeper"]
+__all__ = ["MARGIN", "SAFETY_SECONDS", "IndexKeeper"]
+
+log = structlog.get_logger("shop.products.search")
 
 # Longer than any catalog write's transaction lasts.
 MARGIN = timedelta(seconds=60)
+# A catch-up at least this often, whatever the generations say.
+SAFETY_SECONDS = 30.0
+
+Generations = tuple[bytes | str, bytes | str]  # (catalog, stock), as Redis has them
 
 
 class IndexKeeper:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis) -> None:
         self.sessions = sessions
+        self.redis = redis
         self.index: CatalogIndex | None = None
         self._since: datetime | None = None
-        self._categories: dict[uuid.UUID, tuple[str, str]] = {}
+        self._categories: dict[uuid.UUID, tuple[IndexedCategory, str]] = {}
         self._lock = asyncio.Lock()
+        # The generations the index has caught up with (read before it did).
+        self._seen: Generations | None = None
+        self._caught_up_at = 0.0
 
     async def load(self) -> None:
         """Reads the whole active catalog."""
-        async with self._lock, unit_of_work(self.sessions) as session:
-            started = await _now(session)
-            known = await categories(session)
-            index = await load_index(session)
-        self.index, self._since, self._categories = index, started, known
+        async with self._lock:
+            seen = await self._generations()
+            async with unit_of_work(self.sessions) as session:
+                started = await _now(session)
+                known = await categories(session)
+                index = await load_index(session)
+            self.index, self._since, self._categories = index, started, known
+            self._seen, self._caught_up_at = seen, time.monotonic()
 
-    async def catch_up(self) -> int:
-        """Reads what changed since the last load or catch-up; how many products."""
-        if self.index is None or self._since is None:
+    async def fresh(self) -> CatalogIndex:
+        """The index, with every catalog write acknowledged so far."""
+        generations = await self._generations()
+        if self.index is None:
+            await self.load()
+        elif generations is not None and (self._seen is None or generations[0] != self._seen[0]):
+            await self.catch_up(generations)
+        assert self.index is not None
+        return self.index
+
+    async def catch_up(self, generations: Generations | None = None) -> int:
+        """Reads what changed since the last load or catch-up; how many products.
+        ``generations``: read before (those the index will then have caught up with)."""
+        if self.index is None:
             await self.load()
             return 0
-        async with self._lock, unit_of_work(self.sessions) as session:
-            started = await _now(session)
-            known = await categories(session)
-            moved = {c for c, facts in known.items() if self._categories.get(c) != facts}
-            changed = await changed_products(session, self._since - MARGIN, moved)
-        index = self.index
-        index.set_categories({c: path for c, (path, _) in known.items()})
-        for product, active in changed:
-            if active:
-                index.put(product)
-            else:
-                index.remove(product.id)
-        self._since, self._categories = started, known
-        return len(changed)
+        async with self._lock:
+            if generations is not None and generations == self._seen:
+                return 0  # another search caught up with them meanwhile
+            seen = generations or await self._generations()
+            async with unit_of_work(self.sessions) as session:
+                started = await _now(session)
+                known = await categories(session)
+                moved = {c for c, facts in known.items() if self._categories.get(c) != facts}
+                assert self._since is not None
+                changed = await changed_products(session, self._since - MARGIN, moved)
+            index = self.index
+            index.set_categories({c: facts for c, (facts, _) in known.items()})
+            new = []
+            for product, active in changed:
+                if not active:
+                    index.remove(product.id)
+                elif index.position_of(product.id) is None:
+                    new.append(product)
+                else:
+                    index.put(product)
+            index.extend(new)
+            self._since, self._categories = started, known
+            self._seen, self._caught_up_at = seen, time.monotonic()
+            return len(changed)
+
+    async def follow(self, stop: asyncio.Event, interval: float) -> None:
+        """Catches up whenever a generation moved, until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                generations = await self._generations()
+                overdue = time.monotonic() - self._caught_up_at > SAFETY_SECONDS
+                # Redis cannot say (None): every turn.
+                if overdue or generations is None or generations != self._seen:
+                    await self.catch_up(None if overdue else generations)
+            except Exception:  # the next turn tries again
+                log.exception("search index catch-up failed")
+
+    async def _generations(self) -> Generations | None:
+        """(catalog, stock) generations; None when Redis cannot say."""
+        try:
+            catalog, stock = await self.redis.mget([GENERATION_KEY, STOCK_GENERATION_KEY])
+        except RedisError as exc:
+            log.warning("cache generations unavailable", error=type(exc).__name__)
+            return None
+        return (catalog or b"0", stock or b"0")
 
 
 async def _now(session: AsyncSession) -> datetime:
-    now: datetime = await session.scalar(select(func.now()))
+    now = await session.scalar(select(func.now()))
+    assert isinstance(now, datetime)
     return now

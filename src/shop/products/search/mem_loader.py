@@ -12,7 +12,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop.products.search.mem_index import CatalogIndex, IndexedProduct, IndexedVariant
+from shop.products.search.mem_index import (
+    CatalogIndex,
+    IndexedCategory,
+    IndexedProduct,
+    IndexedVariant,
+)
 from shop.products.search.mem_search import WordForms
 from shop.products.search.pg_text import Word
 
@@ -50,7 +55,7 @@ _CHANGED = text(
                     WHERE c.product_id = p.id AND c.updated_at >= :since)"""
     )
 )
-_CATEGORIES = text("SELECT id, path, name FROM categories")
+_CATEGORIES = text("SELECT id, path, slug, name FROM categories")
 # The lexemes of each form, English (stemmed) and as typed, as to_tsquery makes them.
 _LEXEMES = text(
     "SELECT f, coalesce(tsvector_to_array("
@@ -81,16 +86,19 @@ def _product(row: Any) -> IndexedProduct:
     )
 
 
-async def categories(session: AsyncSession) -> dict[uuid.UUID, tuple[str, str]]:
-    """Each category's path and name (a new name changes its products' vectors)."""
-    return {row.id: (row.path, row.name) for row in await session.execute(_CATEGORIES)}
+async def categories(session: AsyncSession) -> dict[uuid.UUID, tuple[IndexedCategory, str]]:
+    """Each category, with its name (a new name changes its products' vectors)."""
+    return {
+        row.id: (IndexedCategory(path=row.path, slug=row.slug), row.name)
+        for row in await session.execute(_CATEGORIES)
+    }
 
 
 async def load_index(session: AsyncSession) -> CatalogIndex:
     """The active catalog as it is in ``session``'s snapshot."""
-    paths = {category: path for category, (path, _) in (await categories(session)).items()}
+    known = {category: facts for category, (facts, _) in (await categories(session)).items()}
     rows = await session.execute(_ACTIVE)
-    return CatalogIndex.of(paths, (_product(row) for row in rows))
+    return CatalogIndex.of(known, (_product(row) for row in rows))
 
 
 async def changed_products(

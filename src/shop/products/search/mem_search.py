@@ -15,8 +15,12 @@ The same rules as the PostgreSQL backend (docs/search.md), with set operations:
   option bitmaps leave, at most :data:`MAX_CHECKED` of them (more: :class:`TooBroad`,
   and the caller asks PostgreSQL).
 
-What it does not do yet: price filters, the sort orders other than relevance and
-cursors (the caller asks PostgreSQL for those).
+Pages: a cursor names the last product's place in that order (its bucket of rules
+1 to 3 and the SKU, then its ``(created_at, id)``), never a position, so any process
+continues a walk another began.
+
+What it does not do: price filters and the sort orders other than relevance (the
+caller asks PostgreSQL for those).
 """
 
 from __future__ import annotations
@@ -26,12 +30,21 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from shop.products.search.mem_bitmaps import Postings, highest, positions
 from shop.products.search.mem_index import CatalogIndex, IndexedProduct
 from shop.products.search.pg_variants import option_pair, read_option_pair
 
-__all__ = ["MAX_CHECKED", "IndexAnswer", "IndexQuery", "TooBroad", "WordForms", "answer"]
+__all__ = [
+    "MAX_CHECKED",
+    "IndexAnswer",
+    "IndexCursor",
+    "IndexQuery",
+    "TooBroad",
+    "WordForms",
+    "answer",
+]
 
 MAX_CHECKED = 5_000
 
@@ -51,20 +64,38 @@ class WordForms:
     corrections: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, order=True)
+class IndexCursor:
+    """The last product of a page: its bucket (the exact SKU's first, then fewest typos,
+    then most words in the name) and, in it, its age (newest first)."""
+
+    not_sku: bool
+    typos: int
+    not_in_name: int  # minus the words in the name: ascending like the others
+    created_at: datetime
+    id: uuid.UUID
+
+    @property
+    def bucket(self) -> tuple[bool, int, int]:
+        return (self.not_sku, self.typos, self.not_in_name)
+
+
 @dataclass(frozen=True)
 class IndexQuery:
     words: tuple[WordForms, ...]
     limit: int
-    category: uuid.UUID | None = None  # its subtree
+    subtree: frozenset[uuid.UUID] | None = None  # the category filter's categories
     in_stock: bool | None = None
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> values
     sku_products: frozenset[uuid.UUID] = frozenset()  # the exact SKU's
+    after: IndexCursor | None = None
 
 
 @dataclass
 class IndexAnswer:
     total: int
     page: list[uuid.UUID]
+    next: IndexCursor | None  # None: the last page
     categories: dict[uuid.UUID, int]  # subtree counts, without the category filter
     options: dict[str, int]  # option pair -> products choosing it would find
 
@@ -205,32 +236,31 @@ def _pair(name: str, value: str) -> str:
     return option_pair(name, value)
 
 
-def _subtree(index: CatalogIndex, category: uuid.UUID) -> int:
-    paths = index.category_paths()
-    root = paths.get(category)
-    if root is None:
-        return 0
+def _subtree(index: CatalogIndex, subtree: frozenset[uuid.UUID]) -> int:
     bits = 0
-    for other, path in paths.items():
-        if path == root or path.startswith(root + "/"):
-            postings = index.leaf.get(other)
-            if postings is not None:
-                bits |= postings.bits()
+    for category in subtree:
+        postings = index.leaf.get(category)
+        if postings is not None:
+            bits |= postings.bits()
     return bits
 
 
 def _category_counts(index: CatalogIndex, results: int) -> dict[uuid.UUID, int]:
     """Each category's results, its subtree's included."""
-    paths = index.category_paths()
+    categories = index.categories
     by_path: dict[str, int] = defaultdict(int)
     for category, postings in index.leaf.items():
-        if category is None or category not in paths:
+        if category is None or category not in categories:
             continue
         if count := (results & postings.bits()).bit_count():
-            parts = paths[category].split("/")
+            parts = categories[category].path.split("/")
             for depth in range(1, len(parts) + 1):
                 by_path["/".join(parts[:depth])] += count
-    return {category: by_path[path] for category, path in paths.items() if by_path.get(path)}
+    return {
+        category: by_path[facts.path]
+        for category, facts in categories.items()
+        if by_path.get(facts.path)
+    }
 
 
 def _option_counts(index: CatalogIndex, query: IndexQuery, base: int) -> dict[str, int]:
@@ -257,7 +287,7 @@ def _option_counts(index: CatalogIndex, query: IndexQuery, base: int) -> dict[st
 
 
 def answer(index: CatalogIndex, query: IndexQuery) -> IndexAnswer:
-    """The query's total, first page (by relevance) and facets. Raises
+    """The query's total, page (by relevance, after the cursor) and facets. Raises
     :class:`TooBroad` when the option filters leave too many products to check."""
     text = _text(index, query.words)
     live = index.live()
@@ -266,7 +296,7 @@ def answer(index: CatalogIndex, query: IndexQuery) -> IndexAnswer:
         position = index.position_of(product_id)
         if position is not None:
             sku |= 1 << position
-    subtree = _subtree(index, query.category) if query.category else None
+    subtree = _subtree(index, query.subtree) if query.subtree is not None else None
     # The tier shown: every word (or the exact SKU), else the most words some product
     # has, among the products every filter but the category's leaves.
     filtered = _filtered(index, live, query.options, query.in_stock)
@@ -276,20 +306,40 @@ def answer(index: CatalogIndex, query: IndexQuery) -> IndexAnswer:
     tier = (_equal(text.words, words_shown, live) if words_shown else 0) | (sku & live)
     matched = tier & filtered
     shown = matched & subtree if subtree is not None else matched
-    page: list[int] = []
-    for group in (shown & sku, shown & ~sku):  # the exact SKU first
-        for typos in range(1 << len(text.typos)):
-            with_typos = _equal(text.typos, typos, group)
-            for in_name in range(text.count, -1, -1):
-                if len(page) >= query.limit:
-                    break
-                if bucket := _equal(text.in_name, in_name, with_typos):
-                    page += highest(bucket, query.limit - len(page))
-    products = [index.product_at(position) for position in page]
+    page, last = _page(index, text, shown, sku, query)
     in_category = tier & subtree if subtree is not None else tier
     return IndexAnswer(
         total=shown.bit_count(),
-        page=[product.id for product in products if product is not None],
+        page=page,
+        next=last,
         categories=_category_counts(index, matched),
         options=_option_counts(index, query, in_category),
     )
+
+
+def _page(
+    index: CatalogIndex, text: _Text, shown: int, sku: int, query: IndexQuery
+) -> tuple[list[uuid.UUID], IndexCursor | None]:
+    """The page's products, bucket by bucket, newest first in each; and the cursor
+    after it if more follow."""
+    after = query.after
+    wanted = query.limit + 1  # one more: is there a next page?
+    found: list[tuple[tuple[bool, int, int], int]] = []
+    for not_sku, group in ((False, shown & sku), (True, shown & ~sku)):
+        for typos in range(1 << len(text.typos)):
+            with_typos = _equal(text.typos, typos, group)
+            for in_name in range(text.count, -1, -1):
+                bucket = (not_sku, typos, -in_name)
+                if len(found) >= wanted or (after is not None and bucket < after.bucket):
+                    continue
+                bits = _equal(text.in_name, in_name, with_typos)
+                if after is not None and bucket == after.bucket:
+                    bits &= (1 << index.older_than((after.created_at, after.id))) - 1
+                found += [(bucket, p) for p in highest(bits, wanted - len(found))]
+    products = [(bucket, index.product_at(p)) for bucket, p in found]
+    shown_products = [(b, p) for b, p in products if p is not None][: query.limit]
+    last = None
+    if len(found) > query.limit and shown_products:
+        (not_sku, typos, not_in_name), product = shown_products[-1]
+        last = IndexCursor(not_sku, typos, not_in_name, product.created_at, product.id)
+    return [product.id for _, product in shown_products], last

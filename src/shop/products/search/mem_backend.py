@@ -1,0 +1,119 @@
+"""PostgreSQL search with the in-process index (``SEARCH_IN_PROCESS_INDEX=true``).
+
+A text search by relevance of the active catalog, without a price filter, is answered
+from the process's :class:`~shop.products.search.mem_index.CatalogIndex`: one round
+trip for the words (the vocabulary's corrections and completions, as PostgreSQL
+search does), one for their lexemes, then set operations in the process, then the
+page's rows. Everything else, and option filters that leave too many products to
+check one by one, goes to :class:`PostgresSearch`, whose answers the index's agree
+with (docs/search.md, "The in-process index").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop.products.models import ProductStatus
+from shop.products.repositories import ProductRepository
+from shop.products.search.cursor import decode_index_cursor, encode_index_cursor, is_index_cursor
+from shop.products.search.mem_index import IndexedCategory
+from shop.products.search.mem_keeper import IndexKeeper
+from shop.products.search.mem_loader import word_forms
+from shop.products.search.mem_search import IndexAnswer, IndexQuery, TooBroad, answer
+from shop.products.search.pg_prepare import prepare
+from shop.products.search.pg_text import correct
+from shop.products.search.pg_variants import read_option_pair
+from shop.products.search.port import CategoryFacet, SearchPage, option_facets
+from shop.products.search.postgres import PostgresSearch
+from shop.products.search.query import ProductQuery, SortOrder
+
+__all__ = ["IndexedSearch"]
+
+
+class IndexedSearch:
+    """The index for what it answers, :class:`PostgresSearch` for the rest."""
+
+    def __init__(self, keeper: IndexKeeper, *, follow_seconds: float) -> None:
+        self.keeper = keeper
+        self.postgres = PostgresSearch()
+        self.follow_seconds = follow_seconds
+        self._stop = asyncio.Event()
+        self._follower: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Loads the catalog, then follows its changes in the background."""
+        await self.keeper.load()
+        self._follower = asyncio.create_task(
+            self.keeper.follow(self._stop, self.follow_seconds), name="search-index"
+        )
+
+    async def aclose(self) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._follower, 5)
+
+    @staticmethod
+    def answers(query: ProductQuery) -> bool:
+        """Whether the index answers ``query``."""
+        return (
+            bool(query.words)
+            and query.effective_sort is SortOrder.RELEVANCE
+            and query.min_price is None
+            and query.max_price is None
+            and query.status is ProductStatus.ACTIVE
+            and (query.cursor is None or is_index_cursor(query.cursor))
+        )
+
+    async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
+        if not self.answers(query):
+            return await self.postgres.search(session, query)
+        after = decode_index_cursor(query.cursor) if query.cursor else None
+        index = await self.keeper.fresh()
+        words, subtree, found, sku_products = await prepare(session, query)
+        if not words:  # nothing searchable in q
+            return SearchPage(products=[], total=0, next_cursor=None, facets=[])
+        forms = await word_forms(session, correct(words, found))
+        asked = IndexQuery(
+            words=forms,
+            limit=query.limit,
+            subtree=frozenset(subtree) if subtree is not None else None,
+            in_stock=query.in_stock,
+            options=dict(query.options),
+            sku_products=frozenset(sku_products),
+            after=after,
+        )
+        try:
+            got = answer(index, asked)
+        except TooBroad:
+            return await self.postgres.search(session, query)
+        return await self._page(session, index.categories, got)
+
+    async def _page(
+        self,
+        session: AsyncSession,
+        categories: Mapping[uuid.UUID, IndexedCategory],
+        got: IndexAnswer,
+    ) -> SearchPage:
+        facets = sorted(
+            (
+                CategoryFacet(slug=categories[category].slug, count=count)
+                for category, count in got.categories.items()
+                if category in categories
+            ),
+            key=lambda facet: (-facet.count, facet.slug),
+        )
+        return SearchPage(
+            products=await ProductRepository(session).in_order(got.page),
+            total=got.total,
+            next_cursor=encode_index_cursor(got.next) if got.next else None,
+            facets=facets,
+            option_facets=option_facets(
+                (*read_option_pair(pair), count) for pair, count in got.options.items()
+            ),
+        )
