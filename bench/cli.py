@@ -66,7 +66,9 @@ def run_size(
         print(f"starting {' '.join(['shop up', *scale_flags(args.scale)])} in {root} ...")
         # A loaded machine starts slowly: shop up waits as long as the bench does.
         extra_env = {
-            "SEARCH_BACKEND": backend,
+            # "indexed": PostgreSQL with the in-process index (SEARCH_IN_PROCESS_INDEX).
+            "SEARCH_BACKEND": "postgres" if backend == "indexed" else backend,
+            "SEARCH_IN_PROCESS_INDEX": str(backend == "indexed").lower(),
             "STARTUP_TIMEOUT": str(args.startup_timeout),
             # The checkout scenario's customers check out over and over, paying manually.
             "MAX_UNPAID_ORDERS": "1000000000",
@@ -79,7 +81,7 @@ def run_size(
         print(f"  up: {system.instances}")
         print(f"seeding {products} products{'' if args.images else ' (no pictures)'} ...")
         seed_summary, seed_seconds = seed(system, products, images=args.images)
-        if backend != "postgres":
+        if backend not in ("postgres", "indexed"):  # the index catches up as it searches
             print("waiting for the search index to catch up ...")
             wait_for_index(system, products)
 

@@ -80,7 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--search",
         default="postgres",
-        help="search backends, comma-separated (postgres, opensearch): one fresh system per "
+        help="search backends, comma-separated (postgres, indexed: postgres with the "
+        "in-process index, opensearch): one fresh system per "
         "backend and size, and a table of them side by side (relevance, speed, memory)",
     )
     parser.add_argument(
@@ -96,8 +97,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.scale = {name: count for counts in args.scale for name, count in counts.items()}
     args.sizes = args.sizes or [args.products]
     args.search = [name.strip() for name in args.search.split(",") if name.strip()]
-    if not args.search or set(args.search) - {"postgres", "opensearch"}:
-        parser.error("--search: postgres, opensearch or both (comma-separated)")
+    if not args.search or set(args.search) - {"postgres", "indexed", "opensearch"}:
+        parser.error("--search: postgres, indexed or opensearch (comma-separated)")
     if not args.connections or any(c < 1 or c > 1024 for c in args.connections):
         parser.error("connections must be between 1 and 1024")
     if any(not 1 <= size <= 100_000 for size in args.sizes):

@@ -101,11 +101,12 @@ class IndexKeeper:
             index.set_categories({c: facts for c, (facts, _) in known.items()})
             new = []
             for product, active in changed:
+                position = index.position_of(product.id)
                 if not active:
                     index.remove(product.id)
-                elif index.position_of(product.id) is None:
+                elif position is None:
                     new.append(product)
-                else:
+                elif index.product_at(position) != product:  # the margin re-reads many
                     index.put(product)
             index.extend(new)
             self._since, self._categories = started, known
