@@ -39,7 +39,7 @@ async def compare(url: str, count: int, judged_size: int) -> None:
     sessions = create_sessionmaker(engine)
     async with unit_of_work(sessions) as session:
         started = time.perf_counter()
-        index = await load_index(session)
+        index, _ = await load_index(session)
         slugs = dict((await session.execute(text("SELECT id, slug FROM categories"))).all())
     print(f"indexed {index.size} products in {time.perf_counter() - started:.1f} s")
     ids = {slug: category for category, slug in slugs.items()}
@@ -60,7 +60,7 @@ async def compare(url: str, count: int, judged_size: int) -> None:
             page = await backend.search(session, query)
             postgres_cpu += time.process_time() - cpu
             cpu = time.process_time()
-            words, _, found, sku_products = await prepare(session, query)
+            words, subtree, found, sku_products = await prepare(session, query)
             forms = await word_forms(session, correct(words, found))
             try:
                 got = answer(
@@ -68,7 +68,7 @@ async def compare(url: str, count: int, judged_size: int) -> None:
                     IndexQuery(
                         words=forms,
                         limit=query.limit,
-                        category=ids.get(query.category) if query.category else None,
+                        subtree=frozenset(subtree) if subtree is not None else None,
                         in_stock=query.in_stock,
                         options=dict(query.options),
                         sku_products=frozenset(sku_products),

@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from shop.products.search.mem_index import (
     IndexedProduct,
     IndexedVariant,
 )
-from shop.products.search.mem_search import IndexQuery, WordForms, answer
+from shop.products.search.mem_search import IndexQuery, IndexSort, WordForms, answer
 
 LEXEMES = ["lamp", "lampshad", "desk", "wireless", "speaker", "red", "oak"]
 CATEGORIES = {
@@ -35,7 +36,7 @@ def pair(name: str, value: str) -> str:
 
 variants = st.builds(
     IndexedVariant,
-    price=st.just(1000),
+    price=st.sampled_from([1000, 2000, 3000]),
     pairs=st.sets(
         st.sampled_from([pair(n, v) for n, vs in OPTIONS.items() for v in vs]), max_size=2
     ),
@@ -48,14 +49,18 @@ def products(draw: st.DrawFn) -> list[IndexedProduct]:
     count = draw(st.integers(0, 24))
     found = []
     for n in range(count):
-        lexemes = draw(st.dictionaries(st.sampled_from(LEXEMES), st.sampled_from(["A", "C", "AC"])))
+        lexemes = draw(
+            st.dictionaries(st.sampled_from(LEXEMES), st.sampled_from(["A", "B", "C", "AC", "BC"]))
+        )
+        active = tuple(draw(st.lists(variants, min_size=1, max_size=3)))
         found.append(
             IndexedProduct(
                 id=uuid.UUID(int=1000 + n),
                 created_at=EPOCH + timedelta(minutes=draw(st.integers(0, 5))),
                 category_id=draw(st.sampled_from([*CATEGORIES, None])),
                 lexemes=lexemes,
-                variants=tuple(draw(st.lists(variants, min_size=1, max_size=3))),
+                variants=active,
+                price=min(variant.price for variant in active),
             )
         )
     return found
@@ -73,6 +78,7 @@ queries = st.builds(
     IndexQuery,
     words=st.lists(words, min_size=1, max_size=3).map(tuple),
     limit=st.integers(1, 30),
+    sort=st.sampled_from(IndexSort),
     subtree=st.none() | st.sampled_from(list(CATEGORIES)).map(lambda root: subtree_of(root)),
     in_stock=st.none() | st.booleans(),
     options=st.dictionaries(
@@ -152,13 +158,22 @@ class Reading:
             shown -= 1
         return [p for p in self.catalog if (shown and self.words(p) == shown) or self.sku(p)]
 
-    def key(self, position: int, product: IndexedProduct) -> tuple[int, int, int, int]:
+    def key(self, position: int, product: IndexedProduct) -> tuple[Any, ...]:
+        if self.query.sort is IndexSort.NEWEST:
+            return (-position,)
+        if self.query.sort is IndexSort.PRICE_ASC:
+            return (product.price, product.id)
+        if self.query.sort is IndexSort.PRICE_DESC:
+            return (-product.price, -product.id.int)
         typos = sum(self.level(product, w) or 0 for w in self.query.words)
-        in_name = sum(
-            any(product.lexemes.get(f, "").count("A") for f in self.forms(w))
-            for w in self.query.words
+        in_name, in_category = (
+            sum(
+                any(weight in product.lexemes.get(f, "") for f in self.forms(w))
+                for w in self.query.words
+            )
+            for weight in "AB"
         )
-        return (-int(self.sku(product)), typos, -in_name, -position)
+        return (-int(self.sku(product)), typos, -in_name, -in_category, -position)
 
 
 @given(products(), queries)
@@ -211,6 +226,7 @@ def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None
             category_id=None,
             lexemes={"lamp": "A"},
             variants=(IndexedVariant(1000, frozenset(), stocked=True),),
+            price=1000,
         )
         for n in (1, 2)
     )
@@ -218,7 +234,7 @@ def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None
     lamp = IndexQuery(words=(WordForms(typed=("lamp",)),), limit=10)
     assert answer(index, lamp).page == [second.id, first.id]
 
-    index.put(IndexedProduct(first.id, first.created_at, None, {"desk": "C"}, first.variants))
+    index.put(IndexedProduct(first.id, first.created_at, None, {"desk": "C"}, first.variants, 1000))
     assert answer(index, lamp).page == [second.id]
     index.remove(second.id)
     assert answer(index, lamp).total == 0
@@ -234,6 +250,7 @@ def test_a_product_older_than_the_newest_moves_the_newer_ones_after_it() -> None
             category_id=None,
             lexemes={"lamp": "A"},
             variants=(IndexedVariant(1000, frozenset(), stocked=True),),
+            price=1000,
         )
 
     index = CatalogIndex.of(CATEGORIES, [product(1), product(3), product(5)])

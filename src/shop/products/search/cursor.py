@@ -101,6 +101,7 @@ def decode_page_cursor(cursor: str, sort: SortOrder) -> tuple[Any, uuid.UUID]:
 # The in-process index's relevance cursors (shop.products.search.mem_search): their own
 # tag, so that PostgreSQL never reads one as a score, nor the index one of PostgreSQL's.
 INDEX_TAG = "relevance-index"
+INDEX_CURSOR_LENGTH = 7
 
 
 def encode_index_cursor(after: IndexCursor) -> str:
@@ -110,6 +111,7 @@ def encode_index_cursor(after: IndexCursor) -> str:
             int(after.not_sku),
             after.typos,
             after.not_in_name,
+            after.not_in_category,
             after.created_at.isoformat(),
             str(after.id),
         ]
@@ -119,22 +121,23 @@ def encode_index_cursor(after: IndexCursor) -> str:
 def is_index_cursor(cursor: str) -> bool:
     """Whether ``cursor`` is one of the index's (anything else: PostgreSQL's to read)."""
     try:
-        values = decode_values(cursor, 6)
+        values = decode_values(cursor, INDEX_CURSOR_LENGTH)
     except InvalidCursorError:
         return False
     return bool(values[0] == INDEX_TAG)
 
 
 def decode_index_cursor(cursor: str) -> IndexCursor:
-    tag, not_sku, typos, not_in_name, created_at, product_id = decode_values(cursor, 6)
+    values = decode_values(cursor, INDEX_CURSOR_LENGTH)
+    tag, not_sku, typos, not_in_name, not_in_category, created_at, product_id = values
     if tag != INDEX_TAG:
         raise InvalidCursorError("The cursor belongs to another sort order.")
     try:
-        numbers = [_small(value) for value in (not_sku, typos, -not_in_name)]
         return IndexCursor(
-            not_sku=bool(numbers[0]),
-            typos=numbers[1],
-            not_in_name=-numbers[2],
+            not_sku=bool(_small(not_sku)),
+            typos=_small(typos),
+            not_in_name=-_small(-not_in_name),
+            not_in_category=-_small(-not_in_category),
             created_at=_aware_utc(created_at),
             id=uuid.UUID(str(product_id)),
         )

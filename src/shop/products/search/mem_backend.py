@@ -1,12 +1,13 @@
 """PostgreSQL search with the in-process index (``SEARCH_IN_PROCESS_INDEX=true``).
 
-A text search by relevance of the active catalog, without a price filter, is answered
-from the process's :class:`~shop.products.search.mem_index.CatalogIndex`: one round
-trip for the words (the vocabulary's corrections and completions, as PostgreSQL
-search does), one for their lexemes, then set operations in the process, then the
-page's rows. Everything else, and option filters that leave too many products to
-check one by one, goes to :class:`PostgresSearch`, whose answers the index's agree
-with (docs/search.md, "The in-process index").
+A text search of the active catalog by relevance, age or price, without a price
+filter, is answered from the process's
+:class:`~shop.products.search.mem_index.CatalogIndex`: one round trip for the words
+(the vocabulary's corrections and completions, as PostgreSQL search does), one for
+their lexemes, then set operations in the process, then the page's rows. Everything
+else, and option filters that leave too many products to check one by one, goes to
+:class:`PostgresSearch`, whose answers the index's agree with (docs/search.md, "The
+in-process index").
 """
 
 from __future__ import annotations
@@ -20,11 +21,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.products.models import ProductStatus
 from shop.products.repositories import ProductRepository
-from shop.products.search.cursor import decode_index_cursor, encode_index_cursor, is_index_cursor
+from shop.products.search.cursor import (
+    decode_index_cursor,
+    decode_page_cursor,
+    encode_index_cursor,
+    encode_page_cursor,
+    is_index_cursor,
+)
 from shop.products.search.mem_index import IndexedCategory
 from shop.products.search.mem_keeper import IndexKeeper
 from shop.products.search.mem_loader import word_forms
-from shop.products.search.mem_search import IndexAnswer, IndexQuery, TooBroad, answer
+from shop.products.search.mem_search import (
+    IndexAnswer,
+    IndexCursor,
+    IndexQuery,
+    IndexSort,
+    KeyCursor,
+    TooBroad,
+    answer,
+)
 from shop.products.search.pg_prepare import prepare
 from shop.products.search.pg_text import correct
 from shop.products.search.pg_variants import read_option_pair
@@ -33,6 +48,14 @@ from shop.products.search.postgres import PostgresSearch
 from shop.products.search.query import ProductQuery, SortOrder
 
 __all__ = ["IndexedSearch"]
+
+# The sorts the index answers (name's order is the database's collation: PostgreSQL).
+SORTS = {
+    SortOrder.RELEVANCE: IndexSort.RELEVANCE,
+    SortOrder.NEWEST: IndexSort.NEWEST,
+    SortOrder.PRICE_ASC: IndexSort.PRICE_ASC,
+    SortOrder.PRICE_DESC: IndexSort.PRICE_DESC,
+}
 
 
 class IndexedSearch:
@@ -61,19 +84,30 @@ class IndexedSearch:
     @staticmethod
     def answers(query: ProductQuery) -> bool:
         """Whether the index answers ``query``."""
+        sort = query.effective_sort
         return (
             bool(query.words)
-            and query.effective_sort is SortOrder.RELEVANCE
+            and sort in SORTS
             and query.min_price is None
             and query.max_price is None
             and query.status is ProductStatus.ACTIVE
-            and (query.cursor is None or is_index_cursor(query.cursor))
+            # Relevance cursors: the index's own. The other sorts': PostgreSQL's.
+            and (
+                query.cursor is None
+                or sort is not SortOrder.RELEVANCE
+                or is_index_cursor(query.cursor)
+            )
         )
 
     async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
         if not self.answers(query):
             return await self.postgres.search(session, query)
-        after = decode_index_cursor(query.cursor) if query.cursor else None
+        sort = query.effective_sort
+        after: IndexCursor | KeyCursor | None = None
+        if query.cursor and sort is SortOrder.RELEVANCE:
+            after = decode_index_cursor(query.cursor)
+        elif query.cursor:
+            after = decode_page_cursor(query.cursor, sort)
         index = await self.keeper.fresh()
         words, subtree, found, sku_products = await prepare(session, query)
         if not words:  # nothing searchable in q
@@ -82,6 +116,7 @@ class IndexedSearch:
         asked = IndexQuery(
             words=forms,
             limit=query.limit,
+            sort=SORTS[sort],
             subtree=frozenset(subtree) if subtree is not None else None,
             in_stock=query.in_stock,
             options=dict(query.options),
@@ -92,14 +127,20 @@ class IndexedSearch:
             got = answer(index, asked)
         except TooBroad:
             return await self.postgres.search(session, query)
-        return await self._page(session, index.categories, got)
+        return await self._page(session, index.categories, got, sort)
 
     async def _page(
         self,
         session: AsyncSession,
         categories: Mapping[uuid.UUID, IndexedCategory],
         got: IndexAnswer,
+        sort: SortOrder,
     ) -> SearchPage:
+        next_cursor = None
+        if isinstance(got.next, IndexCursor):
+            next_cursor = encode_index_cursor(got.next)
+        elif got.next is not None:
+            next_cursor = encode_page_cursor(sort, *got.next)
         facets = sorted(
             (
                 CategoryFacet(slug=categories[category].slug, count=count)
@@ -111,7 +152,7 @@ class IndexedSearch:
         return SearchPage(
             products=await ProductRepository(session).in_order(got.page),
             total=got.total,
-            next_cursor=encode_index_cursor(got.next) if got.next else None,
+            next_cursor=next_cursor,
             facets=facets,
             option_facets=option_facets(
                 (*read_option_pair(pair), count) for pair, count in got.options.items()

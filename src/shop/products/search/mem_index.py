@@ -5,10 +5,11 @@ among equals the highest bit is the newest: a load puts them in that order, and 
 product that arrives later than a newer one (its transaction committed late) moves
 the newer ones after it (:meth:`CatalogIndex.extend`).
 
-Per lexeme (as ``products.search_vector`` has it: all weights, and weight A, the
-name and SKU), per leaf category, per option pair of an active variant (and
-of one in stock), and for the products with units, a :class:`Postings` of
-positions. A search (``shop.products.search.mem_search``) combines them.
+Per lexeme (as ``products.search_vector`` has it: all weights, weight A (the name
+and SKU) and weight B (the category's name)), per leaf category, per option pair of
+an active variant (and of one in stock), and for the products with units, a
+:class:`Postings` of positions; and the live products in price order. A search
+(``shop.products.search.mem_search``) combines them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class IndexedProduct:
     category_id: uuid.UUID | None
     lexemes: Mapping[str, str]  # lexeme -> its weights in the vector ("A", "BC" ...)
     variants: tuple[IndexedVariant, ...]  # the active ones
+    price: int  # the products row's: its lowest active variant's (the price sorts' key)
 
     @property
     def stocked(self) -> bool:
@@ -78,11 +80,14 @@ class CatalogIndex:
         self._at: dict[uuid.UUID, int] = {}
         self.anywhere: dict[str, Postings] = {}
         self.in_name: dict[str, Postings] = {}
+        self.in_category: dict[str, Postings] = {}
         self.leaf: dict[uuid.UUID | None, Postings] = {}
         self.pairs: dict[str, Postings] = {}
         self.stocked_pairs: dict[str, Postings] = {}
         self.stocked = Postings()
         self._live = Postings()
+        # The live products by (price, id), each with its position: the price sorts.
+        self.by_price: list[tuple[int, uuid.UUID, int]] = []
         self._lexemes_sorted: list[str] | None = None
 
     @classmethod
@@ -130,12 +135,20 @@ class CatalogIndex:
                 self.remove(product.id)
         # The emptied places take the first one's key: the keys stay ascending.
         self._keys[position:] = [first] * (len(self._keys) - position)
-        for product in sorted([*fresh, *moved], key=_key):
-            self.put(product)
+        added = sorted([*fresh, *moved], key=_key)
+        # Many at once (a load): the price order sorted once, not kept entry by entry.
+        in_bulk = len(added) > 1_000
+        for product in added:
+            self._place(product, keep_price_order=not in_bulk)
+        if in_bulk:
+            self.by_price.sort()
 
     def put(self, product: IndexedProduct) -> None:
         """Replaces the product with ``product``'s id (which keeps its place), or adds it
         at the end (:meth:`extend` keeps the order: new products go through it)."""
+        self._place(product, keep_price_order=True)
+
+    def _place(self, product: IndexedProduct, *, keep_price_order: bool) -> None:
         position = self._at.get(product.id)
         if position is None:
             position = len(self._products)
@@ -150,6 +163,8 @@ class CatalogIndex:
             self._postings(self.anywhere, lexeme).add(position, size)
             if "A" in weights:
                 self._postings(self.in_name, lexeme).add(position, size)
+            if "B" in weights:
+                self._postings(self.in_category, lexeme).add(position, size)
         self._postings(self.leaf, product.category_id).add(position, size)
         for pair in product.pairs():
             self._postings(self.pairs, pair).add(position, size)
@@ -158,6 +173,10 @@ class CatalogIndex:
         if product.stocked:
             self.stocked.add(position, size)
         self._live.add(position, size)
+        if keep_price_order:
+            bisect.insort(self.by_price, (product.price, product.id, position))
+        else:
+            self.by_price.append((product.price, product.id, position))
 
     def remove(self, product_id: uuid.UUID) -> None:
         """Takes the product out (archived, drafted, deleted); its position stays empty."""
@@ -198,6 +217,8 @@ class CatalogIndex:
             self.anywhere[lexeme].discard(position)
             if lexeme in self.in_name:
                 self.in_name[lexeme].discard(position)
+            if lexeme in self.in_category:
+                self.in_category[lexeme].discard(position)
         self.leaf[product.category_id].discard(position)
         for pair in product.pairs():
             self.pairs[pair].discard(position)
@@ -205,3 +226,7 @@ class CatalogIndex:
                 self.stocked_pairs[pair].discard(position)
         self.stocked.discard(position)
         self._live.discard(position)
+        entry = (product.price, product.id, position)
+        at = bisect.bisect_left(self.by_price, entry)
+        if at < len(self.by_price) and self.by_price[at] == entry:
+            del self.by_price[at]

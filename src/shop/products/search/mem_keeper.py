@@ -1,11 +1,11 @@
 """Keeps this process's :class:`CatalogIndex` current with the products database.
 
-A catch-up reads, in one snapshot, every product written since the previous one
-began (its row, a variant or a variant's stock: their ``updated_at``), and every
-product of a category whose name or place changed, less :data:`MARGIN`: a write's
-``updated_at`` is its transaction's start, and a transaction that began before the
-previous catch-up may commit after it. Active products are put, the others taken
-out.
+A catch-up reads, in one snapshot, the versions of every product written since the
+previous one began (its row, a variant or a variant's stock: their ``updated_at``),
+and of every product of a category whose name or place changed, less :data:`MARGIN`:
+a write's ``updated_at`` is its transaction's start, and a transaction that began
+before the previous catch-up may commit after it. Then the products whose version
+moved: active ones are put, the others taken out.
 
 When: the read cache's generations in Redis say (shop.products.cache). Every catalog
 write bumps the catalog generation once committed, and every stock change the stock
@@ -24,6 +24,7 @@ import asyncio
 import time
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -33,8 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.db import unit_of_work
 from shop.products.cache import GENERATION_KEY, STOCK_GENERATION_KEY
-from shop.products.search.mem_index import CatalogIndex, IndexedCategory
-from shop.products.search.mem_loader import categories, changed_products, load_index
+from shop.products.search.mem_index import CatalogIndex, IndexedCategory, IndexedProduct
+from shop.products.search.mem_loader import (
+    categories,
+    changed_products,
+    load_index,
+    product_of,
+    read_products,
+)
 
 __all__ = ["MARGIN", "SAFETY_SECONDS", "IndexKeeper"]
 
@@ -44,6 +51,8 @@ log = structlog.get_logger("shop.products.search")
 MARGIN = timedelta(seconds=60)
 # A catch-up at least this often, whatever the generations say.
 SAFETY_SECONDS = 30.0
+# Products put between two turns of the event loop.
+CHUNK = 500
 
 Generations = tuple[bytes | str, bytes | str]  # (catalog, stock), as Redis has them
 
@@ -55,6 +64,7 @@ class IndexKeeper:
         self.index: CatalogIndex | None = None
         self._since: datetime | None = None
         self._categories: dict[uuid.UUID, tuple[IndexedCategory, str]] = {}
+        self._versions: dict[uuid.UUID, str] = {}  # of the products in the index
         self._lock = asyncio.Lock()
         # The generations the index has caught up with (read before it did).
         self._seen: Generations | None = None
@@ -67,8 +77,13 @@ class IndexKeeper:
             async with unit_of_work(self.sessions) as session:
                 started = await _now(session)
                 known = await categories(session)
-                index = await load_index(session)
-            self.index, self._since, self._categories = index, started, known
+                index, versions = await load_index(session)
+            self.index, self._versions, self._since, self._categories = (
+                index,
+                versions,
+                started,
+                known,
+            )
             self._seen, self._caught_up_at = seen, time.monotonic()
 
     async def fresh(self) -> CatalogIndex:
@@ -96,22 +111,52 @@ class IndexKeeper:
                 known = await categories(session)
                 moved = {c for c, facts in known.items() if self._categories.get(c) != facts}
                 assert self._since is not None
-                changed = await changed_products(session, self._since - MARGIN, moved)
-            index = self.index
-            index.set_categories({c: facts for c, (facts, _) in known.items()})
-            new = []
-            for product, active in changed:
-                position = index.position_of(product.id)
-                if not active:
-                    index.remove(product.id)
-                elif position is None:
-                    new.append(product)
-                elif index.product_at(position) != product:  # the margin re-reads many
-                    index.put(product)
-            index.extend(new)
-            self._since, self._categories = started, known
+                changes = await changed_products(session, self._since - MARGIN, moved)
+                # The margin finds the same products again and again: read those whose
+                # version moved.
+                stale = [
+                    c.id for c in changes if c.active and self._versions.get(c.id) != c.version
+                ]
+                rows = await read_products(session, stale) if stale else []
+            await self._apply(known, [c.id for c in changes if not c.active], rows)
+            self._since = started
             self._seen, self._caught_up_at = seen, time.monotonic()
-            return len(changed)
+            return len(stale)
+
+    async def _apply(
+        self,
+        known: dict[uuid.UUID, tuple[IndexedCategory, str]],
+        inactive: list[uuid.UUID],
+        rows: list[Any],
+    ) -> None:
+        """Puts what a catch-up read, :data:`CHUNK` products at a time: the event loop
+        serves requests in between (each product is whole at any time)."""
+        index = self.index
+        assert index is not None
+        index.set_categories({c: facts for c, (facts, _) in known.items()})
+        self._categories = known
+        for product_id in inactive:
+            index.remove(product_id)
+            self._versions.pop(product_id, None)
+        new: list[IndexedProduct] = []
+        for start in range(0, len(rows), CHUNK):
+            for row in rows[start : start + CHUNK]:
+                product = product_of(row)
+                if row.status != "active":  # archived since the versions were read
+                    index.remove(product.id)
+                    self._versions.pop(product.id, None)
+                    continue
+                if index.position_of(product.id) is None:
+                    new.append(product)
+                else:
+                    index.put(product)
+                self._versions[product.id] = row.version
+            await asyncio.sleep(0)
+        # Oldest first, a chunk at a time: no chunk moves an earlier one's products.
+        new.sort(key=lambda product: (product.created_at, product.id))
+        for start in range(0, len(new), CHUNK):
+            index.extend(new[start : start + CHUNK])
+            await asyncio.sleep(0)
 
     async def follow(self, stop: asyncio.Event, interval: float) -> None:
         """Catches up whenever a generation moved, until ``stop`` is set."""

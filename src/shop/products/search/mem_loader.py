@@ -4,8 +4,10 @@ a query's words (their forms as ``pg_text.correct`` found them)."""
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,15 +23,33 @@ from shop.products.search.mem_index import (
 from shop.products.search.mem_search import WordForms
 from shop.products.search.pg_text import Word
 
-__all__ = ["categories", "changed_products", "load_index", "word_forms"]
+__all__ = [
+    "ProductChange",
+    "categories",
+    "changed_products",
+    "load_index",
+    "product_of",
+    "read_products",
+    "word_forms",
+]
 
 # A tsvector's text: 'lexeme':1A,5 'other':3B ...
 _LEXEME = re.compile(r"'((?:[^']|'')*)'(?::([0-9A-D,]+))?")
 
+# A product's version: its row's and its variants' and their stock's row versions
+# (xmin: every update writes a new one). A catch-up reads the versions of the products
+# written lately, and the products only where a version moved.
+_VERSION = """
+    p.xmin::text || ':' || coalesce((
+        SELECT string_agg(v.xmin::text || '.' || coalesce(i.xmin::text, '-'), ',' ORDER BY v.id)
+          FROM product_variants v LEFT JOIN inventory i ON i.variant_id = v.id
+         WHERE v.product_id = p.id), '')
+"""
 # Products with their active variants: price, option pairs (as the products row keeps
 # them), and whether units are available. {where} filters the products.
 _PRODUCTS = """
-    SELECT p.id, p.status, p.created_at, p.category_id, p.search_vector::text AS vector,
+    SELECT p.id, p.status, p.created_at, p.category_id, p.price,
+           p.search_vector::text AS vector, {version} AS version,
            coalesce(json_agg(json_build_array(
                v.price,
                (SELECT coalesce(array_agg(jsonb_build_array(o.key, o.value)::text), '{{}}')
@@ -42,19 +62,19 @@ _PRODUCTS = """
      WHERE {where}
      GROUP BY p.id
 """
-_ACTIVE = text(_PRODUCTS.format(where="p.status = 'active'"))
+_ACTIVE = text(_PRODUCTS.format(version=_VERSION, where="p.status = 'active'"))
+_BY_IDS = text(_PRODUCTS.format(version=_VERSION, where="p.id = ANY(CAST(:ids AS uuid[]))"))
 # What changed since: the product, a variant, a variant's stock (triggers that copy
 # variants into the products row do not touch its updated_at), or its category.
-_CHANGED = text(
-    _PRODUCTS.format(
-        where="""p.updated_at >= :since
+_CHANGED_TEMPLATE = """SELECT p.id, p.status = 'active' AS active, {version} AS version
+      FROM products p
+     WHERE p.updated_at >= :since
         OR p.category_id = ANY(CAST(:categories AS uuid[]))
         OR EXISTS (SELECT 1 FROM product_variants c
                     WHERE c.product_id = p.id AND c.updated_at >= :since)
         OR EXISTS (SELECT 1 FROM inventory c
                     WHERE c.product_id = p.id AND c.updated_at >= :since)"""
-    )
-)
+_CHANGED = text(_CHANGED_TEMPLATE.format(version=_VERSION))
 _CATEGORIES = text("SELECT id, path, slug, name FROM categories")
 # The lexemes of each form, English (stemmed) and as typed, as to_tsquery makes them.
 _LEXEMES = text(
@@ -66,14 +86,15 @@ _LEXEMES = text(
 
 
 def _lexemes(vector: str | None) -> dict[str, str]:
+    # Interned: the catalog's products share a few thousand lexemes, not one copy each.
     found = {}
     for match in _LEXEME.finditer(vector or ""):
         weights = "".join(sorted(set(re.sub(r"[0-9,]", "", match.group(2) or "")))) or "D"
-        found[match.group(1).replace("''", "'")] = weights
+        found[sys.intern(match.group(1).replace("''", "'"))] = sys.intern(weights)
     return found
 
 
-def _product(row: Any) -> IndexedProduct:
+def product_of(row: Any) -> IndexedProduct:
     return IndexedProduct(
         id=row.id,
         created_at=row.created_at,
@@ -83,6 +104,7 @@ def _product(row: Any) -> IndexedProduct:
             IndexedVariant(price=price, pairs=frozenset(pairs), stocked=stocked)
             for price, pairs, stocked in row.variants
         ),
+        price=row.price,
     )
 
 
@@ -94,20 +116,33 @@ async def categories(session: AsyncSession) -> dict[uuid.UUID, tuple[IndexedCate
     }
 
 
-async def load_index(session: AsyncSession) -> CatalogIndex:
-    """The active catalog as it is in ``session``'s snapshot."""
+@dataclass(frozen=True)
+class ProductChange:
+    id: uuid.UUID
+    active: bool
+    version: str
+
+
+async def load_index(session: AsyncSession) -> tuple[CatalogIndex, dict[uuid.UUID, str]]:
+    """The active catalog as it is in ``session``'s snapshot, and each product's version."""
     known = {category: facts for category, (facts, _) in (await categories(session)).items()}
-    rows = await session.execute(_ACTIVE)
-    return CatalogIndex.of(known, (_product(row) for row in rows))
+    rows = (await session.execute(_ACTIVE)).all()
+    versions = {row.id: row.version for row in rows}
+    return CatalogIndex.of(known, (product_of(row) for row in rows)), versions
 
 
 async def changed_products(
     session: AsyncSession, since: datetime, categories: Iterable[uuid.UUID]
-) -> list[tuple[IndexedProduct, bool]]:
-    """The products written since ``since`` or in ``categories``, each with whether it
-    is active."""
+) -> list[ProductChange]:
+    """The products written since ``since`` or in ``categories``: their versions."""
     rows = await session.execute(_CHANGED, {"since": since, "categories": list(categories)})
-    return [(_product(row), row.status == "active") for row in rows]
+    return [ProductChange(row.id, row.active, row.version) for row in rows]
+
+
+async def read_products(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
+    """The rows of products ``ids`` (each read by :func:`product_of`; ``.version`` and
+    ``.status`` too)."""
+    return list((await session.execute(_BY_IDS, {"ids": list(ids)})).all())
 
 
 async def word_forms(session: AsyncSession, words: Sequence[Word]) -> tuple[WordForms, ...]:
