@@ -67,7 +67,9 @@ async def test_a_catch_up_finds_each_kind_of_catalog_write(search: SearchFixture
         f"{API}/products/{lamp['id']}", json={"name": "Brass sconce"}, headers=search.admin
     )
     assert renamed.status_code == 200, renamed.text
-    assert await keeper.catch_up() >= 2
+    assert await keeper.catch_up() == 2
+    # The margin finds them again; their versions did not move: nothing is read.
+    assert await keeper.catch_up() == 0
     assert (await find(keeper, "lamp")).total == 0
     assert (await find(keeper, "sconce")).page == [uuid.UUID(lamp["id"])]
     assert (await find(keeper, "hoodie", in_stock="true")).total == 0

@@ -54,6 +54,9 @@ def _key(sort: str, item: dict[str, Any]) -> Any:
         {"q": "gadget"},
         {"q": "gadgte blue"},
         {"q": "gadget", "sort": "price_desc", "min_price": 200},
+        {"q": "gadget", "sort": "newest"},
+        {"q": "gadgte", "sort": "price_asc"},
+        {"q": "blue gadget", "sort": "price_desc"},
     ],
     ids=lambda params: "-".join(str(v) for v in params.values()),
 )
