@@ -48,6 +48,7 @@ from bench.system import (
     scale_flags,
     seed,
     start_system,
+    wait_for_outbox,
 )
 from bench.wrk import Scenario, run_wrk
 
@@ -81,6 +82,7 @@ def run_size(
         print(f"  up: {system.instances}")
         print(f"seeding {products} products{'' if args.images else ' (no pictures)'} ...")
         seed_summary, seed_seconds = seed(system, products, images=args.images)
+        wait_for_outbox(system)
         if backend not in ("postgres", "indexed"):  # the index catches up as it searches
             print("waiting for the search index to catch up ...")
             wait_for_index(system, products)

@@ -3,6 +3,7 @@ fixtures the scenarios need (customers, product ids), over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from shop.cli.processes import port_is_free
@@ -200,6 +202,29 @@ def seed(system: System, products: int, *, images: bool = True) -> tuple[str, fl
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     print(f"  {summary} ({seconds:.0f} s)")
     return summary, round(seconds, 1)
+
+
+def wait_for_outbox(system: System, timeout: float = 1800.0) -> None:
+    """Until the products service has delivered the outbox messages the seed left (one
+    per product): a backlog drained during the runs would be measured with them."""
+    url = system.runtime_env()["PRODUCTS_DATABASE_URL"]
+
+    async def pending() -> int:
+        connection = await asyncpg.connect(url)
+        try:
+            count: int = await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
+            )
+        finally:
+            await connection.close()
+        return count
+
+    started, deadline = time.monotonic(), time.monotonic() + timeout
+    while (left := asyncio.run(pending())) > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{left} outbox messages still undelivered after {timeout:.0f} s")
+        time.sleep(2)
+    print(f"  the products outbox is drained ({time.monotonic() - started:.0f} s)")
 
 
 # --- fixtures over HTTP ------------------------------------------------------------

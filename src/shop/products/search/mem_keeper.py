@@ -1,7 +1,7 @@
 """Keeps this process's :class:`CatalogIndex` current with the products database.
 
-A catch-up reads, in one snapshot, the versions of every product written since the
-previous one began (its row, a variant or a variant's stock: their ``updated_at``),
+A catch-up reads the versions of every product written since the previous one
+began (its row, a variant or a variant's stock: their ``updated_at``),
 and of every product of a category whose name or place changed, less :data:`MARGIN`:
 a write's ``updated_at`` is its transaction's start, and a transaction that began
 before the previous catch-up may commit after it. Then the products whose version
@@ -142,7 +142,7 @@ class IndexKeeper:
         for start in range(0, len(rows), CHUNK):
             for row in rows[start : start + CHUNK]:
                 product = product_of(row)
-                if row.status != "active":  # archived since the versions were read
+                if row.status != "active":  # archived between the two statements
                     index.remove(product.id)
                     self._versions.pop(product.id, None)
                     continue
