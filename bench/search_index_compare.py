@@ -28,7 +28,8 @@ from shop.kit.config import to_async_database_url
 from shop.kit.db import create_sessionmaker, unit_of_work
 from shop.products.search import PostgresSearch, ProductQuery, SortOrder
 from shop.products.search.mem_loader import load_index, word_forms
-from shop.products.search.mem_search import IndexQuery, TooBroad, answer
+from shop.products.search.mem_query import IndexQuery
+from shop.products.search.mem_search import TooBroad, answer
 from shop.products.search.pg_prepare import prepare
 from shop.products.search.pg_text import correct
 from shop.products.search.pg_variants import read_option_pair

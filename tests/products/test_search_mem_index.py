@@ -19,7 +19,8 @@ from shop.products.search.mem_index import (
     IndexedProduct,
     IndexedVariant,
 )
-from shop.products.search.mem_search import IndexQuery, IndexSort, WordForms, answer
+from shop.products.search.mem_query import IndexQuery, IndexSort, WordForms
+from shop.products.search.mem_search import answer
 
 LEXEMES = ["lamp", "lampshad", "desk", "wireless", "speaker", "red", "oak"]
 CATEGORIES = {

@@ -14,7 +14,8 @@ from shop.kit.db import create_sessionmaker
 from shop.products.search.mem_backend import IndexedSearch
 from shop.products.search.mem_keeper import IndexKeeper
 from shop.products.search.mem_loader import word_forms
-from shop.products.search.mem_search import IndexAnswer, IndexQuery, answer
+from shop.products.search.mem_query import IndexAnswer, IndexQuery
+from shop.products.search.mem_search import answer
 from shop.products.search.pg_prepare import prepare
 from shop.products.search.pg_text import correct
 from shop.products.search.query import ProductQuery

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shop.kit.pagination import InvalidCursorError
-from shop.products.search.mem_search import IndexCursor
+from shop.products.search.mem_query import IndexCursor
 from shop.products.search.query import MAX_SEARCH_CURSOR_LENGTH, SortOrder
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

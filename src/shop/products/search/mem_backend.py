@@ -31,15 +31,14 @@ from shop.products.search.cursor import (
 from shop.products.search.mem_index import IndexedCategory
 from shop.products.search.mem_keeper import IndexKeeper
 from shop.products.search.mem_loader import word_forms
-from shop.products.search.mem_search import (
+from shop.products.search.mem_query import (
     IndexAnswer,
     IndexCursor,
     IndexQuery,
     IndexSort,
     KeyCursor,
-    TooBroad,
-    answer,
 )
+from shop.products.search.mem_search import TooBroad, answer
 from shop.products.search.pg_prepare import prepare
 from shop.products.search.pg_text import correct
 from shop.products.search.pg_variants import read_option_pair

@@ -11,7 +11,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Iterator
 
-__all__ = ["Postings", "bitmap", "highest", "positions"]
+__all__ = ["Postings", "bitmap", "count_add", "count_equal", "highest", "positions"]
 
 # Below one product in this many, a set is kept as positions: 4 bytes each.
 _SPARSE_RATIO = 128
@@ -79,3 +79,24 @@ class Postings:
 
     def __len__(self) -> int:
         return len(self._list) if self._list is not None else self._bits.bit_count()
+
+
+def count_add(planes: list[int], bits: int) -> list[int]:
+    """Bit-sliced counters: adds one to every product of ``bits``."""
+    out, carry = [], bits
+    for plane in planes:
+        out.append(plane ^ carry)
+        carry &= plane
+    if carry:
+        out.append(carry)
+    return out
+
+
+def count_equal(planes: list[int], k: int, among: int) -> int:
+    """The products of ``among`` whose counter is ``k``."""
+    if k >> len(planes):
+        return 0
+    found = among
+    for i, plane in enumerate(planes):
+        found &= plane if (k >> i) & 1 else ~plane
+    return found

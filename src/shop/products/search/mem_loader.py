@@ -20,7 +20,7 @@ from shop.products.search.mem_index import (
     IndexedProduct,
     IndexedVariant,
 )
-from shop.products.search.mem_search import WordForms
+from shop.products.search.mem_query import WordForms
 from shop.products.search.pg_text import Word
 
 __all__ = [

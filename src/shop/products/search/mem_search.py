@@ -15,13 +15,7 @@ The same rules as the PostgreSQL backend (docs/search.md), with set operations:
   option bitmaps leave, at most :data:`MAX_CHECKED` of them (more: :class:`TooBroad`,
   and the caller asks PostgreSQL).
 
-Pages: a cursor names the last product's place in that order (its bucket, then its
-``(created_at, id)``), never a position, so any process
-continues a walk another began.
-
-The other sorts: ``newest`` is the positions' order; the price sorts walk the
-index's price order, or sort the results when they are few. Their cursors are
-PostgreSQL's own (the key and the id), so either backend continues the other's walk.
+The page, in any of the sorts, and its cursor: :mod:`shop.products.search.mem_pages`.
 
 What it does not do: price filters and the name sort (its order is the database's
 collation; the caller asks PostgreSQL for those).
@@ -29,136 +23,32 @@ collation; the caller asks PostgreSQL for those).
 
 from __future__ import annotations
 
-import bisect
-import enum
 import functools
-import math
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from shop.products.search.mem_bitmaps import Postings, highest, positions
+from shop.products.search.mem_bitmaps import Postings, count_add, count_equal, positions
 from shop.products.search.mem_index import CatalogIndex, IndexedProduct
+from shop.products.search.mem_pages import key_page, relevance_page
+from shop.products.search.mem_query import (
+    IndexAnswer,
+    IndexCursor,
+    IndexQuery,
+    IndexSort,
+    KeyCursor,
+    TextCounts,
+    WordForms,
+)
 from shop.products.search.pg_variants import option_pair, read_option_pair
 
-__all__ = [
-    "MAX_CHECKED",
-    "IndexAnswer",
-    "IndexCursor",
-    "IndexQuery",
-    "IndexSort",
-    "KeyCursor",
-    "TooBroad",
-    "WordForms",
-    "answer",
-]
+__all__ = ["MAX_CHECKED", "TooBroad", "answer"]
 
 MAX_CHECKED = 5_000
 
 
 class TooBroad(Exception):
     """More products to check variant by variant than an answer from the index should."""
-
-
-@dataclass(frozen=True)
-class WordForms:
-    """A word of the query as the catalog's lexemes: as typed (with its completions),
-    the typed word's own lexemes as prefixes when it is the last word, and its
-    corrections by number of typos."""
-
-    typed: tuple[str, ...]
-    prefixes: tuple[str, ...] = ()
-    corrections: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, order=True)
-class IndexCursor:
-    """The last product of a page: its bucket (the exact SKU's first, then fewest typos,
-    then most words in the name) and, in it, its age (newest first)."""
-
-    not_sku: bool
-    typos: int
-    not_in_name: int  # minus the words in the name: ascending like the others
-    not_in_category: int  # minus the words in the category's name
-    created_at: datetime
-    id: uuid.UUID
-
-    @property
-    def bucket(self) -> tuple[bool, int, int, int]:
-        return (self.not_sku, self.typos, self.not_in_name, self.not_in_category)
-
-
-class IndexSort(enum.Enum):
-    RELEVANCE = "relevance"
-    NEWEST = "newest"
-    PRICE_ASC = "price_asc"
-    PRICE_DESC = "price_desc"
-
-
-# A relevance bucket: (not the exact SKU, typos, minus the words in the name, minus
-# those in the category's name); ascending is best first.
-Bucket = tuple[bool, int, int, int]
-# (key, id) of the last product of a page of a sort other than relevance: its
-# created_at (newest) or price, as PostgreSQL's cursors carry them.
-KeyCursor = tuple[Any, uuid.UUID]
-# Results up to this many are sorted by price directly; more, the price order walked.
-SORT_DIRECTLY = 2_000
-
-
-@dataclass(frozen=True)
-class IndexQuery:
-    words: tuple[WordForms, ...]
-    limit: int
-    sort: IndexSort = IndexSort.RELEVANCE
-    subtree: frozenset[uuid.UUID] | None = None  # the category filter's categories
-    in_stock: bool | None = None
-    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> values
-    sku_products: frozenset[uuid.UUID] = frozenset()  # the exact SKU's
-    after: IndexCursor | KeyCursor | None = None  # IndexCursor: relevance's
-
-
-@dataclass
-class IndexAnswer:
-    total: int
-    page: list[uuid.UUID]
-    next: IndexCursor | KeyCursor | None  # None: the last page
-    categories: dict[uuid.UUID, int]  # subtree counts, without the category filter
-    options: dict[str, int]  # option pair -> products choosing it would find
-
-
-def _add(planes: list[int], bits: int) -> list[int]:
-    """Bit-sliced counters: adds one to every product of ``bits``."""
-    out, carry = [], bits
-    for plane in planes:
-        out.append(plane ^ carry)
-        carry &= plane
-    if carry:
-        out.append(carry)
-    return out
-
-
-def _equal(planes: list[int], k: int, among: int) -> int:
-    """The products of ``among`` whose counter is ``k``."""
-    if k >> len(planes):
-        return 0
-    found = among
-    for i, plane in enumerate(planes):
-        found &= plane if (k >> i) & 1 else ~plane
-    return found
-
-
-@dataclass
-class _Text:
-    """Per product: how many words, how many typos, how many words in the name."""
-
-    words: list[int]
-    typos: list[int]
-    in_name: list[int]
-    in_category: list[int]
-    count: int
 
 
 def _union(table: Mapping[str, Postings], lexemes: Sequence[str]) -> int:
@@ -170,7 +60,7 @@ def _union(table: Mapping[str, Postings], lexemes: Sequence[str]) -> int:
     return bits
 
 
-def _text(index: CatalogIndex, words: Sequence[WordForms]) -> _Text:
+def _text(index: CatalogIndex, words: Sequence[WordForms]) -> TextCounts:
     counted: list[int] = []
     typos: list[int] = []
     in_name: list[int] = []
@@ -186,13 +76,13 @@ def _text(index: CatalogIndex, words: Sequence[WordForms]) -> _Text:
             # A product counts the typos of the best form it has.
             fresh = _union(index.anywhere, forms) & ~seen
             for _ in range(count):
-                typos = _add(typos, fresh)
+                typos = count_add(typos, fresh)
             seen |= fresh
             every_form += forms
-        counted = _add(counted, seen)
-        in_name = _add(in_name, _union(index.in_name, every_form))
-        in_category = _add(in_category, _union(index.in_category, every_form))
-    return _Text(counted, typos, in_name, in_category, len(words))
+        counted = count_add(counted, seen)
+        in_name = count_add(in_name, _union(index.in_name, every_form))
+        in_category = count_add(in_category, _union(index.in_category, every_form))
+    return TextCounts(counted, typos, in_name, in_category, len(words))
 
 
 def _variant_matches(
@@ -333,16 +223,16 @@ def answer(index: CatalogIndex, query: IndexQuery) -> IndexAnswer:
     # has, among the products every filter but the category's leaves.
     filtered = _filtered(index, live, query.options, query.in_stock)
     words_shown = text.count
-    while words_shown and not (_equal(text.words, words_shown, filtered) | (sku & filtered)):
+    while words_shown and not (count_equal(text.words, words_shown, filtered) | (sku & filtered)):
         words_shown -= 1
-    tier = (_equal(text.words, words_shown, live) if words_shown else 0) | (sku & live)
+    tier = (count_equal(text.words, words_shown, live) if words_shown else 0) | (sku & live)
     matched = tier & filtered
     shown = matched & subtree if subtree is not None else matched
     last: IndexCursor | KeyCursor | None
     if query.sort is IndexSort.RELEVANCE:
-        page, last = _page(index, text, shown, sku, query)
+        page, last = relevance_page(index, text, shown, sku, query)
     else:
-        page, last = _page_by_key(index, shown, query)
+        page, last = key_page(index, shown, query)
     in_category = tier & subtree if subtree is not None else tier
     return IndexAnswer(
         total=shown.bit_count(),
@@ -351,98 +241,3 @@ def answer(index: CatalogIndex, query: IndexQuery) -> IndexAnswer:
         categories=_category_counts(index, matched),
         options=_option_counts(index, query, in_category),
     )
-
-
-def _page(
-    index: CatalogIndex, text: _Text, shown: int, sku: int, query: IndexQuery
-) -> tuple[list[uuid.UUID], IndexCursor | None]:
-    """The page's products, bucket by bucket, newest first in each; and the cursor
-    after it if more follow."""
-    after = query.after
-    assert after is None or isinstance(after, IndexCursor)
-    wanted = query.limit + 1  # one more: is there a next page?
-    found: list[tuple[Bucket, int]] = []
-    for not_sku, group in ((False, shown & sku), (True, shown & ~sku)):
-        for typos in range(1 << len(text.typos)):
-            with_typos = _equal(text.typos, typos, group)
-            for in_name in range(text.count, -1, -1):
-                named = _equal(text.in_name, in_name, with_typos) if with_typos else 0
-                for in_category in range(text.count, -1, -1) if named else ():
-                    bucket = (not_sku, typos, -in_name, -in_category)
-                    if len(found) >= wanted or (after is not None and bucket < after.bucket):
-                        continue
-                    bits = _equal(text.in_category, in_category, named)
-                    if after is not None and bucket == after.bucket:
-                        bits &= (1 << index.older_than((after.created_at, after.id))) - 1
-                    found += [(bucket, p) for p in highest(bits, wanted - len(found))]
-    shown_products = [(bucket, _at(index, p)) for bucket, p in found][: query.limit]
-    last = None
-    if len(found) > query.limit and shown_products:
-        bucket, product = shown_products[-1]
-        last = IndexCursor(*bucket, product.created_at, product.id)
-    return [product.id for _, product in shown_products], last
-
-
-def _page_by_key(
-    index: CatalogIndex, shown: int, query: IndexQuery
-) -> tuple[list[uuid.UUID], KeyCursor | None]:
-    """A page of ``newest`` or a price sort, after the cursor's (key, id)."""
-    wanted = query.limit + 1
-    after = query.after
-    assert after is None or isinstance(after, tuple)
-    found: list[IndexedProduct] = []
-    if query.sort is IndexSort.NEWEST:
-        if after is not None:
-            shown &= (1 << index.older_than(after)) - 1
-        found = [_at(index, p) for p in highest(shown, wanted)]
-    elif shown.bit_count() <= SORT_DIRECTLY:
-        descending = query.sort is IndexSort.PRICE_DESC
-        few = sorted(map(_at_of(index), positions(shown)), key=_price_key, reverse=descending)
-        if after is not None:
-            few = [
-                p for p in few if (_price_key(p) < after if descending else _price_key(p) > after)
-            ]
-        found = few[:wanted]
-    else:
-        found = _walk_prices(index, shown, query.sort is IndexSort.PRICE_DESC, after, wanted)
-    last = None
-    if len(found) > query.limit:
-        product = found[query.limit - 1]
-        key = product.created_at if query.sort is IndexSort.NEWEST else product.price
-        last = (key, product.id)
-    return [product.id for product in found[: query.limit]], last
-
-
-def _walk_prices(
-    index: CatalogIndex, shown: int, descending: bool, after: KeyCursor | None, wanted: int
-) -> list[IndexedProduct]:
-    """The first ``wanted`` of ``shown`` in price order, from the cursor on."""
-    order = index.by_price
-    if descending:
-        start = len(order) if after is None else bisect.bisect_left(order, (*after, -1))
-        steps = range(start - 1, -1, -1)
-    else:
-        start = 0 if after is None else bisect.bisect_right(order, (*after, math.inf))
-        steps = range(start, len(order))
-    found: list[IndexedProduct] = []
-    for step in steps:
-        position = order[step][2]
-        if shown >> position & 1:
-            found.append(_at(index, position))
-            if len(found) == wanted:
-                break
-    return found
-
-
-def _price_key(product: IndexedProduct) -> tuple[int, uuid.UUID]:
-    return (product.price, product.id)
-
-
-def _at_of(index: CatalogIndex) -> Callable[[int], IndexedProduct]:
-    return functools.partial(_at, index)
-
-
-def _at(index: CatalogIndex, position: int) -> IndexedProduct:
-    product = index.product_at(position)
-    assert product is not None  # a live position
-    return product

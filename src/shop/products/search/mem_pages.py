@@ -1,0 +1,129 @@
+"""The page of an answer from the in-process index, after the query's cursor.
+
+Relevance: bucket by bucket in rank order (the exact SKU's first, then fewest typos,
+most words in the name, most in the category's name), the newest first in each; the
+cursor names the last product's bucket and ``(created_at, id)``, never a position, so
+any process continues a walk another began. ``newest``: the positions' order. The
+price sorts: the index's price order walked, or the results sorted when they are
+few; their cursors are PostgreSQL's own (the key and the id), so either backend
+continues the other's walk.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import math
+import uuid
+from collections.abc import Callable
+
+from shop.products.search.mem_bitmaps import count_equal, highest, positions
+from shop.products.search.mem_index import CatalogIndex, IndexedProduct
+from shop.products.search.mem_query import (
+    Bucket,
+    IndexCursor,
+    IndexQuery,
+    IndexSort,
+    KeyCursor,
+    TextCounts,
+)
+
+__all__ = ["SORT_DIRECTLY", "key_page", "relevance_page"]
+
+# Results up to this many are sorted by price directly; more, the price order walked.
+SORT_DIRECTLY = 2_000
+
+
+def relevance_page(
+    index: CatalogIndex, text: TextCounts, shown: int, sku: int, query: IndexQuery
+) -> tuple[list[uuid.UUID], IndexCursor | None]:
+    """The page's products, bucket by bucket, newest first in each; and the cursor
+    after it if more follow."""
+    after = query.after
+    assert after is None or isinstance(after, IndexCursor)
+    wanted = query.limit + 1  # one more: is there a next page?
+    found: list[tuple[Bucket, int]] = []
+    for not_sku, group in ((False, shown & sku), (True, shown & ~sku)):
+        for typos in range(1 << len(text.typos)):
+            with_typos = count_equal(text.typos, typos, group)
+            for in_name in range(text.count, -1, -1):
+                named = count_equal(text.in_name, in_name, with_typos) if with_typos else 0
+                for in_category in range(text.count, -1, -1) if named else ():
+                    bucket = (not_sku, typos, -in_name, -in_category)
+                    if len(found) >= wanted or (after is not None and bucket < after.bucket):
+                        continue
+                    bits = count_equal(text.in_category, in_category, named)
+                    if after is not None and bucket == after.bucket:
+                        bits &= (1 << index.older_than((after.created_at, after.id))) - 1
+                    found += [(bucket, p) for p in highest(bits, wanted - len(found))]
+    shown_products = [(bucket, _at(index, p)) for bucket, p in found][: query.limit]
+    last = None
+    if len(found) > query.limit and shown_products:
+        bucket, product = shown_products[-1]
+        last = IndexCursor(*bucket, product.created_at, product.id)
+    return [product.id for _, product in shown_products], last
+
+
+def key_page(
+    index: CatalogIndex, shown: int, query: IndexQuery
+) -> tuple[list[uuid.UUID], KeyCursor | None]:
+    """A page of ``newest`` or a price sort, after the cursor's (key, id)."""
+    wanted = query.limit + 1
+    after = query.after
+    assert after is None or isinstance(after, tuple)
+    found: list[IndexedProduct] = []
+    if query.sort is IndexSort.NEWEST:
+        if after is not None:
+            shown &= (1 << index.older_than(after)) - 1
+        found = [_at(index, p) for p in highest(shown, wanted)]
+    elif shown.bit_count() <= SORT_DIRECTLY:
+        descending = query.sort is IndexSort.PRICE_DESC
+        few = sorted(map(_at_of(index), positions(shown)), key=_price_key, reverse=descending)
+        if after is not None:
+            few = [
+                p for p in few if (_price_key(p) < after if descending else _price_key(p) > after)
+            ]
+        found = few[:wanted]
+    else:
+        found = _walk_prices(index, shown, query.sort is IndexSort.PRICE_DESC, after, wanted)
+    last = None
+    if len(found) > query.limit:
+        product = found[query.limit - 1]
+        key = product.created_at if query.sort is IndexSort.NEWEST else product.price
+        last = (key, product.id)
+    return [product.id for product in found[: query.limit]], last
+
+
+def _walk_prices(
+    index: CatalogIndex, shown: int, descending: bool, after: KeyCursor | None, wanted: int
+) -> list[IndexedProduct]:
+    """The first ``wanted`` of ``shown`` in price order, from the cursor on."""
+    order = index.by_price
+    if descending:
+        start = len(order) if after is None else bisect.bisect_left(order, (*after, -1))
+        steps = range(start - 1, -1, -1)
+    else:
+        start = 0 if after is None else bisect.bisect_right(order, (*after, math.inf))
+        steps = range(start, len(order))
+    found: list[IndexedProduct] = []
+    for step in steps:
+        position = order[step][2]
+        if shown >> position & 1:
+            found.append(_at(index, position))
+            if len(found) == wanted:
+                break
+    return found
+
+
+def _price_key(product: IndexedProduct) -> tuple[int, uuid.UUID]:
+    return (product.price, product.id)
+
+
+def _at_of(index: CatalogIndex) -> Callable[[int], IndexedProduct]:
+    return functools.partial(_at, index)
+
+
+def _at(index: CatalogIndex, position: int) -> IndexedProduct:
+    product = index.product_at(position)
+    assert product is not None  # a live position
+    return product
