@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,14 +37,28 @@ from shop.products.search.pg_text import correct
 from shop.products.search.pg_variants import read_option_pair
 
 
+def resident_mb() -> float:
+    """This process's resident set (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def compare(url: str, count: int, judged_size: int) -> None:
     engine = create_async_engine(to_async_database_url(url))
     sessions = create_sessionmaker(engine)
     async with unit_of_work(sessions) as session:
-        started = time.perf_counter()
-        index, _ = await load_index(session)
         slugs = dict((await session.execute(text("SELECT id, slug FROM categories"))).all())
-    print(f"indexed {index.size} products in {time.perf_counter() - started:.1f} s")
+        before = resident_mb()
+        started = time.perf_counter()
+        index, _versions = await load_index(session)  # kept, as the keeper keeps them
+        seconds = time.perf_counter() - started
+    gc.collect()
+    print(
+        f"indexed {index.size} products in {seconds:.1f} s;"
+        f" the process's resident memory {before:.0f} -> {resident_mb():.0f} MB"
+    )
     ids = {slug: category for category, slug in slugs.items()}
     backend = PostgresSearch()
     agree: Counter[str] = Counter()
