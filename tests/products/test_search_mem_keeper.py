@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from shop.kit.db import create_sessionmaker
+from shop.products.search.cursor import INDEX_TAG, encode_values
 from shop.products.search.mem_backend import IndexedSearch
 from shop.products.search.mem_keeper import IndexKeeper
 from shop.products.search.mem_loader import word_forms
@@ -155,5 +156,24 @@ async def test_pages_of_the_index_and_of_postgresql_never_mix(search: SearchFixt
     by_price = await searched(search, q="candle", sort="price_asc", limit=2)
     forged = await search.client.get(
         LISTING, params={"q": "candle", "cursor": by_price["next_cursor"]}
+    )
+    assert forged.status_code == 400, forged.text
+
+
+@pytest.mark.parametrize("search", ["indexed"], indirect=True)
+@pytest.mark.parametrize(
+    "values",
+    [
+        [INDEX_TAG, 0, 0, 0, 0, "2026-01-01", str(uuid.UUID(int=1))],  # naive time
+        [INDEX_TAG, 0, -1, 0, 0, "2026-01-01T00:00:00+00:00", str(uuid.UUID(int=1))],
+        [INDEX_TAG, 0, 0, "x", 0, "2026-01-01T00:00:00+00:00", str(uuid.UUID(int=1))],
+        [INDEX_TAG, 0, 0, 0, 0, "2026-01-01T00:00:00+00:00", "not an id"],
+        [INDEX_TAG, True, 0, 0, 0, "9999-12-31T23:59:59-23:59", str(uuid.UUID(int=1))],
+    ],
+)
+async def test_a_forged_index_cursor_is_a_400(search: SearchFixture, values: list[Any]) -> None:
+    await create(search, {"sku": "CAN-X", "name": "Candle", "price": 500})
+    forged = await search.client.get(
+        LISTING, params={"q": "candle", "cursor": encode_values(values)}
     )
     assert forged.status_code == 400, forged.text
