@@ -62,6 +62,7 @@ def products(draw: st.DrawFn) -> list[IndexedProduct]:
                 lexemes=lexemes,
                 variants=active,
                 price=min(variant.price for variant in active),
+                name=draw(st.sampled_from(["Lamp", "desk", "Desk", "Éclair", "_oak"])),
             )
         )
     return found
@@ -166,6 +167,8 @@ class Reading:
             return (product.price, product.id)
         if self.query.sort is IndexSort.PRICE_DESC:
             return (-product.price, -product.id.int)
+        if self.query.sort is IndexSort.NAME:
+            return (product.name, product.id)
         typos = sum(self.level(product, w) or 0 for w in self.query.words)
         in_name, in_category = (
             sum(
@@ -228,6 +231,7 @@ def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None
             lexemes={"lamp": "A"},
             variants=(IndexedVariant(1000, frozenset(), stocked=True),),
             price=1000,
+            name="Lamp",
         )
         for n in (1, 2)
     )
@@ -235,7 +239,11 @@ def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None
     lamp = IndexQuery(words=(WordForms(typed=("lamp",)),), limit=10)
     assert answer(index, lamp).page == [second.id, first.id]
 
-    index.put(IndexedProduct(first.id, first.created_at, None, {"desk": "C"}, first.variants, 1000))
+    index.put(
+        IndexedProduct(
+            first.id, first.created_at, None, {"desk": "C"}, first.variants, 1000, "Desk"
+        )
+    )
     assert answer(index, lamp).page == [second.id]
     index.remove(second.id)
     assert answer(index, lamp).total == 0
@@ -252,6 +260,7 @@ def test_a_product_older_than_the_newest_moves_the_newer_ones_after_it() -> None
             lexemes={"lamp": "A"},
             variants=(IndexedVariant(1000, frozenset(), stocked=True),),
             price=1000,
+            name="Lamp",
         )
 
     index = CatalogIndex.of(CATEGORIES, [product(1), product(3), product(5)])

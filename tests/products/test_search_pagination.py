@@ -57,6 +57,7 @@ def _key(sort: str, item: dict[str, Any]) -> Any:
         {"q": "gadget", "sort": "newest"},
         {"q": "gadgte", "sort": "price_asc"},
         {"q": "blue gadget", "sort": "price_desc"},
+        {"q": "gadget", "sort": "name"},
     ],
     ids=lambda params: "-".join(str(v) for v in params.values()),
 )

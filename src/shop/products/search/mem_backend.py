@@ -1,8 +1,9 @@
 """PostgreSQL search with the in-process index (``SEARCH_IN_PROCESS_INDEX=true``).
 
-A text search of the active catalog by relevance, age or price, without a price
-filter, is answered from the process's
-:class:`~shop.products.search.mem_index.CatalogIndex`: one round trip for the words
+A text search of the active catalog by relevance, age, price or name (where the
+database's collation orders names by code point), without a price filter, is
+answered from the process's :class:`~shop.products.search.mem_index.CatalogIndex`:
+one round trip for the words
 (the vocabulary's corrections and completions, as PostgreSQL search does), one for
 their lexemes, then set operations in the process, then the page's rows. Everything
 else, and option filters that leave too many products to check one by one, goes to
@@ -48,7 +49,8 @@ from shop.products.search.query import ProductQuery, SortOrder
 
 __all__ = ["IndexedSearch"]
 
-# The sorts the index answers (name's order is the database's collation: PostgreSQL).
+# The sorts the index answers; and the name sort where the database orders names as
+# Python does (mem_loader's collation probe).
 SORTS = {
     SortOrder.RELEVANCE: IndexSort.RELEVANCE,
     SortOrder.NEWEST: IndexSort.NEWEST,
@@ -80,13 +82,14 @@ class IndexedSearch:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._follower, 5)
 
-    @staticmethod
-    def answers(query: ProductQuery) -> bool:
+    def answers(self, query: ProductQuery) -> bool:
         """Whether the index answers ``query``."""
         sort = query.effective_sort
+        index = self.keeper.index
+        by_name = index is not None and index.names_in_code_point_order
         return (
             bool(query.words)
-            and sort in SORTS
+            and (sort in SORTS or (sort is SortOrder.NAME and by_name))
             and query.min_price is None
             and query.max_price is None
             and query.status is ProductStatus.ACTIVE
@@ -115,7 +118,7 @@ class IndexedSearch:
         asked = IndexQuery(
             words=forms,
             limit=query.limit,
-            sort=SORTS[sort],
+            sort=SORTS.get(sort, IndexSort.NAME),
             subtree=frozenset(subtree) if subtree is not None else None,
             in_stock=query.in_stock,
             options=dict(query.options),

@@ -8,7 +8,7 @@ the newer ones after it (:meth:`CatalogIndex.extend`).
 Per lexeme (as ``products.search_vector`` has it: all weights, weight A (the name
 and SKU) and weight B (the category's name)), per leaf category, per option pair of
 an active variant (and of one in stock), and for the products with units, a
-:class:`Postings` of positions; and the live products in price order. A search
+:class:`Postings` of positions; and the live products in price and name order. A search
 (``shop.products.search.mem_search``) combines them.
 """
 
@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from shop.products.search.mem_bitmaps import Postings
 
@@ -51,6 +51,7 @@ class IndexedProduct:
     lexemes: Mapping[str, str]  # lexeme -> its weights in the vector ("A", "BC" ...)
     variants: tuple[IndexedVariant, ...]  # the active ones
     price: int  # the products row's: its lowest active variant's (the price sorts' key)
+    name: str
 
     @property
     def stocked(self) -> bool:
@@ -86,8 +87,13 @@ class CatalogIndex:
         self.stocked_pairs: dict[str, Postings] = {}
         self.stocked = Postings()
         self._live = Postings()
-        # The live products by (price, id), each with its position: the price sorts.
+        # The live products by (price, id) and by (name, id), each with its position:
+        # the price and name sorts.
         self.by_price: list[tuple[int, uuid.UUID, int]] = []
+        self.by_name: list[tuple[str, uuid.UUID, int]] = []
+        # Whether the database orders names as Python does (by code point): only then
+        # does the index answer the name sort (mem_loader checks the collation).
+        self.names_in_code_point_order = False
         self._lexemes_sorted: list[str] | None = None
 
     @classmethod
@@ -136,19 +142,20 @@ class CatalogIndex:
         # The emptied places take the first one's key: the keys stay ascending.
         self._keys[position:] = [first] * (len(self._keys) - position)
         added = sorted([*fresh, *moved], key=_key)
-        # Many at once (a load): the price order sorted once, not kept entry by entry.
+        # Many at once (a load): the orders sorted once, not kept entry by entry.
         in_bulk = len(added) > 1_000
         for product in added:
-            self._place(product, keep_price_order=not in_bulk)
+            self._place(product, keep_orders=not in_bulk)
         if in_bulk:
             self.by_price.sort()
+            self.by_name.sort()
 
     def put(self, product: IndexedProduct) -> None:
         """Replaces the product with ``product``'s id (which keeps its place), or adds it
         at the end (:meth:`extend` keeps the order: new products go through it)."""
-        self._place(product, keep_price_order=True)
+        self._place(product, keep_orders=True)
 
-    def _place(self, product: IndexedProduct, *, keep_price_order: bool) -> None:
+    def _place(self, product: IndexedProduct, *, keep_orders: bool) -> None:
         position = self._at.get(product.id)
         if position is None:
             position = len(self._products)
@@ -173,10 +180,11 @@ class CatalogIndex:
         if product.stocked:
             self.stocked.add(position, size)
         self._live.add(position, size)
-        if keep_price_order:
-            bisect.insort(self.by_price, (product.price, product.id, position))
-        else:
-            self.by_price.append((product.price, product.id, position))
+        for order, entry in self._orders(product, position):
+            if keep_orders:
+                bisect.insort(order, entry)
+            else:
+                order.append(entry)
 
     def remove(self, product_id: uuid.UUID) -> None:
         """Takes the product out (archived, drafted, deleted); its position stays empty."""
@@ -226,7 +234,16 @@ class CatalogIndex:
                 self.stocked_pairs[pair].discard(position)
         self.stocked.discard(position)
         self._live.discard(position)
-        entry = (product.price, product.id, position)
-        at = bisect.bisect_left(self.by_price, entry)
-        if at < len(self.by_price) and self.by_price[at] == entry:
-            del self.by_price[at]
+        for order, entry in self._orders(product, position):
+            at = bisect.bisect_left(order, entry)
+            if at < len(order) and order[at] == entry:
+                del order[at]
+
+    def _orders(
+        self, product: IndexedProduct, position: int
+    ) -> list[tuple[list[Any], tuple[Any, uuid.UUID, int]]]:
+        """The sort orders and the product's entry in each."""
+        return [
+            (self.by_price, (product.price, product.id, position)),
+            (self.by_name, (product.name, product.id, position)),
+        ]

@@ -48,7 +48,7 @@ _VERSION = """
 # Products with their active variants: price, option pairs (as the products row keeps
 # them), and whether units are available. {where} filters the products.
 _PRODUCTS = """
-    SELECT p.id, p.status, p.created_at, p.category_id, p.price,
+    SELECT p.id, p.status, p.created_at, p.category_id, p.price, p.name,
            p.search_vector::text AS vector, {version} AS version,
            coalesce(json_agg(json_build_array(
                v.price,
@@ -76,6 +76,12 @@ _CHANGED_TEMPLATE = """SELECT p.id, p.status = 'active' AS active, {version} AS 
                     WHERE c.product_id = p.id AND c.updated_at >= :since)"""
 _CHANGED = text(_CHANGED_TEMPLATE.format(version=_VERSION))
 _CATEGORIES = text("SELECT id, path, slug, name FROM categories")
+# Names the collations differ on (case, accents, punctuation, digits, other scripts):
+# if the database sorts them as Python does, by code point, its name order is Python's
+# (C, POSIX, C.UTF-8); a language's collation (en_US ...) is not, and PostgreSQL keeps
+# the name sort.
+COLLATION_PROBE = ("a", "B", "b", "Z", "_x", "-x", " x", "10", "9", "é", "e", "f", "Ä", "ß", "ж")
+_COLLATED = text("SELECT array_agg(s ORDER BY s) FROM unnest(CAST(:probe AS text[])) AS s")
 # The lexemes of each form, English (stemmed) and as typed, as to_tsquery makes them.
 _LEXEMES = text(
     "SELECT f, coalesce(tsvector_to_array("
@@ -105,6 +111,7 @@ def product_of(row: Any) -> IndexedProduct:
             for price, pairs, stocked in row.variants
         ),
         price=row.price,
+        name=sys.intern(row.name),
     )
 
 
@@ -128,7 +135,10 @@ async def load_index(session: AsyncSession) -> tuple[CatalogIndex, dict[uuid.UUI
     known = {category: facts for category, (facts, _) in (await categories(session)).items()}
     rows = (await session.execute(_ACTIVE)).all()
     versions = {row.id: row.version for row in rows}
-    return CatalogIndex.of(known, (product_of(row) for row in rows)), versions
+    index = CatalogIndex.of(known, (product_of(row) for row in rows))
+    ordered = await session.scalar(_COLLATED, {"probe": list(COLLATION_PROBE)})
+    index.names_in_code_point_order = ordered == sorted(COLLATION_PROBE)
+    return index, versions
 
 
 async def changed_products(

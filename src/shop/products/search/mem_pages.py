@@ -4,9 +4,9 @@ Relevance: bucket by bucket in rank order (the exact SKU's first, then fewest ty
 most words in the name, most in the category's name), the newest first in each; the
 cursor names the last product's bucket and ``(created_at, id)``, never a position, so
 any process continues a walk another began. ``newest``: the positions' order. The
-price sorts: the index's price order walked, or the results sorted when they are
-few; their cursors are PostgreSQL's own (the key and the id), so either backend
-continues the other's walk.
+price and name sorts: the index's price or name order walked, or the results
+sorted when they are few; their cursors are PostgreSQL's own (the key and the id),
+so either backend continues the other's walk.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import bisect
 import functools
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from shop.products.search.mem_bitmaps import count_equal, highest, positions
 from shop.products.search.mem_index import CatalogIndex, IndexedProduct
@@ -67,7 +68,7 @@ def relevance_page(
 def key_page(
     index: CatalogIndex, shown: int, query: IndexQuery
 ) -> tuple[list[uuid.UUID], KeyCursor | None]:
-    """A page of ``newest`` or a price sort, after the cursor's (key, id)."""
+    """A page of ``newest``, a price sort or ``name``, after the cursor's (key, id)."""
     wanted = query.limit + 1
     after = query.after
     assert after is None or isinstance(after, tuple)
@@ -76,29 +77,40 @@ def key_page(
         if after is not None:
             shown &= (1 << index.older_than(after)) - 1
         found = [_at(index, p) for p in highest(shown, wanted)]
-    elif shown.bit_count() <= SORT_DIRECTLY:
-        descending = query.sort is IndexSort.PRICE_DESC
-        few = sorted(map(_at_of(index), positions(shown)), key=_price_key, reverse=descending)
-        if after is not None:
-            few = [
-                p for p in few if (_price_key(p) < after if descending else _price_key(p) > after)
-            ]
-        found = few[:wanted]
     else:
-        found = _walk_prices(index, shown, query.sort is IndexSort.PRICE_DESC, after, wanted)
+        descending = query.sort is IndexSort.PRICE_DESC
+        key = _name_key if query.sort is IndexSort.NAME else _price_key
+        if shown.bit_count() <= SORT_DIRECTLY:
+            few = sorted(map(_at_of(index), positions(shown)), key=key, reverse=descending)
+            if after is not None:
+                few = [p for p in few if (key(p) < after if descending else key(p) > after)]
+            found = few[:wanted]
+        else:
+            order = index.by_name if query.sort is IndexSort.NAME else index.by_price
+            found = _walk(index, order, shown, descending, after, wanted)
     last = None
     if len(found) > query.limit:
         product = found[query.limit - 1]
-        key = product.created_at if query.sort is IndexSort.NEWEST else product.price
-        last = (key, product.id)
+        last = (_key_of(query.sort, product), product.id)
     return [product.id for product in found[: query.limit]], last
 
 
-def _walk_prices(
-    index: CatalogIndex, shown: int, descending: bool, after: KeyCursor | None, wanted: int
+def _key_of(sort: IndexSort, product: IndexedProduct) -> Any:
+    if sort is IndexSort.NEWEST:
+        return product.created_at
+    return product.name if sort is IndexSort.NAME else product.price
+
+
+def _walk(
+    index: CatalogIndex,
+    order: Sequence[tuple[Any, uuid.UUID, int]],
+    shown: int,
+    descending: bool,
+    after: KeyCursor | None,
+    wanted: int,
 ) -> list[IndexedProduct]:
-    """The first ``wanted`` of ``shown`` in price order, from the cursor on."""
-    order = index.by_price
+    """The first ``wanted`` of ``shown`` in ``order`` (key, id, position), from the
+    cursor on."""
     if descending:
         start = len(order) if after is None else bisect.bisect_left(order, (*after, -1))
         steps = range(start - 1, -1, -1)
@@ -113,6 +125,10 @@ def _walk_prices(
             if len(found) == wanted:
                 break
     return found
+
+
+def _name_key(product: IndexedProduct) -> tuple[str, uuid.UUID]:
+    return (product.name, product.id)
 
 
 def _price_key(product: IndexedProduct) -> tuple[int, uuid.UUID]:

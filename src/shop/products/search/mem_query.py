@@ -54,13 +54,14 @@ class IndexSort(enum.Enum):
     NEWEST = "newest"
     PRICE_ASC = "price_asc"
     PRICE_DESC = "price_desc"
+    NAME = "name"  # only where the database orders names by code point
 
 
 # A relevance bucket: (not the exact SKU, typos, minus the words in the name, minus
 # those in the category's name); ascending is best first.
 Bucket = tuple[bool, int, int, int]
 # (key, id) of the last product of a page of a sort other than relevance: its
-# created_at (newest) or price, as PostgreSQL's cursors carry them.
+# created_at (newest), price or name, as PostgreSQL's cursors carry them.
 KeyCursor = tuple[Any, uuid.UUID]
 
 
