@@ -42,6 +42,7 @@ from shop.cli.system import data_layer
 from shop.kit.config import to_async_database_url
 from shop.kit.db import create_sessionmaker, unit_of_work
 from shop.products.search import ProductQuery
+from shop.products.search.mem_bitmaps import count_add, count_equal, highest
 from shop.products.search.pg_prepare import prepare
 from shop.products.search.pg_text import correct
 
@@ -66,36 +67,6 @@ def bitmap(positions: Iterable[int], size: int) -> int:
     for position in positions:
         raw[position >> 3] |= 1 << (position & 7)
     return int.from_bytes(raw, "little")
-
-
-def add(planes: list[int], word: int) -> list[int]:
-    """Bit-sliced counters: per product, how many of the words added it has."""
-    out, carry = [], word
-    for plane in planes:
-        out.append(plane ^ carry)
-        carry &= plane
-    if carry:
-        out.append(carry)
-    return out
-
-
-def equal(planes: list[int], k: int, among: int) -> int:
-    """The products of ``among`` whose count is ``k``."""
-    if k >> len(planes):
-        return 0
-    found = among
-    for i, plane in enumerate(planes):
-        found &= plane if (k >> i) & 1 else ~plane
-    return found
-
-
-def highest(bits: int, k: int) -> list[int]:
-    found = []
-    while bits and len(found) < k:
-        top = bits.bit_length() - 1
-        found.append(top)
-        bits ^= 1 << top
-    return found
 
 
 class Index:
@@ -170,23 +141,23 @@ def search(
         seen = 0
         for n, bits in levels:
             for _ in range(n):  # the best level a product matches the word at
-                typos = add(typos, bits & ~seen)
+                typos = count_add(typos, bits & ~seen)
             seen |= bits
-        counts = add(counts, seen & among)
+        counts = count_add(counts, seen & among)
         every = word.typed + [lexeme for ls in word.corrections.values() for lexeme in ls]
-        names = add(names, index.of(every, name=True))
+        names = count_add(names, index.of(every, name=True))
     matched = 0
     for k in range(len(words), 0, -1):  # the most words some product has
-        if matched := equal(counts, k, among):
+        if matched := count_equal(counts, k, among):
             break
     facets = {c: n for c, bits in index.subtree.items() if (n := (matched & bits).bit_count())}
     options = {p: n for p, bits in index.pairs.items() if (n := (matched & bits).bit_count())}
     shown = matched & index.subtree[category] if category else matched
     page: list[int] = []
     for typo_count in range(1 << len(typos)):
-        with_typos = equal(typos, typo_count, shown)
+        with_typos = count_equal(typos, typo_count, shown)
         for name_count in range(len(words), -1, -1):
-            if bucket := equal(names, name_count, with_typos):
+            if bucket := count_equal(names, name_count, with_typos):
                 page += highest(bucket, limit - len(page))
             if len(page) >= limit:
                 return matched.bit_count(), facets, options, page

@@ -30,7 +30,7 @@ from tests.products.search_support import (
     search_catalog,
     search_tokens,
 )
-from tests.products.variant_support import API, SIZE_COLOR, create, variant
+from tests.products.variant_support import API, SIZE_COLOR, create, restock, variant
 from tests.support import Databases
 
 __all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
@@ -213,12 +213,7 @@ async def test_the_api_writes_keep_the_row(search: SearchFixture) -> None:
     large = added.json()["id"]
     assert (await in_step(catalog, product))["max_price"] == 2500
 
-    restocked = await search.client.post(
-        f"{API}/products/{tee['id']}/inventory/adjustments",
-        json={"variant_id": large, "delta": 2, "reason": "delivery"},
-        headers=search.admin,
-    )
-    assert restocked.status_code == 200, restocked.text
+    await restock(search, tee["id"], large, 2)
     assert option_pair("Size", "L") in (await in_step(catalog, product))["stocked_pairs"]
 
     repriced = await search.client.patch(

@@ -27,7 +27,7 @@ from tests.products.search_support import (
     search_catalog,
     search_tokens,
 )
-from tests.products.variant_support import API, SIZE_COLOR, create, variant
+from tests.products.variant_support import API, SIZE_COLOR, create, restock, variant
 
 __all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
 
@@ -77,12 +77,7 @@ async def test_a_catch_up_finds_each_kind_of_catalog_write(search: SearchFixture
     assert (await find(keeper, "hoodie", in_stock="true")).total == 0
 
     [small] = hoodie["variants"]
-    restocked = await search.client.post(
-        f"{API}/products/{hoodie['id']}/inventory/adjustments",
-        json={"variant_id": small["id"], "delta": 3, "reason": "delivery"},
-        headers=search.admin,
-    )
-    assert restocked.status_code == 200, restocked.text
+    await restock(search, hoodie["id"], small["id"], 3)
     await keeper.catch_up()
     in_stock = await find(keeper, "hoodie", **{"in_stock": "true", "option.Size": "S"})
     assert in_stock.page == [uuid.UUID(hoodie["id"])]
@@ -121,12 +116,7 @@ async def test_a_catalog_write_is_in_the_next_search_and_stock_follows(
     assert (await searched(search, q="lantern", in_stock="true"))["total"] == 0
 
     [small] = lantern["variants"]
-    restocked = await search.client.post(
-        f"{API}/products/{lantern['id']}/inventory/adjustments",
-        json={"variant_id": small["id"], "delta": 2, "reason": "delivery"},
-        headers=search.admin,
-    )
-    assert restocked.status_code == 200, restocked.text
+    await restock(search, lantern["id"], small["id"], 2)
     # Stock follows in the background, within SEARCH_INDEX_FOLLOW_SECONDS (1 s).
     deadline = time.monotonic() + 30
     while (await searched(search, q="lantern", in_stock="true"))["total"] != 1:

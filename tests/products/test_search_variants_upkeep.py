@@ -27,6 +27,7 @@ from tests.products.variant_support import (
     hoodie_tee_mug,
     load_demo_catalog_with_variants,
     names,
+    restock,
     variant,
 )
 
@@ -57,12 +58,7 @@ async def test_a_variant_write_shows_in_the_next_listing(search: SearchFixture) 
     assert await names(search, ("option.Color", "Red"), ("in_stock", "true")) == ["Hoodie"]
     assert await names(search, ("q", "ZX-4410")) == ["Tee"]
 
-    restocked = await search.client.post(
-        f"{API}/products/{tee['id']}/inventory/adjustments",
-        json={"variant_id": added.json()["id"], "delta": 2, "reason": "delivery"},
-        headers=search.admin,
-    )
-    assert restocked.status_code == 200, restocked.text
+    await restock(search, tee["id"], added.json()["id"], 2)
     # A cached page may lag a stock change by 2 s (docs/search.md): another query.
     restocked_red = [("option.Color", "Red"), ("in_stock", "true"), ("sort", "name")]
     assert await names(search, *restocked_red) == ["Hoodie", "Tee"]
@@ -123,12 +119,7 @@ async def test_variant_writes_reach_the_engine_through_the_outbox(
     await finds(("q", "ZX-4410"), expected=["Tee"])
     await finds(("option.Color", "Red"), ("in_stock", "true"), expected=[])
 
-    restocked = await search.client.post(
-        f"{API}/products/{tee['id']}/inventory/adjustments",
-        json={"variant_id": red, "delta": 2, "reason": "delivery"},
-        headers=search.admin,
-    )
-    assert restocked.status_code == 200, restocked.text
+    await restock(search, tee["id"], red, 2)
     await finds(("option.Color", "Red"), ("in_stock", "true"), expected=["Tee"])
 
     repriced = await search.client.patch(

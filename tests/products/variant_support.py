@@ -31,6 +31,16 @@ async def create(search: SearchFixture, body: dict[str, Any]) -> dict[str, Any]:
     return created
 
 
+async def restock(search: SearchFixture, product_id: str, variant_id: str, delta: int) -> None:
+    """A delivery of ``delta`` units of the variant, through the API (asserts a 200)."""
+    restocked = await search.client.post(
+        f"{API}/products/{product_id}/inventory/adjustments",
+        json={"variant_id": variant_id, "delta": delta, "reason": "delivery"},
+        headers=search.admin,
+    )
+    assert restocked.status_code == 200, restocked.text
+
+
 async def hoodie_tee_mug(search: SearchFixture) -> dict[str, dict[str, Any]]:
     """Hoodie: M/Red and L/Blue. Tee: M/Blue and S/Blue. Mug: no options."""
     hoodie = await create(
