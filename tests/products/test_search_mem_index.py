@@ -222,19 +222,21 @@ def test_answers_as_the_rules_read_product_by_product(
     assert [*walked, *page.page] == [p.id for p in ranked]
 
 
-def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None:
-    first, second = (
-        IndexedProduct(
-            id=uuid.UUID(int=n),
-            created_at=EPOCH + timedelta(minutes=n),
-            category_id=None,
-            lexemes={"lamp": "A"},
-            variants=(IndexedVariant(1000, frozenset(), stocked=True),),
-            price=1000,
-            name="Lamp",
-        )
-        for n in (1, 2)
+def lamp_at(minute: int) -> IndexedProduct:
+    """A lamp created ``minute`` minutes after the epoch (its id the minute too)."""
+    return IndexedProduct(
+        id=uuid.UUID(int=minute),
+        created_at=EPOCH + timedelta(minutes=minute),
+        category_id=None,
+        lexemes={"lamp": "A"},
+        variants=(IndexedVariant(1000, frozenset(), stocked=True),),
+        price=1000,
+        name="Lamp",
     )
+
+
+def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None:
+    first, second = lamp_at(1), lamp_at(2)
     index = CatalogIndex.of(CATEGORIES, [second, first])
     lamp = IndexQuery(words=(WordForms(typed=("lamp",)),), limit=10)
     assert answer(index, lamp).page == [second.id, first.id]
@@ -252,23 +254,12 @@ def test_a_product_put_again_keeps_its_place_and_a_removed_one_is_gone() -> None
 
 
 def test_a_product_older_than_the_newest_moves_the_newer_ones_after_it() -> None:
-    def product(minute: int) -> IndexedProduct:
-        return IndexedProduct(
-            id=uuid.UUID(int=minute),
-            created_at=EPOCH + timedelta(minutes=minute),
-            category_id=None,
-            lexemes={"lamp": "A"},
-            variants=(IndexedVariant(1000, frozenset(), stocked=True),),
-            price=1000,
-            name="Lamp",
-        )
-
-    index = CatalogIndex.of(CATEGORIES, [product(1), product(3), product(5)])
+    index = CatalogIndex.of(CATEGORIES, [lamp_at(1), lamp_at(3), lamp_at(5)])
     lamp = IndexQuery(words=(WordForms(typed=("lamp",)),), limit=2)
     first = answer(index, lamp)
     assert first.page == [uuid.UUID(int=5), uuid.UUID(int=3)]
     # Committed late: minute 2 and 4 arrive after minute 5 was placed.
-    index.extend([product(4), product(2)])
+    index.extend([lamp_at(4), lamp_at(2)])
     assert answer(index, replace(lamp, limit=10)).page == [
         uuid.UUID(int=minute) for minute in (5, 4, 3, 2, 1)
     ]
