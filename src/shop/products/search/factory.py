@@ -94,8 +94,9 @@ def _backend(settings: ProductsSettings, app: FastAPI) -> SearchBackend:
 
 
 def search_resource(settings: ProductsSettings) -> Resource:
-    """Puts the backend at ``app.state.search``; with a search engine, makes sure the
-    index exists and adds a readiness check."""
+    """Puts the backend at ``app.state.search``; with the in-process index, loads it
+    before the app is ready; with a search engine, makes sure the index exists and adds
+    a readiness check."""
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[Mapping[str, ReadinessCheck]]:

@@ -49,13 +49,14 @@ from shop.products.search.query import ProductQuery, SortOrder
 
 __all__ = ["IndexedSearch"]
 
-# The sorts the index answers; and the name sort where the database orders names as
-# Python does (mem_loader's collation probe).
+# The sorts the index answers: name only where the database orders names as Python
+# does (mem_loader's collation probe).
 SORTS = {
     SortOrder.RELEVANCE: IndexSort.RELEVANCE,
     SortOrder.NEWEST: IndexSort.NEWEST,
     SortOrder.PRICE_ASC: IndexSort.PRICE_ASC,
     SortOrder.PRICE_DESC: IndexSort.PRICE_DESC,
+    SortOrder.NAME: IndexSort.NAME,
 }
 
 
@@ -89,7 +90,8 @@ class IndexedSearch:
         by_name = index is not None and index.names_in_code_point_order
         return (
             bool(query.words)
-            and (sort in SORTS or (sort is SortOrder.NAME and by_name))
+            and sort in SORTS
+            and (sort is not SortOrder.NAME or by_name)
             and query.min_price is None
             and query.max_price is None
             and query.status is ProductStatus.ACTIVE
@@ -118,7 +120,7 @@ class IndexedSearch:
         asked = IndexQuery(
             words=forms,
             limit=query.limit,
-            sort=SORTS.get(sort, IndexSort.NAME),
+            sort=SORTS[sort],
             subtree=frozenset(subtree) if subtree is not None else None,
             in_stock=query.in_stock,
             options=dict(query.options),
