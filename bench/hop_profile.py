@@ -55,7 +55,7 @@ def package_of(frame: str) -> str:
 
 
 def function_of(frame: str) -> str:
-    """"function (path/to/file.py:line)" without its line: one entry per function."""
+    """ "function (path/to/file.py:line)" without its line: one entry per function."""
     return frame[: frame.rfind(":")] + ")" if "(" in frame else frame
 
 

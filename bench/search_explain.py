@@ -122,8 +122,7 @@ async def profile(url: str, count: int) -> None:
         cpu = time.process_time()
         profiler.enable()
         for query in queries:
-            page = await reads.search_listing(sessions, backend, _NoMedia(), query)
-            page.model_dump_json()
+            await reads.search_listing(sessions, backend, _NoMedia(), query)
         profiler.disable()
         wall = (time.perf_counter() - started) * 1000 / len(queries)
         own = (time.process_time() - cpu) * 1000 / len(queries)

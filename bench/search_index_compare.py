@@ -29,7 +29,7 @@ from shop.cli.system import data_layer
 from shop.kit.config import to_async_database_url
 from shop.kit.db import create_sessionmaker, unit_of_work
 from shop.products.search import PostgresSearch, ProductQuery, SortOrder
-from shop.products.search.mem_loader import load_index, word_forms
+from shop.products.search.mem_loader import Lexicon, load_index, word_forms
 from shop.products.search.mem_query import IndexQuery
 from shop.products.search.mem_search import TooBroad, answer
 from shop.products.search.pg_prepare import prepare
@@ -61,6 +61,7 @@ async def compare(url: str, count: int, judged_size: int) -> None:
     )
     ids = {slug: category for category, slug in slugs.items()}
     backend = PostgresSearch()
+    lexicon = Lexicon()
     agree: Counter[str] = Counter()
     overlap, compared, too_broad = 0.0, 0, 0
     postgres_cpu = index_cpu = 0.0
@@ -77,8 +78,10 @@ async def compare(url: str, count: int, judged_size: int) -> None:
             page = await backend.search(session, query)
             postgres_cpu += time.process_time() - cpu
             cpu = time.process_time()
-            words, subtree, found, sku_products = await prepare(session, query)
-            forms = await word_forms(session, correct(words, found))
+            prepared = await prepare(session, query, lexemes=True)
+            words = correct(prepared.words, prepared.found)
+            forms = await word_forms(session, words, lexicon, prepared.typed_lexemes)
+            subtree, sku_products = prepared.subtree, prepared.sku_products
             try:
                 got = answer(
                     index,
@@ -136,14 +139,16 @@ async def judged(
     async with unit_of_work(sessions) as session:
         skus = dict((await session.execute(text("SELECT id, sku FROM products"))).all())
     by_postgres, by_index = {}, {}
+    lexicon = Lexicon()
     for judged_query in queries:
         query = ProductQuery.model_validate({"q": judged_query.q, "limit": 10})
         async with unit_of_work(sessions) as session:
             page = await backend.search(session, query)
             by_postgres[judged_query.q] = [p.sku for p in page.products]
-            words, _, found, sku_products = await prepare(session, query)
-            forms = await word_forms(session, correct(words, found)) if words else ()
-        got = answer(index, IndexQuery(forms, 10, sku_products=frozenset(sku_products)))
+            prepared = await prepare(session, query, lexemes=True)
+            words = correct(prepared.words, prepared.found)
+            forms = await word_forms(session, words, lexicon, prepared.typed_lexemes)
+        got = answer(index, IndexQuery(forms, 10, sku_products=frozenset(prepared.sku_products)))
         by_index[judged_query.q] = [skus[i] for i in got.page]
     for name, answers in (("PostgreSQL", by_postgres), ("index", by_index)):
         scores = module.score(queries, answers)

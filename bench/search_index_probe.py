@@ -195,8 +195,9 @@ async def probe(url: str, count: int) -> None:
             continue
         async with unit_of_work(sessions) as session:
             cpu = time.process_time()
-            words, subtree, found, _ = await prepare(session, query)
-            corrected = correct(words, found)
+            prepared = await prepare(session, query)
+            subtree = prepared.subtree
+            corrected = correct(prepared.words, prepared.found)
             prepared += time.process_time() - cpu
             cpu = time.process_time()
             forms = {form for w in corrected for form in [w.typed, *w.completions]}

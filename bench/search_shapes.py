@@ -69,8 +69,7 @@ async def shapes(url: str, count: int, products: int, query_cache_size: int = 50
                 params = dict(parse_qsl(path.lstrip("?")))
                 query = ProductQuery.model_validate(params)
                 started = time.perf_counter()
-                page = await reads.search_listing(sessions, backend, _NoMedia(), query)
-                page.model_dump_json()
+                await reads.search_listing(sessions, backend, _NoMedia(), query)
                 ms = (time.perf_counter() - started) * 1000
                 by_shape[_shape(params)].append(ms)
                 slowest.append((ms, path))

@@ -14,7 +14,7 @@ from shop.kit.db import create_sessionmaker
 from shop.products.search.cursor import INDEX_TAG, encode_values
 from shop.products.search.mem_backend import IndexedSearch
 from shop.products.search.mem_keeper import IndexKeeper
-from shop.products.search.mem_loader import word_forms
+from shop.products.search.mem_loader import Lexicon, word_forms
 from shop.products.search.mem_query import IndexAnswer, IndexQuery
 from shop.products.search.mem_search import answer
 from shop.products.search.pg_prepare import prepare
@@ -35,8 +35,9 @@ __all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
 async def find(keeper: IndexKeeper, q: str, **filters: Any) -> IndexAnswer:
     query = ProductQuery.model_validate({"q": q, **filters})
     async with keeper.sessions() as session:
-        words, _, found, sku_products = await prepare(session, query)
-        forms = await word_forms(session, correct(words, found))
+        prepared = await prepare(session, query, lexemes=True)
+        words = correct(prepared.words, prepared.found)
+        forms = await word_forms(session, words, Lexicon(), prepared.typed_lexemes)
     assert keeper.index is not None
     return answer(
         keeper.index,
@@ -45,7 +46,7 @@ async def find(keeper: IndexKeeper, q: str, **filters: Any) -> IndexAnswer:
             20,
             in_stock=query.in_stock,
             options=dict(query.options),
-            sku_products=frozenset(sku_products),
+            sku_products=frozenset(prepared.sku_products),
         ),
     )
 

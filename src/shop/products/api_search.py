@@ -70,10 +70,9 @@ async def search_products(
     backend: SearchBackend = request.app.state.search
 
     async def load() -> bytes:
-        page = await reads.search_listing(
+        return await reads.search_listing(
             request.app.state.sessionmaker, backend, request.app.state.media, query
         )
-        return page.model_dump_json().encode()
 
     cache: CatalogCache = request.app.state.cache
     page = await cache.get_or_load_listing(query.cache_key(), load)

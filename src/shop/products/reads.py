@@ -18,7 +18,12 @@ from shop.kit.db import unit_of_work
 from shop.products.cache import Pin
 from shop.products.models import Product, VariantStatus
 from shop.products.presenters import MediaUrls, image_out, product_out, variant_out
-from shop.products.repositories import ImageRepository, OptionRepository, VariantRepository
+from shop.products.repositories import (
+    ImageRepository,
+    OptionRepository,
+    ProductRepository,
+    VariantRepository,
+)
 from shop.products.schemas import (
     CategoryCount,
     Facets,
@@ -27,7 +32,7 @@ from shop.products.schemas import (
     ProductOut,
     ProductSearchOut,
 )
-from shop.products.search import ProductQuery, SearchBackend
+from shop.products.search import KeptPage, ProductQuery, SearchBackend
 from shop.products.service import find_product
 
 
@@ -97,13 +102,17 @@ async def search_listing(
     backend: SearchBackend,
     media: MediaUrls,
     query: ProductQuery,
-) -> ProductSearchOut:
-    """A page of the listing, with its total and category facets."""
+) -> bytes:
+    """A page of the listing, with its total and facets: ``ProductSearchOut``'s JSON."""
     async with unit_of_work(sessions) as session:
         page = await backend.search(session, query)
-        items = await product_views(session, page.products, media)
-    return ProductSearchOut(
-        items=items,
+        if page.kept is None:
+            views = await product_views(session, page.products, media)
+            items = [view.model_dump_json().encode() for view in views]
+        else:
+            items = await kept_views(session, page.kept, media)
+    rest = ProductSearchOut(
+        items=[],
         total=page.total,
         next_cursor=page.next_cursor,
         facets=Facets(
@@ -113,4 +122,29 @@ async def search_listing(
                 for name, values in page.option_facets.items()
             },
         ),
-    )
+    ).model_dump_json()
+    return with_items(rest.encode(), items)
+
+
+async def kept_views(session: AsyncSession, kept: KeptPage, media: MediaUrls) -> list[bytes]:
+    """The page's products as the API shows them: the views its backend keeps, and the
+    others read here (and given to it to keep)."""
+    found = {i: json for i in kept.ids if (json := kept.shelf.get(i)) is not None}
+    if missing := [i for i in kept.ids if i not in found]:
+        versions = await kept.shelf.versions(session, missing)  # before the views
+        products = await ProductRepository(session).in_order(missing)
+        for view in await product_views(session, products, media):
+            found[view.id] = view.model_dump_json().encode()
+            kept.shelf.keep(view.id, versions.get(view.id), found[view.id])
+    return [found[i] for i in kept.ids if i in found]
+
+
+_NO_ITEMS = b'{"items":[]'
+
+
+def with_items(listing: bytes, items: Sequence[bytes]) -> bytes:
+    """``listing``, a ``ProductSearchOut``'s JSON with no items, with ``items`` (each a
+    ``ProductOut``'s JSON) in its place: views serialized once, not once per page."""
+    if not listing.startswith(_NO_ITEMS):
+        raise ValueError("not a listing without items")
+    return b'{"items":[' + b",".join(items) + b"]" + listing[len(_NO_ITEMS) :]

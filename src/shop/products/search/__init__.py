@@ -28,7 +28,7 @@ from shop.products.search.factory import (
     search_resource,
 )
 from shop.products.search.os_engine import OpenSearchEngine
-from shop.products.search.port import CategoryFacet, SearchBackend, SearchPage
+from shop.products.search.port import CategoryFacet, KeptPage, SearchBackend, SearchPage
 from shop.products.search.postgres import PostgresSearch
 from shop.products.search.query import ProductQuery, SortOrder, search_words
 
@@ -38,6 +38,7 @@ __all__ = [
     "CategoryFacet",
     "ElasticsearchEngine",
     "EngineSearch",
+    "KeptPage",
     "OpenSearchEngine",
     "PostgresSearch",
     "ProductIndexer",

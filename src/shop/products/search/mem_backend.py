@@ -4,8 +4,10 @@ A text search of the active catalog by relevance, age, price or name (where the
 database's collation orders names by code point), without a price filter, is
 answered from the process's :class:`~shop.products.search.mem_index.CatalogIndex`:
 one round trip for the words
-(the vocabulary's corrections and completions, as PostgreSQL search does), one for
-their lexemes, then set operations in the process, then the page's rows. Everything
+(the vocabulary's corrections and completions, as PostgreSQL search does, and the
+typed words' lexemes; the catalog words' are kept in the process), then set
+operations in the process; the page's products as the API shows them are kept too
+(mem_views), and the caller reads those it lacks. Everything
 else, and option filters that leave too many products to check one by one, goes to
 :class:`PostgresSearch`, whose answers the index's agree with (docs/search.md, "The
 in-process index").
@@ -21,7 +23,6 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.products.models import ProductStatus
-from shop.products.repositories import ProductRepository
 from shop.products.search.cursor import (
     decode_index_cursor,
     decode_page_cursor,
@@ -31,7 +32,7 @@ from shop.products.search.cursor import (
 )
 from shop.products.search.mem_index import IndexedCategory
 from shop.products.search.mem_keeper import IndexKeeper
-from shop.products.search.mem_loader import word_forms
+from shop.products.search.mem_loader import Lexicon, word_forms
 from shop.products.search.mem_query import (
     IndexAnswer,
     IndexCursor,
@@ -43,7 +44,7 @@ from shop.products.search.mem_search import TooBroad, answer
 from shop.products.search.pg_prepare import prepare
 from shop.products.search.pg_text import correct
 from shop.products.search.pg_variants import read_option_pair
-from shop.products.search.port import CategoryFacet, SearchPage, option_facets
+from shop.products.search.port import CategoryFacet, KeptPage, SearchPage, option_facets
 from shop.products.search.postgres import PostgresSearch
 from shop.products.search.query import ProductQuery, SortOrder
 
@@ -67,6 +68,7 @@ class IndexedSearch:
         self.keeper = keeper
         self.postgres = PostgresSearch()
         self.follow_seconds = follow_seconds
+        self.lexicon = Lexicon()
         self._stop = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
 
@@ -113,10 +115,12 @@ class IndexedSearch:
         elif query.cursor:
             after = decode_page_cursor(query.cursor, sort)
         index = await self.keeper.fresh()
-        words, subtree, found, sku_products = await prepare(session, query)
-        if not words:  # nothing searchable in q
+        prepared = await prepare(session, query, lexemes=True)
+        if not prepared.words:  # nothing searchable in q
             return SearchPage(products=[], total=0, next_cursor=None, facets=[])
-        forms = await word_forms(session, correct(words, found))
+        words = correct(prepared.words, prepared.found)
+        forms = await word_forms(session, words, self.lexicon, prepared.typed_lexemes)
+        subtree = prepared.subtree
         asked = IndexQuery(
             words=forms,
             limit=query.limit,
@@ -124,18 +128,17 @@ class IndexedSearch:
             subtree=frozenset(subtree) if subtree is not None else None,
             in_stock=query.in_stock,
             options=dict(query.options),
-            sku_products=frozenset(sku_products),
+            sku_products=frozenset(prepared.sku_products),
             after=after,
         )
         try:
             got = answer(index, asked)
         except TooBroad:
             return await self.postgres.search(session, query)
-        return await self._page(session, index.categories, got, sort)
+        return self._page(index.categories, got, sort)
 
-    async def _page(
+    def _page(
         self,
-        session: AsyncSession,
         categories: Mapping[uuid.UUID, IndexedCategory],
         got: IndexAnswer,
         sort: SortOrder,
@@ -154,7 +157,8 @@ class IndexedSearch:
             key=lambda facet: (-facet.count, facet.slug),
         )
         return SearchPage(
-            products=await ProductRepository(session).in_order(got.page),
+            products=[],
+            kept=KeptPage(ids=list(got.page), shelf=self.keeper.views),
             total=got.total,
             next_cursor=next_cursor,
             facets=facets,

@@ -42,6 +42,7 @@ from shop.products.search.mem_loader import (
     product_of,
     read_products,
 )
+from shop.products.search.mem_views import KeptViews
 
 __all__ = ["MARGIN", "SAFETY_SECONDS", "IndexKeeper"]
 
@@ -65,6 +66,8 @@ class IndexKeeper:
         self._since: datetime | None = None
         self._categories: dict[uuid.UUID, tuple[IndexedCategory, str]] = {}
         self._versions: dict[uuid.UUID, str] = {}  # of the products in the index
+        # Their views, each dropped when its product's version moves (mem_views).
+        self.views = KeptViews(self._versions.get)
         self._lock = asyncio.Lock()
         # The generations the index has caught up with (read before it did).
         self._seen: Generations | None = None
@@ -78,12 +81,10 @@ class IndexKeeper:
                 started = await _now(session)
                 known = await categories(session)
                 index, versions = await load_index(session)
-            self.index, self._versions, self._since, self._categories = (
-                index,
-                versions,
-                started,
-                known,
-            )
+            self.views.clear()
+            self._versions.clear()
+            self._versions.update(versions)
+            self.index, self._since, self._categories = index, started, known
             self._seen, self._caught_up_at = seen, time.monotonic()
 
     async def fresh(self) -> CatalogIndex:
@@ -137,26 +138,31 @@ class IndexKeeper:
         self._categories = known
         for product_id in inactive:
             index.remove(product_id)
-            self._versions.pop(product_id, None)
+            self._forget(product_id)
         new: list[IndexedProduct] = []
         for start in range(0, len(rows), CHUNK):
             for row in rows[start : start + CHUNK]:
                 product = product_of(row)
                 if row.status != "active":  # archived between the two statements
                     index.remove(product.id)
-                    self._versions.pop(product.id, None)
+                    self._forget(product.id)
                     continue
                 if index.position_of(product.id) is None:
                     new.append(product)
                 else:
                     index.put(product)
                 self._versions[product.id] = row.version
+                self.views.forget(product.id)
             await asyncio.sleep(0)
         # Oldest first, a chunk at a time: no chunk moves an earlier one's products.
         new.sort(key=lambda product: (product.created_at, product.id))
         for start in range(0, len(new), CHUNK):
             index.extend(new[start : start + CHUNK])
             await asyncio.sleep(0)
+
+    def _forget(self, product_id: uuid.UUID) -> None:
+        self._versions.pop(product_id, None)
+        self.views.forget(product_id)
 
     async def follow(self, stop: asyncio.Event, interval: float) -> None:
         """Catches up whenever a generation moved, until ``stop`` is set."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,12 +24,14 @@ from shop.products.search.mem_query import WordForms
 from shop.products.search.pg_text import Word
 
 __all__ = [
+    "Lexicon",
     "ProductChange",
     "categories",
     "changed_products",
     "load_index",
     "product_of",
     "read_products",
+    "versions_of",
     "word_forms",
 ]
 
@@ -75,6 +77,10 @@ _CHANGED_TEMPLATE = """SELECT p.id, p.status = 'active' AS active, {version} AS 
         OR EXISTS (SELECT 1 FROM inventory c
                     WHERE c.product_id = p.id AND c.updated_at >= :since)"""
 _CHANGED = text(_CHANGED_TEMPLATE.format(version=_VERSION))
+_VERSIONS_TEMPLATE = (
+    "SELECT p.id, {version} AS version FROM products p WHERE p.id = ANY(CAST(:ids AS uuid[]))"
+)
+_VERSIONS = text(_VERSIONS_TEMPLATE.format(version=_VERSION))
 _CATEGORIES = text("SELECT id, path, slug, name FROM categories")
 # Names the collations differ on (case, accents, punctuation, digits, other scripts):
 # if the database sorts them as Python does, by code point, its name order is Python's
@@ -155,15 +161,60 @@ async def read_products(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list
     return list((await session.execute(_BY_IDS, {"ids": list(ids)})).all())
 
 
-async def word_forms(session: AsyncSession, words: Sequence[Word]) -> tuple[WordForms, ...]:
-    """The words (as ``pg_text.correct`` left them) as the catalog's lexemes."""
-    forms = {form for word in words for form in (word.typed, *word.completions)}
+async def versions_of(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The versions of products ``ids`` (those that exist)."""
+    rows = await session.execute(_VERSIONS, {"ids": list(ids)})
+    return dict(rows.tuples().all())
+
+
+class Lexicon:
+    """The lexemes of the catalog words searches met, as :data:`_LEXEMES` reads them.
+
+    A word's lexemes never change (the text search configuration is fixed) and the
+    vocabulary only grows by the catalog's new words, so they are kept: a search
+    reads only the words no search met before. Started afresh past ``size`` words."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._known: dict[str, tuple[str, ...]] = {}
+
+    async def read(self, session: AsyncSession, forms: Iterable[str]) -> None:
+        """Reads the lexemes of those of ``forms`` it does not know yet."""
+        missing = sorted(set(forms) - self._known.keys())
+        if not missing:
+            return
+        if len(self._known) + len(missing) > self.size:
+            self._known.clear()
+        rows = await session.execute(_LEXEMES, {"forms": missing})
+        self._known.update((row[0], tuple(row[1])) for row in rows)
+
+    def get(self, form: str) -> tuple[str, ...]:
+        return self._known.get(form, ())
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
+async def word_forms(
+    session: AsyncSession,
+    words: Sequence[Word],
+    lexicon: Lexicon,
+    typed: Mapping[str, tuple[str, ...]] | None = None,
+) -> tuple[WordForms, ...]:
+    """The words (as ``pg_text.correct`` left them) as the catalog's lexemes: the
+    typed words' from ``typed`` where it has them (``prepare(lexemes=True)``), their
+    completions and corrections (catalog words) from ``lexicon``, which reads those it
+    does not know yet in one round trip."""
+    typed = typed or {}
+    forms = {word.typed for word in words if word.typed not in typed}
+    forms |= {form for word in words for form in word.completions}
     forms |= {form for word in words for found in word.corrections.values() for form in found}
-    rows = await session.execute(_LEXEMES, {"forms": sorted(forms)})
-    lexemes: dict[str, list[str]] = {row[0]: list(row[1]) for row in rows}
+    await lexicon.read(session, forms)
 
     def of(found: Sequence[str]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(x for form in found for x in lexemes.get(form, [])))
+        return tuple(
+            dict.fromkeys(x for form in found for x in typed.get(form) or lexicon.get(form))
+        )
 
     return tuple(
         WordForms(

@@ -117,10 +117,13 @@ def _walk(
     else:
         start = 0 if after is None else bisect.bisect_right(order, (*after, math.inf))
         steps = range(start, len(order))
+    # A byte per 8 positions: testing a bit of a 100,000-bit int shifts all of it.
+    raw = shown.to_bytes((shown.bit_length() + 7) // 8, "little")
+    size = len(raw) * 8
     found: list[IndexedProduct] = []
     for step in steps:
         position = order[step][2]
-        if shown >> position & 1:
+        if position < size and raw[position >> 3] >> (position & 7) & 1:
             found.append(_at(index, position))
             if len(found) == wanted:
                 break

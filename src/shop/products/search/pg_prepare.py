@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, any_, bindparam, func, or_, select
@@ -13,24 +14,47 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shop.products.models import Category, ProductVariant, VariantStatus
-from shop.products.search.pg_text import ENGLISH, vocabulary_lookup, vocabulary_parameters
+from shop.products.search.pg_text import (
+    ENGLISH,
+    lexemes_of,
+    vocabulary_lookup,
+    vocabulary_parameters,
+)
 from shop.products.search.query import ProductQuery
 
 # The category asked for (made once: see pg_variants).
 _ROOT = aliased(Category, name="root")
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What :func:`prepare` found: the words searched (English stop words left out
+    when others remain), the ids of the category subtree (None without a category
+    filter, empty for an unknown category), what the vocabulary says of the words
+    (see pg_text.vocabulary_lookup; None without words), and the products of which an
+    active variant has ``q`` as its SKU. With ``lexemes=True``, also the lexemes of
+    each word as typed (see pg_text.lexemes_of)."""
+
+    words: list[str]
+    subtree: list[uuid.UUID] | None
+    found: list[list[Any]] | None
+    sku_products: list[uuid.UUID]
+    typed_lexemes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 @functools.cache
-def _statement(word_count: int, with_category: bool) -> Select[Any]:
-    """:func:`prepare`'s statement for this many words, with or without a category:
-    built once, its values named parameters (building it anew per request was a
-    sixth of a search's Python)."""
+def _statement(word_count: int, with_category: bool, with_lexemes: bool) -> Select[Any]:
+    """:func:`prepare`'s statement for this many words, with or without a category
+    and the words' lexemes: built once, its values named parameters (building it anew
+    per request was a sixth of a search's Python)."""
     columns: list[ColumnElement[Any]] = [
         func.set_config("plan_cache_mode", "force_custom_plan", True),
     ]
     for i in range(word_count):
         word = func.shop_unaccent(bindparam(f"word_{i}", type_=Text))
         columns.append(func.numnode(func.to_tsquery(ENGLISH, word)) > 0)
+    if with_lexemes:
+        columns += [lexemes_of(bindparam(f"word_{i}", type_=Text)) for i in range(word_count)]
     if with_category:
         subtree_ids = (
             select(func.array_agg(Category.id))
@@ -52,14 +76,11 @@ def _statement(word_count: int, with_category: bool) -> Select[Any]:
     return select(*columns)
 
 
-async def prepare(
-    session: AsyncSession, query: ProductQuery
-) -> tuple[list[str], list[uuid.UUID] | None, list[list[Any]] | None, list[uuid.UUID]]:
+async def prepare(session: AsyncSession, query: ProductQuery, *, lexemes: bool = False) -> Prepared:
     """One round trip before the searches: settings for this transaction, which
-    words are English stop words, the ids of the category subtree (None without a
-    category filter, empty for an unknown category), what the vocabulary
-    says of the words (see pg_text.vocabulary_lookup), and the products of which
-    an active variant has ``q`` as its SKU.
+    words are English stop words, the category subtree, what the vocabulary says of
+    the words, the exact SKU's products, and with ``lexemes`` the typed words' lexemes
+    (the in-process index's; see :class:`Prepared`).
 
     Plans are made for the actual values (a rare word and a common one want
     different plans)."""
@@ -71,18 +92,23 @@ async def prepare(
         assert query.q is not None
         parameters["skus"] = sorted({query.q, query.q.upper()})
         parameters |= vocabulary_parameters(words)
-    statement = _statement(len(words), query.category is not None)
-    row = (await session.execute(statement, parameters)).one()
-    keep = list(row[1 : 1 + len(words)])
+    statement = _statement(len(words), query.category is not None, lexemes)
+    row = list((await session.execute(statement, parameters)).one())
+    keep = row[1 : 1 + len(words)]
+    typed_lexemes: dict[str, tuple[str, ...]] = {}
+    if lexemes:
+        typed = slice(1 + len(words), 1 + 2 * len(words))
+        typed_lexemes = dict(zip(words, map(tuple, row[typed]), strict=True))
+        del row[typed]
     subtree: list[uuid.UUID] | None = None
     if query.category is not None:
         subtree = list(row[1 + len(words)] or [])
     if not words:
-        return [], subtree, None, []
+        return Prepared([], subtree, None, [])
     sku_products: list[uuid.UUID] = list(row[-2] or [])
     found: list[list[Any]] = row[-1] or []
     if not any(keep):  # only stop words: search them anyway
-        return words, subtree, found, sku_products
+        return Prepared(words, subtree, found, sku_products, typed_lexemes)
     # Renumber what the vocabulary said for the words kept (positions from 1).
     renumbered = {
         old: new
@@ -92,4 +118,4 @@ async def prepare(
     renumbered[-1] = -1 if keep[-1] else 0
     found = [[renumbered[i], w] for i, w in found if renumbered.get(i, 0) != 0]
     words = [w for w, kept in zip(words, keep, strict=True) if kept]
-    return words, subtree, found, sku_products
+    return Prepared(words, subtree, found, sku_products, typed_lexemes)

@@ -97,6 +97,14 @@ def _tsquery(forms: Sequence[str]) -> ColumnElement[Any]:
     return func.to_tsquery(ENGLISH, text).op("||")(func.to_tsquery(SIMPLE, text))
 
 
+def lexemes_of(word: Any) -> ColumnElement[Any]:
+    """The lexemes ``to_tsquery`` makes of one word: English (stemmed) and as typed."""
+    text = _unaccent(word)
+    return func.tsvector_to_array(
+        func.to_tsvector(ENGLISH, text).op("||")(func.to_tsvector(SIMPLE, text))
+    )
+
+
 def vocabulary_lookup() -> ScalarSelect[Any]:
     """For each word, its nearest catalog words (the word itself first if the catalog
     has it), and the catalog words that start with the last one: one JSON array of

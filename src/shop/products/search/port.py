@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,17 +48,45 @@ def option_facets(rows: Iterable[tuple[str, str, int]]) -> OptionFacets:
     return dict(sorted(facets.items()))
 
 
+class ViewShelf(Protocol):
+    """Product views (the API's JSON of one product) a backend keeps as fresh as its
+    answers (shop.products.search.mem_views)."""
+
+    def get(self, product_id: uuid.UUID) -> bytes | None: ...
+
+    async def versions(
+        self, session: AsyncSession, product_ids: Iterable[uuid.UUID]
+    ) -> Mapping[uuid.UUID, str]:
+        """The products' versions now, read before their views are."""
+        ...
+
+    def keep(self, product_id: uuid.UUID, version: str | None, view: bytes) -> None:
+        """Keeps ``view``, read after ``version`` was, if it is still current."""
+        ...
+
+
+@dataclass(frozen=True)
+class KeptPage:
+    """A page's products by id, in order, whose views ``shelf`` keeps (some of them)."""
+
+    ids: list[uuid.UUID]
+    shelf: ViewShelf
+
+
 @dataclass
 class SearchPage:
     """One page of results. ``total`` counts the whole result set; ``facets`` are
     computed over the result set *without* the category filter, so a client can
-    offer the other categories next to the chosen one."""
+    offer the other categories next to the chosen one. The products: their rows
+    (``products``), or with ``kept`` their ids and views where the backend keeps them
+    (the rows of the others are the caller's to read)."""
 
     products: list[Product]
     total: int
     next_cursor: str | None
     facets: list[CategoryFacet] = field(default_factory=list)
     option_facets: OptionFacets = field(default_factory=dict)
+    kept: KeptPage | None = None
 
 
 class SearchBackend(Protocol):

@@ -133,7 +133,9 @@ class PostgresSearch:
     async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
         sort = query.effective_sort
         after = decode_page_cursor(query.cursor, sort) if query.cursor else None
-        words, subtree, found, sku_products = await prepare(session, query)
+        prepared = await prepare(session, query)
+        words, subtree, found = prepared.words, prepared.subtree, prepared.found
+        sku_products = prepared.sku_products
         if query.q is not None and not words:  # nothing searchable in q: punctuation ...
             return SearchPage(products=[], total=0, next_cursor=None, facets=[])
 
