@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from shop.products.search import ProductQuery
 from tests.products.search_support import SearchFixture, search, search_catalog, search_tokens
 from tests.products.test_search_pagination import _catalog
 
@@ -61,3 +62,25 @@ async def test_the_index_and_postgresql_agree(
         assert sorted(item["id"] for item in by_index) == sorted(item["id"] for item in by_postgres)
     first = await search.list(**params, limit=9)
     assert _summary(first) == _summary(await search.list(**params, min_price=0, limit=9))
+
+
+@pytest.mark.parametrize(
+    ("params", "transaction"),
+    [
+        ({"q": "gadget"}, False),  # the index answers: statements of their own
+        ({"q": "gadget", "option.Size": "M"}, True),  # may go to PostgreSQL: its plans
+        ({"q": "gadget", "min_price": 0}, True),  # PostgreSQL's
+    ],
+)
+async def test_only_what_the_index_answers_alone_runs_without_a_transaction(
+    search: SearchFixture, params: dict[str, Any], transaction: bool
+) -> None:
+    await search.catalog.products(*_catalog(random.Random(3), 5, "B"))  # noqa: S311
+    backend = search.app.state.search
+    await backend.keeper.load()
+    async with search.app.state.sessionmaker() as session:
+        await backend.search(session, ProductQuery.model_validate(params))
+        raw = await (await session.connection()).get_raw_connection()
+        assert raw.driver_connection is not None
+        # asyncpg's own word: is a transaction open on the server's side?
+        assert raw.driver_connection.is_in_transaction() is transaction

@@ -108,6 +108,13 @@ class IndexedSearch:
     async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
         if not self.answers(query):
             return await self.postgres.search(session, query)
+        if not query.options and not session.in_transaction():
+            # Read-only statements: without BEGIN and COMMIT, two round trips fewer;
+            # each reads its own snapshot, as under READ COMMITTED. Only without option
+            # filters: the index then answers whatever the words (TooBroad needs them),
+            # so PostgreSQL's search, whose plan setting lives in a transaction, does
+            # not run in this session.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         sort = query.effective_sort
         after: IndexCursor | KeyCursor | None = None
         if query.cursor and sort is SortOrder.RELEVANCE:

@@ -9,7 +9,7 @@ the index sees another version (a write, stock, an image, an option: each one mo
 the product's or a variant's row). A view may be newer than its version (a write
 between the two reads): the index's next catch-up sees the new version and drops it.
 
-At most :data:`VIEWS_KEPT` products (1–3 KB each), the first kept first out.
+At most :data:`VIEWS_KEPT` products (1 to 3 KB each), the first kept first out.
 """
 
 from __future__ import annotations
