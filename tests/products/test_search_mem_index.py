@@ -8,10 +8,13 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shop.products.search import mem_pages
 from shop.products.search.mem_bitmaps import Postings, bitmap, highest, positions
 from shop.products.search.mem_index import (
     CatalogIndex,
@@ -19,6 +22,8 @@ from shop.products.search.mem_index import (
     IndexedProduct,
     IndexedVariant,
 )
+from shop.products.search.mem_orders import BLOCK, KeyOrder
+from shop.products.search.mem_pages import SORT_DIRECTLY
 from shop.products.search.mem_query import IndexQuery, IndexSort, WordForms
 from shop.products.search.mem_search import answer
 
@@ -180,13 +185,23 @@ class Reading:
         return (-int(self.sku(product)), typos, -in_name, -in_category, -position)
 
 
-@given(products(), queries)
+# The price and name sorts: their orders in blocks of 2, every page found block by
+# block (nothing sorted directly), as well as the defaults (these catalogs are small:
+# sorted directly).
+@pytest.mark.parametrize("block", [BLOCK, 2], ids=["sorted", "in-blocks"])
+@given(catalog=products(), query=queries)
 @settings(max_examples=300, deadline=None)
 def test_answers_as_the_rules_read_product_by_product(
-    catalog: list[IndexedProduct], query: IndexQuery
+    block: int, catalog: list[IndexedProduct], query: IndexQuery
+) -> None:
+    with patch.object(mem_pages, "SORT_DIRECTLY", SORT_DIRECTLY if block == BLOCK else 0):
+        answers_as_the_rules_read(CatalogIndex.of(CATEGORIES, catalog, block=block), catalog, query)
+
+
+def answers_as_the_rules_read(
+    index: CatalogIndex, catalog: list[IndexedProduct], query: IndexQuery
 ) -> None:
     ordered = sorted(catalog, key=lambda p: (p.created_at, p.id))
-    index = CatalogIndex.of(CATEGORIES, catalog)
     reading = Reading(ordered, query)
 
     got = answer(index, query)
@@ -282,3 +297,53 @@ def test_postings_hold_the_same_set_sparse_or_dense(found: set[int]) -> None:
         postings.discard(position)
     assert list(positions(postings.bits())) == sorted(found)[1::2]
     assert len(postings) == len(sorted(found)[1::2])
+
+
+keys = st.tuples(st.integers(0, 6), st.integers(0, 40).map(lambda n: uuid.UUID(int=n)))
+
+
+@given(
+    entries=st.lists(keys, unique_by=lambda key: key[1], max_size=40),
+    removed=st.sets(st.integers(0, 39)),
+    shown=st.sets(st.integers(0, 39)),
+    wanted=st.integers(1, 12),
+    after=st.none() | keys,
+    descending=st.booleans(),
+    in_bulk=st.booleans(),
+    block=st.integers(1, 5),
+)
+def test_a_key_order_finds_the_first_of_a_set_as_sorting_it_does(
+    entries: list[tuple[int, uuid.UUID]],
+    removed: set[int],
+    shown: set[int],
+    wanted: int,
+    after: tuple[int, uuid.UUID] | None,
+    descending: bool,
+    in_bulk: bool,
+    block: int,
+) -> None:
+    order = KeyOrder(block)
+    placed = [(price, product_id, position) for position, (price, product_id) in enumerate(entries)]
+    if in_bulk:
+        order.add_many(list(placed))
+    else:
+        for entry in placed:
+            order.add(entry)
+    for entry in placed:
+        if entry[2] in removed:
+            order.remove(entry)
+    live = [entry for entry in placed if entry[2] not in removed]
+    assert order.entries == sorted(live)
+
+    key_at = {position: (price, product_id) for price, product_id, position in placed}
+    expected = [
+        position
+        for price, product_id, position in sorted(live, reverse=descending)
+        if position in shown
+        and (
+            after is None
+            or ((price, product_id) < after if descending else (price, product_id) > after)
+        )
+    ][:wanted]
+    got = order.first(bitmap(shown), wanted, key_at.__getitem__, after=after, descending=descending)
+    assert got == expected

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from shop.products.search.mem_bitmaps import Postings
+from shop.products.search.mem_orders import BLOCK, KeyOrder
 
 __all__ = ["CatalogIndex", "IndexedCategory", "IndexedProduct", "IndexedVariant"]
 
@@ -73,7 +74,9 @@ def _key(product: IndexedProduct) -> tuple[datetime, uuid.UUID]:
 class CatalogIndex:
     """The active products, their words and facets as sets of positions."""
 
-    def __init__(self, categories: Mapping[uuid.UUID, IndexedCategory]) -> None:
+    def __init__(
+        self, categories: Mapping[uuid.UUID, IndexedCategory], *, block: int = BLOCK
+    ) -> None:
         self.categories = dict(categories)
         self._products: list[IndexedProduct | None] = []
         # Each position's (created_at, id), kept when its product leaves: ascending.
@@ -87,10 +90,9 @@ class CatalogIndex:
         self.stocked_pairs: dict[str, Postings] = {}
         self.stocked = Postings()
         self._live = Postings()
-        # The live products by (price, id) and by (name, id), each with its position:
-        # the price and name sorts.
-        self.by_price: list[tuple[int, uuid.UUID, int]] = []
-        self.by_name: list[tuple[str, uuid.UUID, int]] = []
+        # The live products by (price, id) and by (name, id): the price and name sorts.
+        self.by_price = KeyOrder(block)
+        self.by_name = KeyOrder(block)
         # Whether the database orders names as Python does (by code point): only then
         # does the index answer the name sort (mem_loader checks the collation).
         self.names_in_code_point_order = False
@@ -98,10 +100,14 @@ class CatalogIndex:
 
     @classmethod
     def of(
-        cls, categories: Mapping[uuid.UUID, IndexedCategory], products: Iterable[IndexedProduct]
+        cls,
+        categories: Mapping[uuid.UUID, IndexedCategory],
+        products: Iterable[IndexedProduct],
+        *,
+        block: int = BLOCK,
     ) -> CatalogIndex:
         """An index of ``products``, positioned in ``(created_at, id)`` order."""
-        index = cls(categories)
+        index = cls(categories, block=block)
         index.extend(products)
         return index
 
@@ -144,11 +150,13 @@ class CatalogIndex:
         added = sorted([*fresh, *moved], key=_key)
         # Many at once (a load): the orders sorted once, not kept entry by entry.
         in_bulk = len(added) > 1_000
+        pending: list[tuple[KeyOrder, tuple[Any, uuid.UUID, int]]] = []
         for product in added:
             self._place(product, keep_orders=not in_bulk)
-        if in_bulk:
-            self.by_price.sort()
-            self.by_name.sort()
+            if in_bulk:
+                pending += self._orders(product, self._at[product.id])
+        for order in (self.by_price, self.by_name):
+            order.add_many([entry for owner, entry in pending if owner is order])
 
     def put(self, product: IndexedProduct) -> None:
         """Replaces the product with ``product``'s id (which keeps its place), or adds it
@@ -180,11 +188,9 @@ class CatalogIndex:
         if product.stocked:
             self.stocked.add(position, size)
         self._live.add(position, size)
-        for order, entry in self._orders(product, position):
-            if keep_orders:
-                bisect.insort(order, entry)
-            else:
-                order.append(entry)
+        if keep_orders:
+            for order, entry in self._orders(product, position):
+                order.add(entry)
 
     def remove(self, product_id: uuid.UUID) -> None:
         """Takes the product out (archived, drafted, deleted); its position stays empty."""
@@ -235,13 +241,11 @@ class CatalogIndex:
         self.stocked.discard(position)
         self._live.discard(position)
         for order, entry in self._orders(product, position):
-            at = bisect.bisect_left(order, entry)
-            if at < len(order) and order[at] == entry:
-                del order[at]
+            order.remove(entry)
 
     def _orders(
         self, product: IndexedProduct, position: int
-    ) -> list[tuple[list[Any], tuple[Any, uuid.UUID, int]]]:
+    ) -> list[tuple[KeyOrder, tuple[Any, uuid.UUID, int]]]:
         """The sort orders and the product's entry in each."""
         return [
             (self.by_price, (product.price, product.id, position)),

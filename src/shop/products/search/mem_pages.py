@@ -4,18 +4,16 @@ Relevance: bucket by bucket in rank order (the exact SKU's first, then fewest ty
 most words in the name, most in the category's name), the newest first in each; the
 cursor names the last product's bucket and ``(created_at, id)``, never a position, so
 any process continues a walk another began. ``newest``: the positions' order. The
-price and name sorts: the index's price or name order walked, or the results
-sorted when they are few; their cursors are PostgreSQL's own (the key and the id),
-so either backend continues the other's walk.
+price and name sorts: the results found in the index's price or name order a block
+at a time (mem_orders), or sorted when they are few; their cursors are PostgreSQL's
+own (the key and the id), so either backend continues the other's walk.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
-import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from shop.products.search.mem_bitmaps import count_equal, highest, positions
@@ -31,8 +29,8 @@ from shop.products.search.mem_query import (
 
 __all__ = ["SORT_DIRECTLY", "key_page", "relevance_page"]
 
-# Results up to this many are sorted by price directly; more, the price order walked.
-SORT_DIRECTLY = 2_000
+# Results up to this many are sorted directly; more, found in the order's blocks.
+SORT_DIRECTLY = 200
 
 
 def relevance_page(
@@ -87,7 +85,14 @@ def key_page(
             found = few[:wanted]
         else:
             order = index.by_name if query.sort is IndexSort.NAME else index.by_price
-            found = _walk(index, order, shown, descending, after, wanted)
+            first = order.first(
+                shown,
+                wanted,
+                lambda position: key(_at(index, position)),
+                after=after,
+                descending=descending,
+            )
+            found = [_at(index, position) for position in first]
     last = None
     if len(found) > query.limit:
         product = found[query.limit - 1]
@@ -99,35 +104,6 @@ def _key_of(sort: IndexSort, product: IndexedProduct) -> Any:
     if sort is IndexSort.NEWEST:
         return product.created_at
     return product.name if sort is IndexSort.NAME else product.price
-
-
-def _walk(
-    index: CatalogIndex,
-    order: Sequence[tuple[Any, uuid.UUID, int]],
-    shown: int,
-    descending: bool,
-    after: KeyCursor | None,
-    wanted: int,
-) -> list[IndexedProduct]:
-    """The first ``wanted`` of ``shown`` in ``order`` (key, id, position), from the
-    cursor on."""
-    if descending:
-        start = len(order) if after is None else bisect.bisect_left(order, (*after, -1))
-        steps = range(start - 1, -1, -1)
-    else:
-        start = 0 if after is None else bisect.bisect_right(order, (*after, math.inf))
-        steps = range(start, len(order))
-    # A byte per 8 positions: testing a bit of a 100,000-bit int shifts all of it.
-    raw = shown.to_bytes((shown.bit_length() + 7) // 8, "little")
-    size = len(raw) * 8
-    found: list[IndexedProduct] = []
-    for step in steps:
-        position = order[step][2]
-        if position < size and raw[position >> 3] >> (position & 7) & 1:
-            found.append(_at(index, position))
-            if len(found) == wanted:
-                break
-    return found
 
 
 def _name_key(product: IndexedProduct) -> tuple[str, uuid.UUID]:
