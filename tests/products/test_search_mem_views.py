@@ -138,6 +138,12 @@ def test_a_view_read_before_a_write_is_not_kept() -> None:
     assert len(views) == 0
 
 
+def test_no_view_is_kept_when_none_may_be() -> None:
+    views = KeptViews({uuid.UUID(int=1): "1:"}.get, size=0)
+    views.keep(uuid.UUID(int=1), "1:", b"{}")
+    assert views.get(uuid.UUID(int=1)) is None
+
+
 def test_the_first_kept_view_goes_first_when_full() -> None:
     ids = [uuid.UUID(int=n) for n in range(4)]
     views = KeptViews(dict.fromkeys(ids, "1:").get, size=2)

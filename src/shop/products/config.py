@@ -26,6 +26,8 @@ class ProductsSettings(DatabaseSettings, IdentitySettings):
     # each process (docs/search.md); stock in it may lag this long.
     search_in_process_index: bool = False
     search_index_follow_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Product views kept beside the index (1 to 3 KB each; 0: none, every page reads them).
+    search_index_views: int = Field(default=50_000, ge=0)
     elasticsearch_url: str | None = None
     elasticsearch_index: str = "products"
     # OpenSearch (a node or a managed cluster such as AWS OpenSearch Service): TLS follows

@@ -88,7 +88,9 @@ def create_search_backend(settings: ProductsSettings) -> SearchBackend:
 def _backend(settings: ProductsSettings, app: FastAPI) -> SearchBackend:
     """The app's backend: with the in-process index, on the app's sessions and Redis."""
     if settings.search_backend == "postgres" and settings.search_in_process_index:
-        keeper = IndexKeeper(app.state.sessionmaker, app.state.redis)
+        keeper = IndexKeeper(
+            app.state.sessionmaker, app.state.redis, views=settings.search_index_views
+        )
         return IndexedSearch(keeper, follow_seconds=settings.search_index_follow_seconds)
     return create_search_backend(settings)
 

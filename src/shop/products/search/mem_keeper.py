@@ -42,7 +42,7 @@ from shop.products.search.mem_loader import (
     product_of,
     read_products,
 )
-from shop.products.search.mem_views import KeptViews
+from shop.products.search.mem_views import VIEWS_KEPT, KeptViews
 
 __all__ = ["MARGIN", "SAFETY_SECONDS", "IndexKeeper"]
 
@@ -59,7 +59,9 @@ Generations = tuple[bytes | str, bytes | str]  # (catalog, stock), as Redis has 
 
 
 class IndexKeeper:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], redis: Redis, *, views: int = VIEWS_KEPT
+    ) -> None:
         self.sessions = sessions
         self.redis = redis
         self.index: CatalogIndex | None = None
@@ -67,7 +69,7 @@ class IndexKeeper:
         self._categories: dict[uuid.UUID, tuple[IndexedCategory, str]] = {}
         self._versions: dict[uuid.UUID, str] = {}  # of the products in the index
         # Their views, each dropped when its product's version moves (mem_views).
-        self.views = KeptViews(self._versions.get)
+        self.views = KeptViews(self._versions.get, views)
         self._lock = asyncio.Lock()
         # The generations the index has caught up with (read before it did).
         self._seen: Generations | None = None

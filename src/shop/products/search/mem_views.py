@@ -9,7 +9,8 @@ the index sees another version (a write, stock, an image, an option: each one mo
 the product's or a variant's row). A view may be newer than its version (a write
 between the two reads): the index's next catch-up sees the new version and drops it.
 
-At most :data:`VIEWS_KEPT` products (1 to 3 KB each), the first kept first out.
+At most ``SEARCH_INDEX_VIEWS`` products (:data:`VIEWS_KEPT` by default; 1 to 3 KB
+each), the first kept first out.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class KeptViews:
 
     def keep(self, product_id: uuid.UUID, version: str | None, view: bytes) -> None:
         """Keeps ``view``, read after ``version``, if the index has that version."""
-        if version is None or self._version_of(product_id) != version:
+        if not self.size or version is None or self._version_of(product_id) != version:
             return
         if len(self._views) >= self.size and product_id not in self._views:
             del self._views[next(iter(self._views))]  # the first kept
