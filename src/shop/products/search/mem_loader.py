@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Text, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.products.search.mem_index import (
@@ -21,7 +22,7 @@ from shop.products.search.mem_index import (
     IndexedVariant,
 )
 from shop.products.search.mem_query import WordForms
-from shop.products.search.pg_text import Word
+from shop.products.search.pg_text import Word, lexemes_of
 
 __all__ = [
     "Lexicon",
@@ -88,13 +89,12 @@ _CATEGORIES = text("SELECT id, path, slug, name FROM categories")
 # the name sort.
 COLLATION_PROBE = ("a", "B", "b", "Z", "_x", "-x", " x", "10", "9", "é", "e", "f", "Ä", "ß", "ж")
 _COLLATED = text("SELECT array_agg(s ORDER BY s) FROM unnest(CAST(:probe AS text[])) AS s")
-# The lexemes of each form, English (stemmed) and as typed, as to_tsquery makes them.
-_LEXEMES = text(
-    "SELECT f, coalesce(tsvector_to_array("
-    "to_tsvector('pg_catalog.english', shop_unaccent(f))"
-    " || to_tsvector('pg_catalog.simple', shop_unaccent(f))), '{}')"
-    " FROM unnest(CAST(:forms AS text[])) AS f"
+# The lexemes of each form, as to_tsquery makes them (pg_text.lexemes_of, as prepare reads
+# the typed words').
+_FORMS = (
+    func.unnest(bindparam("forms", type_=ARRAY(Text))).table_valued("f").render_derived("forms")
 )
+_LEXEMES = select(_FORMS.c.f, lexemes_of(_FORMS.c.f))
 
 
 def _lexemes(vector: str | None) -> dict[str, str]:
