@@ -19,7 +19,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from shop.cli.processes import free_port
-from shop.gateway.slow_clients import ClientConcurrencyMiddleware
+from shop.gateway.slow_clients import ClientConcurrencyMiddleware, ClientSlots
 from tests.gateway.services import PROBLEM, SERVICES, echo_app
 from tests.kit.service_process import clean_environment, running, shop_serve
 from tests.support import served
@@ -198,7 +198,7 @@ async def test_an_ipv6_client_is_one_64_for_requests_in_progress() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    guard = ClientConcurrencyMiddleware(held, limit=1, trusted_proxies=())
+    guard = ClientConcurrencyMiddleware(held, slots=ClientSlots(1, trusted_proxies=()))
 
     async def request(address: str) -> int:
         scope: Scope = {

@@ -13,43 +13,36 @@ from starlette.types import Scope
 
 from shop.gateway.bodylimits import RouteBodyLimitMiddleware
 from shop.gateway.config import GatewaySettings
+from shop.gateway.fast_path import FastPath
+from shop.gateway.forwarding import PROXY_METHODS, pass_on
 from shop.gateway.health_checks import CHECK_TIMEOUT, HealthChecker
 from shop.gateway.openapi import MergedOpenAPI
 from shop.gateway.paths import PathGuardMiddleware
-from shop.gateway.proxy import Proxy
-from shop.gateway.ratelimit import RateLimiter, rate_limit_resource
-from shop.gateway.security import SecurityHeadersMiddleware, cors_middleware
+from shop.gateway.proxy import Proxy, has_body
+from shop.gateway.ratelimit import rate_limit_resource
+from shop.gateway.security import (
+    EdgeHeaders,
+    SecurityHeadersMiddleware,
+    cors_middleware,
+    cors_policy,
+)
 from shop.gateway.server import PUBLIC_KEEP_ALIVE_SECONDS, head_deadline_protocol
-from shop.gateway.slow_clients import ClientConcurrencyMiddleware, RequestDeadlineMiddleware
+from shop.gateway.slow_clients import (
+    ClientConcurrencyMiddleware,
+    ClientSlots,
+    RequestDeadlineMiddleware,
+)
 from shop.gateway.upstream_client import UpstreamClient
 from shop.gateway.upstream_metrics import upstream_metrics
 from shop.gateway.upstreams import ROUTES, Upstream
 from shop.kit.app import create_service_app
 from shop.kit.background import background_resource
-from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
 from shop.kit.http import CLIENT_KEEPALIVE_SECONDS, create_http_client
-from shop.kit.identity import current_identity, identity_resource
+from shop.kit.identity import identity_resource
 from shop.kit.redis import redis_resource
 from shop.kit.resource import Resource
-
-# Routes anyone may call. A stale token a client attaches out of habit must not stop
-# a login or a refresh, so the gateway does not judge tokens sent to these.
-OPEN_PATHS = frozenset(
-    "/api/v1/auth/" + path
-    for path in (
-        "register",
-        "login",
-        "refresh",
-        "verify-email",
-        "resend-verification",
-        "password/forgot",
-        "password/reset",
-        ".well-known/jwks.json",
-    )
-)
-
-PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+from shop.kit.tracing import tracing_on
 
 
 def upstream_resource(settings: GatewaySettings, upstreams: list[Upstream]) -> Resource:
@@ -111,27 +104,8 @@ def health_check_resource(settings: GatewaySettings, upstreams: list[Upstream]) 
 
 def forward_to(upstream: Upstream) -> Callable[[Request], Awaitable[Response]]:
     async def forward(request: Request) -> Response:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        user_id: str | None = None
-        # The scope's path, not request.url's: the same for these prefixes and paths
-        # (URL only escapes "?", "#" and "\\", which none of them has), without parsing a URL.
-        if "authorization" in request.headers and request.scope["path"] not in OPEN_PATHS:
-            # A bad token is refused here, before it costs a service anything. The
-            # service verifies it again: it trusts nothing a client could forge.
-            try:
-                user_id = str((await current_identity(request)).user_id)
-            except ShopError:
-                # Counted against the address all the same (over its budget: 429): the
-                # address bounds how fast tokens can be tried.
-                await limiter.check(request)
-                raise
-        # The address and the user, in one round trip.
-        verdict = await limiter.check(request, user_id)
-        proxy: Proxy = request.app.state.proxy
-        response = await proxy.forward(request, upstream)
-        if verdict is not None:
-            response.headers.update(verdict.headers())
-        return response
+        body = request.stream() if has_body(request.scope) else None
+        return await pass_on(request.scope, upstream, body)
 
     return forward
 
@@ -186,6 +160,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         for name, urls in settings.upstream_urls().items()
     }
+    # One count of requests in progress per client, whichever way a request goes.
+    slots = ClientSlots(settings.max_requests_per_client, settings.trusted_proxies)
     health_checks = (
         [health_check_resource(settings, list(upstreams.values()))]
         if settings.upstream_health_interval
@@ -219,11 +195,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             # Before routing: no path may be read one way here and another upstream.
             Middleware(PathGuardMiddleware, prefixes=list(ROUTES)),
             # Slow clients cannot pin the gateway (nor its pool of upstream connections).
-            Middleware(
-                ClientConcurrencyMiddleware,
-                limit=settings.max_requests_per_client,
-                trusted_proxies=settings.trusted_proxies,
-            ),
+            Middleware(ClientConcurrencyMiddleware, slots=slots),
             Middleware(
                 RequestDeadlineMiddleware,
                 seconds=settings.request_receive_timeout,
@@ -239,6 +211,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # After every other route, as the routers were (no path of theirs is under a prefix).
     app.router.routes.extend(proxy_routes(upstreams))
     app.state.upstreams = upstreams
+    if not tracing_on():
+        # Outermost: a request it answers meets none of the layers above.
+        app.add_middleware(
+            FastPath,
+            routes={prefix: upstreams[service] for prefix, service in ROUTES.items()},
+            edge=EdgeHeaders(settings.trusted_proxies, settings.hsts_max_age),
+            cors=cors_policy(settings.cors_origins, settings.cors_max_age),
+            slots=slots,
+            metrics=app.state.metrics,
+        )
     # For `shop serve gateway` (shop.cli.serve): the request head has a deadline too.
     # Its clients are the public (or an ingress): idle connections are not kept long.
     app.state.server_options = {

@@ -34,8 +34,8 @@ from collections.abc import AsyncIterator, Iterable
 import structlog
 from prometheus_client import Counter
 from starlette.background import BackgroundTask
-from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Scope
 
 from shop.gateway.security import came_over_https
 from shop.gateway.upstream_client import (
@@ -49,7 +49,7 @@ from shop.gateway.upstream_client import (
     UpstreamFailure,
 )
 from shop.gateway.upstreams import Lease, Upstream
-from shop.kit.clients import Proxies, client_ip
+from shop.kit.clients import Proxies, scope_client_ip
 from shop.kit.errors import ShopError, UpstreamTimeoutError, UpstreamUnavailableError
 from shop.kit.tracing import client_span
 
@@ -120,27 +120,39 @@ def connection_options(values: Iterable[bytes]) -> set[bytes]:
     return {option.strip().lower() for value in values for option in value.split(b",")}
 
 
-def forwarded_headers(request: Request, trusted_proxies: Proxies = ()) -> list[tuple[bytes, bytes]]:
+def has_body(scope: Scope) -> bool:
+    """Whether the client sends a body. Without one, streaming would still send the
+    service a (chunked, empty) one, even on a GET. "Content-Length: 0" (a PUT without
+    a body) is forwarded as it is, with nothing to stream."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+def forwarded_headers(
+    scope: Scope, request_id: str, trusted_proxies: Proxies = ()
+) -> list[tuple[bytes, bytes]]:
     # The raw pairs of the ASGI scope: names already lower case, values the bytes the
     # client sent (httpx would refuse a str header value that is not ASCII).
-    raw: list[tuple[bytes, bytes]] = request.scope["headers"]
+    raw: list[tuple[bytes, bytes]] = scope["headers"]
     dropped = _NOT_FORWARDED_REQUEST_BYTES
     options = [value for name, value in raw if name == b"connection"]
     if options:
         dropped = dropped | connection_options(options)
     headers = [(name, value) for name, value in raw if name not in dropped]
     # One address: the client as far as trusted proxies vouch for it (by default, the peer).
-    headers.append((b"x-forwarded-for", client_ip(request, trusted_proxies).encode("latin-1")))
+    headers.append((b"x-forwarded-for", scope_client_ip(scope, trusted_proxies).encode("latin-1")))
     # HTTPS when the gateway's own TLS or a trusted proxy in front of it says so (the
     # dashboard marks its cookie Secure by it); a client's own claim is not passed on.
-    scheme = b"https" if came_over_https(request.scope, trusted_proxies) else b"http"
+    scheme = b"https" if came_over_https(scope, trusted_proxies) else b"http"
     headers.append((b"x-forwarded-proto", scheme))
     for name, value in raw:
         if name == b"host":
             if value:
                 headers.append((b"x-forwarded-host", value))
             break
-    headers.append((b"x-request-id", request.state.request_id.encode("latin-1")))
+    headers.append((b"x-request-id", request_id.encode("latin-1")))
     return headers
 
 
@@ -228,25 +240,28 @@ class Proxy:
         except TimeoutError as exc:
             raise UpstreamUnavailableError(f"The {upstream.name} service is saturated.") from exc
 
-    async def forward(self, request: Request, upstream: Upstream) -> Response:
-        scope = request.scope
+    async def forward(
+        self,
+        scope: Scope,
+        upstream: Upstream,
+        *,
+        request_id: str,
+        body: AsyncIterator[bytes] | None,
+    ) -> Response:
+        """The answer to the request of ``scope``, whose ``body`` is streamed (``None``:
+        it has none, see :func:`has_body`)."""
         # The path as the client encoded it (decoded, "a%2Fb" would become two
         # segments), which shop.gateway.paths has found unambiguous.
         target: bytes = scope.get("raw_path") or scope["path"].encode()
         if query := scope.get("query_string"):
             target += b"?" + query
-        headers = forwarded_headers(request, self.trusted_proxies)
-        # Without a body from the client, streaming would still send the service a
-        # (chunked, empty) one, even on a GET. "Content-Length: 0" (a PUT without a
-        # body) is forwarded as it is, with nothing to stream.
-        length = request.headers.get("content-length")
-        has_body = "transfer-encoding" in request.headers or length not in (None, "0")
-        body = request.stream() if has_body else None
-        may_retry = request.method in RETRIED_METHODS and not has_body
+        headers = forwarded_headers(scope, request_id, self.trusted_proxies)
+        method: str = scope["method"]
+        may_retry = method in RETRIED_METHODS and body is None
         await self._take_slot(upstream)
         response: Response | None = None
         try:
-            response = await self._send(request, upstream, target, headers, body, may_retry)
+            response = await self._send(method, upstream, target, headers, body, may_retry)
             return response
         finally:
             # A streamed answer gives its slot back once relayed (Held).
@@ -255,7 +270,7 @@ class Proxy:
 
     async def _send(
         self,
-        request: Request,
+        method: str,
         upstream: Upstream,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
@@ -269,13 +284,13 @@ class Proxy:
             lease = upstream.lease(base_url)
             streaming = False  # the lease then lasts until the body is relayed
             content: bytes | None = None
-            outgoing = Outgoing(request.method, base_url, target, headers, body)
+            outgoing = Outgoing(method, base_url, target, headers, body)
             try:
-                with client_span(request.method, base_url, target) as span:
+                with client_span(method, base_url, target) as span:
                     outgoing.headers = span.carry(headers)
                     answer = await self.client.send(outgoing)
                     span.answered(answer.status)
-                if buffered(answer, request.method):
+                if buffered(answer, method):
                     content = await answer.read()
                 else:
                     streaming = True

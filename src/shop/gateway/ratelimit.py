@@ -42,10 +42,10 @@ from limits.aio.storage import RedisStorage
 from limits.aio.storage.redis.redispy import RedispyBridge
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from starlette.requests import Request
+from starlette.types import Scope
 
 from shop.gateway.rate_counts import KeyCounts
-from shop.kit.clients import Proxies, client_ip, client_key
+from shop.kit.clients import Proxies, client_key, scope_client_ip
 from shop.kit.errors import ShopError
 from shop.kit.health import ReadinessCheck
 from shop.kit.resource import Resource
@@ -76,6 +76,14 @@ class Verdict:
             "RateLimit-Remaining": str(self.remaining),
             "RateLimit-Reset": str(self.reset_in()),
         }
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """:meth:`headers` as raw pairs (lower-case names), to set on an answer."""
+        return [
+            (b"ratelimit-limit", str(self.limit.amount).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset_in()).encode()),
+        ]
 
 
 class RateLimitedError(ShopError):
@@ -186,31 +194,31 @@ class RateLimiter:
                 await asyncio.wait_for(stop.wait(), timeout=self.sync_seconds)
             await self.sync()
 
-    async def _count(self, request: Request, kind: str, value: str) -> Verdict | None:
-        # The route group by the scope's path (see shop.gateway.app.forward_to): no URL parsed.
-        verdict = await self._hit(request.scope["path"], kind, value)
+    async def _count(self, scope: Scope, kind: str, value: str) -> Verdict | None:
+        # The route group by the scope's path (see shop.gateway.forwarding): no URL parsed.
+        verdict = await self._hit(scope["path"], kind, value)
         if verdict is not None and not verdict.allowed:
             raise RateLimitedError(verdict)
         return verdict
 
-    async def check_client(self, request: Request) -> Verdict | None:
+    async def check_client(self, scope: Scope) -> Verdict | None:
         """Counts the request against its client IP (an IPv6 client's /64); raises
         :class:`RateLimitedError` when over budget. ``None`` when it could not be counted."""
-        client = client_key(client_ip(request, self.trusted_proxies))
-        return await self._count(request, "ip", client)
+        client = client_key(scope_client_ip(scope, self.trusted_proxies))
+        return await self._count(scope, "ip", client)
 
-    async def check_user(self, request: Request, user_id: str) -> Verdict | None:
+    async def check_user(self, scope: Scope, user_id: str) -> Verdict | None:
         """Counts the request against a signed-in user, as :meth:`check_client` does."""
-        return await self._count(request, "user", user_id)
+        return await self._count(scope, "user", user_id)
 
-    async def check(self, request: Request, user_id: str | None = None) -> Verdict | None:
+    async def check(self, scope: Scope, user_id: str | None = None) -> Verdict | None:
         """Counts the request against its client IP and, given a verified ``user_id``,
         against that user; raises :class:`RateLimitedError` when either is over budget.
         The tightest verdict (for the RateLimit-* headers), ``None`` when the request
         could not be counted."""
-        verdicts = [await self.check_client(request)]
+        verdicts = [await self.check_client(scope)]
         if user_id is not None:
-            verdicts.append(await self.check_user(request, user_id))
+            verdicts.append(await self.check_user(scope, user_id))
         return tightest(*verdicts)
 
 

@@ -19,6 +19,7 @@ gateway, which then must be a trusted proxy that sets ``X-Forwarded-Proto``.
 from __future__ import annotations
 
 from ipaddress import ip_address
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
@@ -26,6 +27,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shop.gateway.raw_headers import replaced
 from shop.kit.clients import Proxies
 from shop.kit.errors import problem_response
 
@@ -99,16 +101,25 @@ def came_over_https(scope: Scope, trusted_proxies: Proxies) -> bool:
     return forwarded.rsplit(",", 1)[-1].strip().lower() == "https"
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, trusted_proxies: Proxies, hsts_max_age: int) -> None:
-        self.app = app
-        self.trusted_proxies = trusted_proxies
-        self.hsts = f"max-age={hsts_max_age}; includeSubDomains" if hsts_max_age else None
+class EdgeHeaders:
+    """The security headers of the answer to a request: the same for every answer of
+    one path, plus HSTS when the request came over HTTPS."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def __init__(self, trusted_proxies: Proxies, hsts_max_age: int) -> None:
+        self.trusted_proxies = trusted_proxies
+        self.hsts = (
+            (b"strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains".encode())
+            if hsts_max_age
+            else None
+        )
+        always = [(name.lower().encode(), value.encode()) for name, value in ALWAYS.items()]
+        self._by_policy = {
+            csp: [*always, (b"content-security-policy", csp.encode())]
+            for csp in (API_CSP, DOCS_CSP, ADMIN_CSP)
+        }
+
+    def for_request(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The raw pairs to set on the answer to ``scope`` (lower-case names)."""
         path = scope["path"]
         if path in DOCS_PATHS:
             csp = DOCS_CSP
@@ -116,16 +127,26 @@ class SecurityHeadersMiddleware:
             csp = ADMIN_CSP
         else:
             csp = API_CSP
-        hsts = self.hsts if came_over_https(scope, self.trusted_proxies) else None
+        pairs = self._by_policy[csp]
+        if self.hsts and came_over_https(scope, self.trusted_proxies):
+            return [*pairs, self.hsts]
+        return pairs
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, trusted_proxies: Proxies, hsts_max_age: int) -> None:
+        self.app = app
+        self.edge = EdgeHeaders(trusted_proxies, hsts_max_age)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        pairs = self.edge.for_request(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in ALWAYS.items():
-                    headers[name] = value
-                headers["Content-Security-Policy"] = csp
-                if hsts:
-                    headers["Strict-Transport-Security"] = hsts
+                message["headers"] = replaced(message.get("headers", ()), pairs)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -157,18 +178,31 @@ class ExactOriginCORSMiddleware(CORSMiddleware):
         return super().preflight_response(request_headers)
 
 
+def _cors_options(origins: list[str], max_age: int) -> dict[str, Any]:
+    return {
+        "allow_origins": origins,
+        "allow_credentials": True,
+        "allow_methods": CORS_METHODS,
+        "allow_headers": CORS_REQUEST_HEADERS,
+        "expose_headers": CORS_EXPOSED_HEADERS,
+        "max_age": max_age,
+    }
+
+
 def cors_middleware(origins: list[str], max_age: int) -> list[Middleware]:
     """CORS for exactly ``origins``, with credentials; nothing at all when there are none."""
     if not origins:
         return []
-    return [
-        Middleware(
-            ExactOriginCORSMiddleware,
-            allow_origins=origins,
-            allow_credentials=True,
-            allow_methods=CORS_METHODS,
-            allow_headers=CORS_REQUEST_HEADERS,
-            expose_headers=CORS_EXPOSED_HEADERS,
-            max_age=max_age,
-        )
-    ]
+    return [Middleware(ExactOriginCORSMiddleware, **_cors_options(origins, max_age))]
+
+
+def cors_policy(origins: list[str], max_age: int) -> ExactOriginCORSMiddleware | None:
+    """The same CORS as :func:`cors_middleware`, for :mod:`shop.gateway.fast_path`, which
+    calls its ``send`` on the answers to requests with an ``Origin``."""
+    if not origins:
+        return None
+    return ExactOriginCORSMiddleware(_no_app, **_cors_options(origins, max_age))
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("the fast path's CORS policy only sets headers")

@@ -15,7 +15,8 @@ hundred of them and every other client waits for a pooled connection, then gets
   requests in progress (from their start to the end of their answer) per client
   address, as :func:`shop.kit.clients.client_ip` finds it (``TRUSTED_PROXIES``; an
   IPv6 client counted per /64);
-  the next is answered 429 (problem) at once. Counted per gateway process.
+  the next is answered 429 (problem) at once. Counted per gateway process
+  (:class:`ClientSlots`).
 
 The request head (line and headers) is bounded by the server: see
 :mod:`shop.gateway.server`.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shop.gateway.bodylimits import is_upload
@@ -77,36 +79,59 @@ class RequestDeadlineMiddleware:
         await self.app(scope, receive_in_time, send)
 
 
-class ClientConcurrencyMiddleware:
-    def __init__(self, app: ASGIApp, *, limit: int, trusted_proxies: Proxies) -> None:
-        self.app = app
+class ClientSlots:
+    """Requests in progress per client address, at most ``limit`` each: one count
+    for the gateway's every path to a service (the middleware below and
+    :mod:`shop.gateway.fast_path`)."""
+
+    def __init__(self, limit: int, trusted_proxies: Proxies) -> None:
         self.limit = limit
         self.trusted_proxies = trusted_proxies
         self.in_progress: dict[str, int] = {}  # by client address; absent: none
+
+    def client_of(self, scope: Scope) -> str:
+        # An IPv6 client is its /64, as for the rate limits: it has that many addresses.
+        return client_key(scope_client_ip(scope, self.trusted_proxies))
+
+    def take(self, client: str) -> bool:
+        """Whether ``client`` may start one more request (then counted as started)."""
+        count = self.in_progress.get(client, 0)
+        if count >= self.limit:
+            return False
+        self.in_progress[client] = count + 1
+        return True
+
+    def give_back(self, client: str) -> None:
+        remaining = self.in_progress[client] - 1
+        if remaining:
+            self.in_progress[client] = remaining
+        else:
+            del self.in_progress[client]
+
+    def refusal(self) -> Response:
+        return problem_response(
+            429,
+            title="Too many requests in progress",
+            detail=f"At most {self.limit} requests from one address may be in progress.",
+            type_="https://shop.dev/problems/too-many-requests-in-progress",
+            headers={"Retry-After": "1"},
+        )
+
+
+class ClientConcurrencyMiddleware:
+    def __init__(self, app: ASGIApp, *, slots: ClientSlots) -> None:
+        self.app = app
+        self.slots = slots
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # An IPv6 client is its /64, as for the rate limits: it has that many addresses.
-        client = client_key(scope_client_ip(scope, self.trusted_proxies))
-        count = self.in_progress.get(client, 0)
-        if count >= self.limit:
-            response = problem_response(
-                429,
-                title="Too many requests in progress",
-                detail=f"At most {self.limit} requests from one address may be in progress.",
-                type_="https://shop.dev/problems/too-many-requests-in-progress",
-                headers={"Retry-After": "1"},
-            )
-            await response(scope, receive, send)
+        client = self.slots.client_of(scope)
+        if not self.slots.take(client):
+            await self.slots.refusal()(scope, receive, send)
             return
-        self.in_progress[client] = count + 1
         try:
             await self.app(scope, receive, send)
         finally:
-            remaining = self.in_progress[client] - 1
-            if remaining:
-                self.in_progress[client] = remaining
-            else:
-                del self.in_progress[client]
+            self.slots.give_back(client)

@@ -19,6 +19,7 @@ import uuid
 import structlog
 from fastapi import HTTPException
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shop.kit.errors import PROBLEM_TYPE_BASE, PayloadTooLargeError, problem_response
@@ -44,6 +45,50 @@ def incoming_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def begin_request(scope: Scope) -> str:
+    """The request's ID, in the scope's state and the log context (cleared first)."""
+    request_id = incoming_request_id(scope)
+    scope.setdefault("state", {})["request_id"] = request_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    return request_id
+
+
+def unhandled_response(exc: Exception, scope: Scope) -> Response:
+    """Logs an exception nothing handled and answers it: 503 with ``Retry-After`` when a
+    backing server (the database, Redis) cannot be reached, else a 500 that reveals
+    nothing of the internals."""
+    unreachable = backing_server_unreachable(exc)
+    if unreachable:
+        log.warning(
+            "a backing server is unreachable",
+            method=scope["method"],
+            path=scope["path"],
+            error=f"{type(exc).__name__}: {exc}"[:500],
+        )
+        return problem_response(
+            503,
+            title="Service unavailable",
+            detail="A backing service is unavailable right now. Try again shortly.",
+            type_=PROBLEM_TYPE_BASE + "backing-service-unavailable",
+            headers={"Retry-After": "5"},
+        )
+    log.exception("unhandled error", method=scope["method"], path=scope["path"])
+    return problem_response(500, detail="An unexpected error occurred.")
+
+
+def end_request(scope: Scope, status: int, started: float) -> None:
+    """Writes the access log line (probes at debug) and clears the log context."""
+    (log.debug if scope["path"] in PROBE_PATHS else log.info)(
+        "request",
+        method=scope["method"],
+        path=scope["path"],
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    structlog.contextvars.clear_contextvars()
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -52,10 +97,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = incoming_request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        request_id = begin_request(scope)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -71,38 +113,12 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
-            unreachable = backing_server_unreachable(exc)
-            if unreachable:
-                log.warning(
-                    "a backing server is unreachable",
-                    method=scope["method"],
-                    path=scope["path"],
-                    error=f"{type(exc).__name__}: {exc}"[:500],
-                )
-            else:
-                log.exception("unhandled error", method=scope["method"], path=scope["path"])
+            response = unhandled_response(exc, scope)
             if response_started:
                 raise  # Nothing sane can be sent any more; the server closes the connection.
-            if unreachable:
-                response = problem_response(
-                    503,
-                    title="Service unavailable",
-                    detail="A backing service is unavailable right now. Try again shortly.",
-                    type_=PROBLEM_TYPE_BASE + "backing-service-unavailable",
-                    headers={"Retry-After": "5"},
-                )
-            else:
-                response = problem_response(500, detail="An unexpected error occurred.")
             await response(scope, receive, send_with_id)
         finally:
-            (log.debug if scope["path"] in PROBE_PATHS else log.info)(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            structlog.contextvars.clear_contextvars()
+            end_request(scope, status, started)
 
 
 class BodySizeLimitMiddleware:

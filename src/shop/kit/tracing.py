@@ -128,6 +128,11 @@ def configure_tracing(service_name: str) -> TracerProvider | None:
     return _provider
 
 
+def tracing_on() -> bool:
+    """Whether this process traces (:func:`configure_tracing` has installed a provider)."""
+    return _provider is not None
+
+
 def _instrument_sqlalchemy(provider: TracerProvider) -> None:
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
