@@ -24,6 +24,7 @@ from shop.cli.services import SERVICES
 from shop.cli.startup_checks import migration_problem, port_problem, settings_problem
 from shop.kit.config import ServiceSettings
 from shop.kit.health import begin_draining
+from shop.kit.logging import write_waiting_lines
 
 # The process exit code uvicorn uses when the server could not start.
 STARTUP_FAILURE = 3
@@ -98,6 +99,7 @@ def run_app(app: FastAPI) -> int:
         try:
             listening = shared_socket(settings.bind_host, settings.port)
         except OSError as exc:
+            write_waiting_lines()
             print(f"cannot listen on {settings.bind_host}:{settings.port}: {exc}", file=sys.stderr)
             return STARTUP_FAILURE
         with listening:
@@ -123,6 +125,7 @@ def shared_socket(host: str, port: int) -> socket.socket:
 
 
 def _refuse(name: str, problem: str) -> int:
+    write_waiting_lines()
     print(f"shop serve {name}: refusing to start, {problem}", file=sys.stderr)
     return STARTUP_FAILURE
 

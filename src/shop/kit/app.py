@@ -40,7 +40,12 @@ def create_service_app(
 ) -> FastAPI:
     """``middleware``, outermost first, runs inside the request context and metrics
     (its answers are logged, counted and carry the request ID) and outside the body limit."""
-    configure_logging(settings.service_name, settings.log_format, settings.log_level)
+    configure_logging(
+        settings.service_name,
+        settings.log_format,
+        settings.log_level,
+        flush_seconds=settings.log_flush_seconds,
+    )
     tracer_provider = configure_tracing(settings.service_name)
     opened = list(resources)
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from shop.kit.config import LogFormat
+from shop.kit.log_batches import BatchedStreamHandler
 
 
 def _add_service(service: str) -> Processor:
@@ -45,7 +47,11 @@ def _traceback_without_locals() -> structlog.typing.ExceptionRenderer:
     return structlog.dev.RichTracebackFormatter(show_locals=False)
 
 
-def configure_logging(service: str, log_format: LogFormat, level: str = "INFO") -> None:
+def configure_logging(
+    service: str, log_format: LogFormat, level: str = "INFO", flush_seconds: float = 0.0
+) -> None:
+    """``flush_seconds``: how long a line may wait to be written with others
+    (:mod:`shop.kit.log_batches`); 0 writes each at once."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -70,7 +76,11 @@ def configure_logging(service: str, log_format: LogFormat, level: str = "INFO") 
         # processors, and the tests configure several services in one process.
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.StreamHandler[TextIO] = (
+        BatchedStreamHandler(sys.stderr, seconds=flush_seconds)
+        if flush_seconds
+        else logging.StreamHandler(sys.stderr)
+    )
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -98,3 +108,10 @@ def configure_logging(service: str, log_format: LogFormat, level: str = "INFO") 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # The request context middleware writes the access log, with the request ID.
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def write_waiting_lines() -> None:
+    """Writes the log lines still waiting in a batch: before anything else is written
+    to stderr directly, so that the two keep their order."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
