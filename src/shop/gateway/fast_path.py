@@ -68,8 +68,8 @@ class FastPath:
         metrics: HttpMetrics,
     ) -> None:
         self.app = app
-        # Longest first, as the path guard reads them; with the metrics' route
-        # templates, those of the framework's routes (shop.gateway.app.proxy_routes).
+        # Longest first, as the path guard wants them. Each with the templates of its
+        # framework routes (shop.gateway.app.proxy_routes), which name it in the metrics.
         self.prefixes = sorted(routes, key=len, reverse=True)
         self.routes = [
             (prefix, routes[prefix], prefix + "/{path:path}") for prefix in self.prefixes
