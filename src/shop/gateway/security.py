@@ -198,7 +198,7 @@ def cors_middleware(origins: list[str], max_age: int) -> list[Middleware]:
 
 def cors_policy(origins: list[str], max_age: int) -> ExactOriginCORSMiddleware | None:
     """The same CORS as :func:`cors_middleware`, for :mod:`shop.gateway.fast_path`, which
-    calls its ``send`` on the answers to requests with an ``Origin``."""
+    calls its ``send`` on every answer it gives (``None`` when there are no origins)."""
     if not origins:
         return None
     return ExactOriginCORSMiddleware(_no_app, **_cors_options(origins, max_age))
