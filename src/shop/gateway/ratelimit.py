@@ -79,11 +79,7 @@ class Verdict:
 
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """:meth:`headers` as raw pairs (lower-case names), to set on an answer."""
-        return [
-            (b"ratelimit-limit", str(self.limit.amount).encode()),
-            (b"ratelimit-remaining", str(self.remaining).encode()),
-            (b"ratelimit-reset", str(self.reset_in()).encode()),
-        ]
+        return [(name.lower().encode(), value.encode()) for name, value in self.headers().items()]
 
 
 class RateLimitedError(ShopError):
