@@ -15,10 +15,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.types import Scope
 
+from shop.gateway import app as gateway_app
+from shop.gateway import fast_path
 from shop.gateway.app import create_app
 from shop.gateway.config import GatewaySettings
 from shop.gateway.fast_path import FastPath
+from shop.gateway.forwarding import pass_on
+from shop.gateway.upstreams import Upstream
 from tests.gateway.services import gateway_settings, slow_app
 from tests.support import served
 
@@ -77,8 +83,31 @@ def settings(services: dict[str, str]) -> GatewaySettings:
     )
 
 
-def test_the_gateway_has_the_fast_path_unless_tracing(settings: GatewaySettings) -> None:
+def test_the_gateway_has_the_fast_path_unless_tracing(
+    settings: GatewaySettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert FastPath in [m.cls for m in create_app(settings).user_middleware]
+    monkeypatch.setattr(gateway_app, "tracing_on", lambda: True)
+    assert FastPath not in [m.cls for m in create_app(settings).user_middleware]
+
+
+async def test_requests_without_a_body_go_the_fast_way_and_no_other(
+    settings: GatewaySettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passed_on: list[tuple[str, str]] = []
+
+    async def spy(scope: Scope, upstream: Upstream, body: AsyncIterator[bytes] | None) -> Response:
+        passed_on.append((scope["method"], scope["path"]))
+        return await pass_on(scope, upstream, body)
+
+    monkeypatch.setattr(fast_path, "pass_on", spy)
+    async with client_of(create_app(settings)) as client:
+        for method in ("GET", "HEAD", "DELETE"):
+            assert (await client.request(method, "/api/v1/products/p-1")).status_code == 200
+        assert (await client.post("/api/v1/orders", json={"note": "a body"})).status_code == 200
+        assert (await client.options("/api/v1/products")).status_code == 200
+        assert (await client.get("/health/live")).status_code == 200
+    assert passed_on == [(method, "/api/v1/products/p-1") for method in ("GET", "HEAD", "DELETE")]
 
 
 @pytest.mark.parametrize(("method", "path", "headers"), CASES)
