@@ -14,7 +14,7 @@ from starlette.types import Scope
 from shop.gateway.bodylimits import RouteBodyLimitMiddleware
 from shop.gateway.config import GatewaySettings
 from shop.gateway.fast_path import FastPath
-from shop.gateway.forwarding import PROXY_METHODS, pass_on
+from shop.gateway.forwarding import PROXY_METHODS, pass_on, route_paths
 from shop.gateway.health_checks import CHECK_TIMEOUT, HealthChecker
 from shop.gateway.openapi import MergedOpenAPI
 from shop.gateway.paths import PathGuardMiddleware
@@ -127,7 +127,7 @@ def proxy_routes(upstreams: dict[str, Upstream]) -> list[ProxyRoute]:
     routes = []
     for prefix, service in ROUTES.items():
         forward = forward_to(upstreams[service])
-        for path in (prefix, prefix + "/{path:path}"):
+        for path in route_paths(prefix):
             routes.append(ProxyRoute(path, forward, methods=PROXY_METHODS, include_in_schema=False))
     return routes
 

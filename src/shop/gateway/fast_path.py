@@ -35,7 +35,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shop.gateway.forwarding import PROXY_METHODS, pass_on
+from shop.gateway.forwarding import PROXY_METHODS, pass_on, route_paths
 from shop.gateway.paths import PROBLEM_TYPE, ambiguity
 from shop.gateway.proxy import has_body
 from shop.gateway.raw_headers import replaced
@@ -68,12 +68,10 @@ class FastPath:
         metrics: HttpMetrics,
     ) -> None:
         self.app = app
-        # Longest first, as the path guard wants them. Each with the templates of its
-        # framework routes (shop.gateway.app.proxy_routes), which name it in the metrics.
+        # Longest first, as the path guard wants them. Each with its route templates,
+        # those of the framework's routes (forwarding.route_paths), for the metrics.
         self.prefixes = sorted(routes, key=len, reverse=True)
-        self.routes = [
-            (prefix, routes[prefix], prefix + "/{path:path}") for prefix in self.prefixes
-        ]
+        self.routes = [(routes[prefix], *route_paths(prefix)) for prefix in self.prefixes]
         self.edge = edge
         self.cors = cors
         self.slots = slots
@@ -81,7 +79,7 @@ class FastPath:
 
     def route(self, path: str) -> tuple[Upstream, str] | None:
         """The upstream and the route template of a proxied path; None for any other."""
-        for prefix, upstream, below in self.routes:
+        for upstream, prefix, below in self.routes:
             if path.startswith(prefix):
                 if len(path) == len(prefix):
                     return upstream, prefix

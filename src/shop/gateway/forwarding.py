@@ -21,7 +21,7 @@ from shop.gateway.upstreams import Upstream
 from shop.kit.errors import ShopError
 from shop.kit.identity import current_identity
 
-__all__ = ["OPEN_PATHS", "PROXY_METHODS", "pass_on"]
+__all__ = ["OPEN_PATHS", "PROXY_METHODS", "pass_on", "route_paths"]
 
 # What the gateway passes on; any other method is 405.
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -41,6 +41,12 @@ OPEN_PATHS = frozenset(
         ".well-known/jwks.json",
     )
 )
+
+
+def route_paths(prefix: str) -> tuple[str, str]:
+    """The route templates of a proxied prefix: the prefix itself, and anything below it.
+    The metrics name a proxied request by them, whichever way it went."""
+    return prefix, prefix + "/{path:path}"
 
 
 def _has_authorization(scope: Scope) -> bool:
