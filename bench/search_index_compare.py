@@ -29,11 +29,10 @@ from shop.cli.system import data_layer
 from shop.kit.config import to_async_database_url
 from shop.kit.db import create_sessionmaker, unit_of_work
 from shop.products.search import PostgresSearch, ProductQuery, SortOrder
-from shop.products.search.mem_loader import Lexicon, load_index, word_forms
+from shop.products.search.mem_loader import Lexicon, load_index, vocabulary_words
 from shop.products.search.mem_query import IndexQuery
 from shop.products.search.mem_search import TooBroad, answer
-from shop.products.search.pg_prepare import prepare
-from shop.products.search.pg_text import correct
+from shop.products.search.mem_words import Vocabulary, words_of
 from shop.products.search.pg_variants import read_option_pair
 
 
@@ -53,6 +52,7 @@ async def compare(url: str, count: int, judged_size: int) -> None:
         before = resident_mb()
         started = time.perf_counter()
         index, _versions = await load_index(session)  # kept, as the keeper keeps them
+        vocabulary = Vocabulary(await vocabulary_words(session))
         seconds = time.perf_counter() - started
     gc.collect()
     print(
@@ -78,9 +78,7 @@ async def compare(url: str, count: int, judged_size: int) -> None:
             page = await backend.search(session, query)
             postgres_cpu += time.process_time() - cpu
             cpu = time.process_time()
-            prepared = await prepare(session, query, lexemes=True)
-            words = correct(prepared.words, prepared.found)
-            forms = await word_forms(session, words, lexicon, prepared.typed_lexemes)
+            prepared, forms = await words_of(session, query, index, vocabulary, lexicon)
             subtree, sku_products = prepared.subtree, prepared.sku_products
             try:
                 got = answer(
@@ -124,12 +122,12 @@ async def compare(url: str, count: int, judged_size: int) -> None:
     for sample in samples:
         print("  differs:", *sample)
     if judged_size:
-        await judged(sessions, backend, index, ids, judged_size)
+        await judged(sessions, backend, index, vocabulary, judged_size)
     await engine.dispose()
 
 
 async def judged(
-    sessions: Any, backend: PostgresSearch, index: Any, ids: dict[str, Any], size: int
+    sessions: Any, backend: PostgresSearch, index: Any, vocabulary: Vocabulary, size: int
 ) -> None:
     """recall@10 and nDCG@10 of the judged set (tests/products/search_judged.py), both ways."""
     from bench.search import _judged, demo_catalog
@@ -145,9 +143,7 @@ async def judged(
         async with unit_of_work(sessions) as session:
             page = await backend.search(session, query)
             by_postgres[judged_query.q] = [p.sku for p in page.products]
-            prepared = await prepare(session, query, lexemes=True)
-            words = correct(prepared.words, prepared.found)
-            forms = await word_forms(session, words, lexicon, prepared.typed_lexemes)
+            prepared, forms = await words_of(session, query, index, vocabulary, lexicon)
         got = answer(index, IndexQuery(forms, 10, sku_products=frozenset(prepared.sku_products)))
         by_index[judged_query.q] = [skus[i] for i in got.page]
     for name, answers in (("PostgreSQL", by_postgres), ("index", by_index)):

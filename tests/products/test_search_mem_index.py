@@ -244,7 +244,7 @@ def lamp_at(minute: int) -> IndexedProduct:
         created_at=EPOCH + timedelta(minutes=minute),
         category_id=None,
         lexemes={"lamp": "A"},
-        variants=(IndexedVariant(1000, frozenset(), stocked=True),),
+        variants=(IndexedVariant(f"LAMP-{minute}", 1000, frozenset(), stocked=True),),
         price=1000,
         name="Lamp",
     )

@@ -14,11 +14,10 @@ from shop.kit.db import create_sessionmaker
 from shop.products.search.cursor import INDEX_TAG, encode_values
 from shop.products.search.mem_backend import IndexedSearch
 from shop.products.search.mem_keeper import IndexKeeper
-from shop.products.search.mem_loader import Lexicon, word_forms
+from shop.products.search.mem_loader import Lexicon
 from shop.products.search.mem_query import IndexAnswer, IndexQuery
 from shop.products.search.mem_search import answer
-from shop.products.search.pg_prepare import prepare
-from shop.products.search.pg_text import correct
+from shop.products.search.mem_words import words_of
 from shop.products.search.query import ProductQuery
 from tests.products.search_support import (
     LISTING,
@@ -33,12 +32,12 @@ __all__ = ["search", "search_catalog", "search_tokens"]  # fixtures
 
 
 async def find(keeper: IndexKeeper, q: str, **filters: Any) -> IndexAnswer:
+    """What the index answers ``q`` with, its words looked up in the process, as
+    IndexedSearch does."""
     query = ProductQuery.model_validate({"q": q, **filters})
-    async with keeper.sessions() as session:
-        prepared = await prepare(session, query, lexemes=True)
-        words = correct(prepared.words, prepared.found)
-        forms = await word_forms(session, words, Lexicon(), prepared.typed_lexemes)
     assert keeper.index is not None
+    async with keeper.sessions() as session:
+        prepared, forms = await words_of(session, query, keeper.index, keeper.vocabulary, Lexicon())
     return answer(
         keeper.index,
         IndexQuery(
@@ -75,6 +74,9 @@ async def test_a_catch_up_finds_each_kind_of_catalog_write(search: SearchFixture
     assert await keeper.catch_up() == 0
     assert (await find(keeper, "lamp")).total == 0
     assert (await find(keeper, "sconce")).page == [uuid.UUID(lamp["id"])]
+    # The vocabulary followed: the new word corrects a typo of it.
+    assert "sconce" in keeper.vocabulary
+    assert (await find(keeper, "sconse")).page == [uuid.UUID(lamp["id"])]
     assert (await find(keeper, "hoodie", in_stock="true")).total == 0
 
     [small] = hoodie["variants"]

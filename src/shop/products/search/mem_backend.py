@@ -3,11 +3,11 @@
 A text search of the active catalog by relevance, age, price or name (where the
 database's collation orders names by code point), without a price filter, is
 answered from the process's :class:`~shop.products.search.mem_index.CatalogIndex`:
-one round trip for the words
-(the vocabulary's corrections and completions, as PostgreSQL search does, and the
-typed words' lexemes; the catalog words' are kept in the process), then set
-operations in the process; the page's products as the API shows them are kept too
-(mem_views), and the caller reads those it lacks. Everything
+the words looked up in the process (the vocabulary's corrections and completions, as
+PostgreSQL search does: mem_words; a round trip only for words no search met
+before, whose lexemes the process then keeps), then set operations; the page's
+products as the API shows them are kept too (mem_views), and the caller reads those
+it lacks. Everything
 else, and option filters that leave too many products to check one by one, goes to
 :class:`PostgresSearch`, whose answers the index's agree with (docs/search.md, "The
 in-process index").
@@ -32,7 +32,7 @@ from shop.products.search.cursor import (
 )
 from shop.products.search.mem_index import IndexedCategory
 from shop.products.search.mem_keeper import IndexKeeper
-from shop.products.search.mem_loader import Lexicon, word_forms
+from shop.products.search.mem_loader import Lexicon
 from shop.products.search.mem_query import (
     IndexAnswer,
     IndexCursor,
@@ -41,8 +41,7 @@ from shop.products.search.mem_query import (
     KeyCursor,
 )
 from shop.products.search.mem_search import TooBroad, answer
-from shop.products.search.pg_prepare import prepare
-from shop.products.search.pg_text import correct
+from shop.products.search.mem_words import words_of
 from shop.products.search.pg_variants import read_option_pair
 from shop.products.search.port import CategoryFacet, KeptPage, SearchPage, option_facets
 from shop.products.search.postgres import PostgresSearch
@@ -108,13 +107,6 @@ class IndexedSearch:
     async def search(self, session: AsyncSession, query: ProductQuery) -> SearchPage:
         if not self.answers(query):
             return await self.postgres.search(session, query)
-        if not query.options and not session.in_transaction():
-            # Read-only statements: without BEGIN and COMMIT, two round trips fewer;
-            # each reads its own snapshot, as under READ COMMITTED. Only without option
-            # filters: the index then answers whatever the words (TooBroad needs them),
-            # so PostgreSQL's search, whose plan setting lives in a transaction, does
-            # not run in this session.
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         sort = query.effective_sort
         after: IndexCursor | KeyCursor | None = None
         if query.cursor and sort is SortOrder.RELEVANCE:
@@ -122,11 +114,19 @@ class IndexedSearch:
         elif query.cursor:
             after = decode_page_cursor(query.cursor, sort)
         index = await self.keeper.fresh()
-        prepared = await prepare(session, query, lexemes=True)
+        # Read-only statements, if any (words no search met before): outside a
+        # transaction without option filters. With them the index may send the search
+        # to PostgreSQL (TooBroad), whose plan setting lives in a transaction.
+        prepared, forms = await words_of(
+            session,
+            query,
+            index,
+            self.keeper.vocabulary,
+            self.lexicon,
+            outside_transaction=not query.options,
+        )
         if not prepared.words:  # nothing searchable in q
             return SearchPage(products=[], total=0, next_cursor=None, facets=[])
-        words = correct(prepared.words, prepared.found)
-        forms = await word_forms(session, words, self.lexicon, prepared.typed_lexemes)
         subtree = prepared.subtree
         asked = IndexQuery(
             words=forms,

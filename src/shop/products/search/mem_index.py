@@ -37,8 +37,9 @@ class IndexedCategory:
 
 @dataclass(frozen=True, slots=True)
 class IndexedVariant:
-    """What filters ask of an active variant."""
+    """What filters ask of an active variant, and its SKU (the exact SKU's match)."""
 
+    sku: str
     price: int
     pairs: frozenset[str]  # its option values, each the JSON pair '["Size", "M"]'
     stocked: bool  # units available
@@ -97,6 +98,10 @@ class CatalogIndex:
         # does the index answer the name sort (mem_loader checks the collation).
         self.names_in_code_point_order = False
         self._lexemes_sorted: list[str] | None = None
+        # The products of each active variant's SKU (one, but for a moment during a
+        # catch-up that moves a SKU), and each category slug's subtree, made when asked.
+        self._by_sku: dict[str, tuple[uuid.UUID, ...]] = {}
+        self._subtrees: dict[str, frozenset[uuid.UUID]] = {}
 
     @classmethod
     def of(
@@ -124,6 +129,26 @@ class CatalogIndex:
 
     def position_of(self, product_id: uuid.UUID) -> int | None:
         return self._at.get(product_id)
+
+    def with_sku(self, sku: str) -> set[uuid.UUID]:
+        """The products of which an active variant has ``sku`` as its SKU."""
+        return set(self._by_sku.get(sku, ()))
+
+    def subtree(self, slug: str) -> frozenset[uuid.UUID]:
+        """The category ``slug`` and those below it (none for an unknown slug), as
+        pg_prepare finds them: by path."""
+        found = self._subtrees.get(slug)
+        if found is None:
+            paths = [c.path for c in self.categories.values() if c.slug == slug]
+            found = frozenset(
+                category_id
+                for category_id, category in self.categories.items()
+                for path in paths
+                if category.path == path or category.path.startswith(path + "/")
+            )
+            if found:  # kept for the slugs that exist only: any may be asked
+                self._subtrees[slug] = found
+        return found
 
     def older_than(self, key: tuple[datetime, uuid.UUID]) -> int:
         """How many positions hold products older than ``key`` (created_at, id): the
@@ -187,6 +212,8 @@ class CatalogIndex:
             self._postings(self.stocked_pairs, pair).add(position, size)
         if product.stocked:
             self.stocked.add(position, size)
+        for variant in product.variants:
+            self._by_sku[variant.sku] = (*self._by_sku.get(variant.sku, ()), product.id)
         self._live.add(position, size)
         if keep_orders:
             for order, entry in self._orders(product, position):
@@ -202,6 +229,7 @@ class CatalogIndex:
     def set_categories(self, categories: Mapping[uuid.UUID, IndexedCategory]) -> None:
         """The category tree changed (a category added, moved, renamed or removed)."""
         self.categories = dict(categories)
+        self._subtrees.clear()
 
     def lexemes_from(self, prefix: str) -> list[str]:
         """The catalog's lexemes that begin with ``prefix``, in order."""
@@ -239,6 +267,12 @@ class CatalogIndex:
             if pair in self.stocked_pairs:
                 self.stocked_pairs[pair].discard(position)
         self.stocked.discard(position)
+        for variant in product.variants:
+            others = tuple(p for p in self._by_sku.get(variant.sku, ()) if p != product.id)
+            if others:
+                self._by_sku[variant.sku] = others
+            else:
+                self._by_sku.pop(variant.sku, None)
         self._live.discard(position)
         for order, entry in self._orders(product, position):
             order.remove(entry)

@@ -5,7 +5,9 @@ began (its row, a variant or a variant's stock: their ``updated_at``),
 and of every product of a category whose name or place changed, less :data:`MARGIN`:
 a write's ``updated_at`` is its transaction's start, and a transaction that began
 before the previous catch-up may commit after it. Then the products whose version
-moved: active ones are put, the others taken out.
+moved: active ones are put, the others taken out. And the vocabulary's words added
+since then (their ``added_at``, the same way): searches correct words in the process
+(mem_words).
 
 When: the read cache's generations in Redis say (shop.products.cache). Every catalog
 write bumps the catalog generation once committed, and every stock change the stock
@@ -41,8 +43,10 @@ from shop.products.search.mem_loader import (
     load_index,
     product_of,
     read_products,
+    vocabulary_words,
 )
 from shop.products.search.mem_views import VIEWS_KEPT, KeptViews
+from shop.products.search.mem_words import Vocabulary
 
 __all__ = ["MARGIN", "SAFETY_SECONDS", "IndexKeeper"]
 
@@ -65,6 +69,7 @@ class IndexKeeper:
         self.sessions = sessions
         self.redis = redis
         self.index: CatalogIndex | None = None
+        self.vocabulary = Vocabulary()
         self._since: datetime | None = None
         self._categories: dict[uuid.UUID, tuple[IndexedCategory, str]] = {}
         self._versions: dict[uuid.UUID, str] = {}  # of the products in the index
@@ -83,10 +88,12 @@ class IndexKeeper:
                 started = await _now(session)
                 known = await categories(session)
                 index, versions = await load_index(session)
+                vocabulary = Vocabulary(await vocabulary_words(session))
             self.views.clear()
             self._versions.clear()
             self._versions.update(versions)
             self.index, self._since, self._categories = index, started, known
+            self.vocabulary = vocabulary
             self._seen, self._caught_up_at = seen, time.monotonic()
 
     async def fresh(self) -> CatalogIndex:
@@ -121,6 +128,8 @@ class IndexKeeper:
                     c.id for c in changes if c.active and self._versions.get(c.id) != c.version
                 ]
                 rows = await read_products(session, stale) if stale else []
+                words = await vocabulary_words(session, self._since - MARGIN)
+            self.vocabulary.add(words)
             await self._apply(known, [c.id for c in changes if not c.active], rows)
             self._since = started
             self._seen, self._caught_up_at = seen, time.monotonic()

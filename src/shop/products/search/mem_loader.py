@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sys
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,17 +22,20 @@ from shop.products.search.mem_index import (
     IndexedVariant,
 )
 from shop.products.search.mem_query import WordForms
-from shop.products.search.pg_text import Word, lexemes_of
+from shop.products.search.pg_text import Word, lexemes_of, searchable
+from shop.products.search.vocabulary import SearchWord
 
 __all__ = [
     "Lexicon",
     "ProductChange",
     "categories",
     "changed_products",
+    "forms_of",
     "load_index",
     "product_of",
     "read_products",
     "versions_of",
+    "vocabulary_words",
     "word_forms",
 ]
 
@@ -48,12 +51,13 @@ _VERSION = """
           FROM product_variants v LEFT JOIN inventory i ON i.variant_id = v.id
          WHERE v.product_id = p.id), '')
 """
-# Products with their active variants: price, option pairs (as the products row keeps
-# them), and whether units are available. {where} filters the products.
+# Products with their active variants: SKU, price, option pairs (as the products row
+# keeps them), and whether units are available. {where} filters the products.
 _PRODUCTS = """
     SELECT p.id, p.status, p.created_at, p.category_id, p.price, p.name,
            p.search_vector::text AS vector, {version} AS version,
            coalesce(json_agg(json_build_array(
+               v.sku,
                v.price,
                (SELECT coalesce(array_agg(jsonb_build_array(o.key, o.value)::text), '{{}}')
                   FROM jsonb_each_text(v.options) AS o),
@@ -83,18 +87,19 @@ _VERSIONS_TEMPLATE = (
 )
 _VERSIONS = text(_VERSIONS_TEMPLATE.format(version=_VERSION))
 _CATEGORIES = text("SELECT id, path, slug, name FROM categories")
+_VOCABULARY = select(SearchWord.word)
 # Names the collations differ on (case, accents, punctuation, digits, other scripts):
 # if the database sorts them as Python does, by code point, its name order is Python's
 # (C, POSIX, C.UTF-8); a language's collation (en_US ...) is not, and PostgreSQL keeps
 # the name sort.
 COLLATION_PROBE = ("a", "B", "b", "Z", "_x", "-x", " x", "10", "9", "é", "e", "f", "Ä", "ß", "ж")
 _COLLATED = text("SELECT array_agg(s ORDER BY s) FROM unnest(CAST(:probe AS text[])) AS s")
-# The lexemes of each form, as to_tsquery makes them (pg_text.lexemes_of, as prepare reads
-# the typed words').
+# The lexemes of each form, as to_tsquery makes them (pg_text.lexemes_of), and whether
+# it is more than an English stop word (as pg_prepare asks of the typed words).
 _FORMS = (
     func.unnest(bindparam("forms", type_=ARRAY(Text))).table_valued("f").render_derived("forms")
 )
-_LEXEMES = select(_FORMS.c.f, lexemes_of(_FORMS.c.f))
+_LEXEMES = select(_FORMS.c.f, lexemes_of(_FORMS.c.f), searchable(_FORMS.c.f))
 
 
 def _lexemes(vector: str | None) -> dict[str, str]:
@@ -113,8 +118,8 @@ def product_of(row: Any) -> IndexedProduct:
         category_id=row.category_id,
         lexemes=_lexemes(row.vector),
         variants=tuple(
-            IndexedVariant(price=price, pairs=frozenset(pairs), stocked=stocked)
-            for price, pairs, stocked in row.variants
+            IndexedVariant(sku=sku, price=price, pairs=frozenset(pairs), stocked=stocked)
+            for sku, price, pairs, stocked in row.variants
         ),
         price=row.price,
         name=sys.intern(row.name),
@@ -147,6 +152,12 @@ async def load_index(session: AsyncSession) -> tuple[CatalogIndex, dict[uuid.UUI
     return index, versions
 
 
+async def vocabulary_words(session: AsyncSession, since: datetime | None = None) -> list[str]:
+    """The catalog's words (search_vocabulary), or those added since ``since``."""
+    statement = _VOCABULARY if since is None else _VOCABULARY.where(SearchWord.added_at >= since)
+    return list(await session.scalars(statement))
+
+
 async def changed_products(
     session: AsyncSession, since: datetime, categories: Iterable[uuid.UUID]
 ) -> list[ProductChange]:
@@ -168,53 +179,63 @@ async def versions_of(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[u
 
 
 class Lexicon:
-    """The lexemes of the catalog words searches met, as :data:`_LEXEMES` reads them.
+    """The words searches met (typed, and the catalog words that correct or complete
+    them), as :data:`_LEXEMES` reads them: their lexemes, and whether each is more than
+    an English stop word.
 
-    A word's lexemes never change (the text search configuration is fixed) and the
-    vocabulary only grows by the catalog's new words, so they are kept: a search
-    reads only the words no search met before. Started afresh past ``size`` words."""
+    A word's analysis never changes (the text search configuration is fixed), so it is
+    kept: a search reads only the words no search met before, in one round trip.
+    Started afresh past ``size`` words (typos are endless)."""
 
     def __init__(self, size: int = 100_000) -> None:
         self.size = size
         self._known: dict[str, tuple[str, ...]] = {}
+        self._stop_words: set[str] = set()
+
+    def lacks(self, forms: Iterable[str]) -> list[str]:
+        """Those of ``forms`` it has not read, in order."""
+        return sorted(set(forms) - self._known.keys())
 
     async def read(self, session: AsyncSession, forms: Iterable[str]) -> None:
-        """Reads the lexemes of those of ``forms`` it does not know yet."""
-        missing = sorted(set(forms) - self._known.keys())
+        """Reads those of ``forms`` it has not read yet, in one statement."""
+        missing = self.lacks(forms)
         if not missing:
             return
         if len(self._known) + len(missing) > self.size:
             self._known.clear()
-        rows = await session.execute(_LEXEMES, {"forms": missing})
-        self._known.update((row[0], tuple(row[1])) for row in rows)
+            self._stop_words.clear()
+            missing = sorted(set(forms))  # all of them known on return
+        for form, lexemes, is_searchable in await session.execute(_LEXEMES, {"forms": missing}):
+            self._known[form] = tuple(lexemes)
+            if not is_searchable:
+                self._stop_words.add(form)
 
     def get(self, form: str) -> tuple[str, ...]:
         return self._known.get(form, ())
+
+    def searchable(self, form: str) -> bool:
+        """More than an English stop word (a word read: see :meth:`read`)."""
+        return form not in self._stop_words
 
     def __len__(self) -> int:
         return len(self._known)
 
 
-async def word_forms(
-    session: AsyncSession,
-    words: Sequence[Word],
-    lexicon: Lexicon,
-    typed: Mapping[str, tuple[str, ...]] | None = None,
-) -> tuple[WordForms, ...]:
-    """The words (as ``pg_text.correct`` left them) as the catalog's lexemes: the
-    typed words' from ``typed`` where it has them (``prepare(lexemes=True)``), their
-    completions and corrections (catalog words) from ``lexicon``, which reads those it
-    does not know yet in one round trip."""
-    typed = typed or {}
-    forms = {word.typed for word in words if word.typed not in typed}
+def forms_of(words: Sequence[Word]) -> set[str]:
+    """The forms :func:`word_forms` needs the lexemes of: the typed words, their
+    completions and corrections."""
+    forms = {word.typed for word in words}
     forms |= {form for word in words for form in word.completions}
     forms |= {form for word in words for found in word.corrections.values() for form in found}
-    await lexicon.read(session, forms)
+    return forms
+
+
+def word_forms(words: Sequence[Word], lexicon: Lexicon) -> tuple[WordForms, ...]:
+    """The words (as ``pg_text.correct`` left them) as the catalog's lexemes, from
+    ``lexicon``, which has read :func:`forms_of` them."""
 
     def of(found: Sequence[str]) -> tuple[str, ...]:
-        return tuple(
-            dict.fromkeys(x for form in found for x in typed.get(form) or lexicon.get(form))
-        )
+        return tuple(dict.fromkeys(x for form in found for x in lexicon.get(form)))
 
     return tuple(
         WordForms(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, any_, bindparam, func, or_, select
@@ -15,8 +15,7 @@ from sqlalchemy.orm import aliased
 
 from shop.products.models import Category, ProductVariant, VariantStatus
 from shop.products.search.pg_text import (
-    ENGLISH,
-    lexemes_of,
+    searchable,
     vocabulary_lookup,
     vocabulary_parameters,
 )
@@ -32,29 +31,24 @@ class Prepared:
     when others remain), the ids of the category subtree (None without a category
     filter, empty for an unknown category), what the vocabulary says of the words
     (see pg_text.vocabulary_lookup; None without words), and the products of which an
-    active variant has ``q`` as its SKU. With ``lexemes=True``, also the lexemes of
-    each word as typed (see pg_text.lexemes_of)."""
+    active variant has ``q`` as its SKU. The in-process index finds the same in the
+    process (mem_words.look_up)."""
 
     words: list[str]
     subtree: list[uuid.UUID] | None
     found: list[list[Any]] | None
     sku_products: list[uuid.UUID]
-    typed_lexemes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @functools.cache
-def _statement(word_count: int, with_category: bool, with_lexemes: bool) -> Select[Any]:
-    """:func:`prepare`'s statement for this many words, with or without a category
-    and the words' lexemes: built once, its values named parameters (building it anew
-    per request was a sixth of a search's Python)."""
+def _statement(word_count: int, with_category: bool) -> Select[Any]:
+    """:func:`prepare`'s statement for this many words, with or without a category:
+    built once, its values named parameters (building it anew per request was a sixth
+    of a search's Python)."""
     columns: list[ColumnElement[Any]] = [
         func.set_config("plan_cache_mode", "force_custom_plan", True),
     ]
-    for i in range(word_count):
-        word = func.shop_unaccent(bindparam(f"word_{i}", type_=Text))
-        columns.append(func.numnode(func.to_tsquery(ENGLISH, word)) > 0)
-    if with_lexemes:
-        columns += [lexemes_of(bindparam(f"word_{i}", type_=Text)) for i in range(word_count)]
+    columns += [searchable(bindparam(f"word_{i}", type_=Text)) for i in range(word_count)]
     if with_category:
         subtree_ids = (
             select(func.array_agg(Category.id))
@@ -76,11 +70,10 @@ def _statement(word_count: int, with_category: bool, with_lexemes: bool) -> Sele
     return select(*columns)
 
 
-async def prepare(session: AsyncSession, query: ProductQuery, *, lexemes: bool = False) -> Prepared:
+async def prepare(session: AsyncSession, query: ProductQuery) -> Prepared:
     """One round trip before the searches: settings for this transaction, which
     words are English stop words, the category subtree, what the vocabulary says of
-    the words, the exact SKU's products, and with ``lexemes`` the typed words' lexemes
-    (the in-process index's; see :class:`Prepared`).
+    the words and the exact SKU's products (see :class:`Prepared`).
 
     Plans are made for the actual values (a rare word and a common one want
     different plans)."""
@@ -92,14 +85,9 @@ async def prepare(session: AsyncSession, query: ProductQuery, *, lexemes: bool =
         assert query.q is not None
         parameters["skus"] = sorted({query.q, query.q.upper()})
         parameters |= vocabulary_parameters(words)
-    statement = _statement(len(words), query.category is not None, lexemes)
+    statement = _statement(len(words), query.category is not None)
     row = list((await session.execute(statement, parameters)).one())
     keep = row[1 : 1 + len(words)]
-    typed_lexemes: dict[str, tuple[str, ...]] = {}
-    if lexemes:
-        typed = slice(1 + len(words), 1 + 2 * len(words))
-        typed_lexemes = dict(zip(words, map(tuple, row[typed]), strict=True))
-        del row[typed]
     subtree: list[uuid.UUID] | None = None
     if query.category is not None:
         subtree = list(row[1 + len(words)] or [])
@@ -108,7 +96,7 @@ async def prepare(session: AsyncSession, query: ProductQuery, *, lexemes: bool =
     sku_products: list[uuid.UUID] = list(row[-2] or [])
     found: list[list[Any]] = row[-1] or []
     if not any(keep):  # only stop words: search them anyway
-        return Prepared(words, subtree, found, sku_products, typed_lexemes)
+        return Prepared(words, subtree, found, sku_products)
     # Renumber what the vocabulary said for the words kept (positions from 1).
     renumbered = {
         old: new
@@ -118,4 +106,4 @@ async def prepare(session: AsyncSession, query: ProductQuery, *, lexemes: bool =
     renumbered[-1] = -1 if keep[-1] else 0
     found = [[renumbered[i], w] for i, w in found if renumbered.get(i, 0) != 0]
     words = [w for w, kept in zip(words, keep, strict=True) if kept]
-    return Prepared(words, subtree, found, sku_products, typed_lexemes)
+    return Prepared(words, subtree, found, sku_products)

@@ -105,6 +105,11 @@ def lexemes_of(word: Any) -> ColumnElement[Any]:
     )
 
 
+def searchable(word: Any) -> ColumnElement[bool]:
+    """Whether ``to_tsquery`` keeps something of the word in English: not a stop word."""
+    return func.numnode(func.to_tsquery(ENGLISH, _unaccent(word))) > 0
+
+
 def vocabulary_lookup() -> ScalarSelect[Any]:
     """For each word, its nearest catalog words (the word itself first if the catalog
     has it), and the catalog words that start with the last one: one JSON array of

@@ -12,12 +12,15 @@ has, or for the last word a prefix of one, is taken as typed; any other is
 corrected to the catalog words within its typo budget (see ``postgres.py``).
 The trigram GiST index serves the nearest words by trigram distance (``<->``),
 and the C collation lets the primary key's btree serve prefix lookups (``LIKE
-'word%'``).
+'word%'``). The in-process index keeps the whole vocabulary and does the same
+lookups itself (``mem_words``), following new words by ``added_at``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Index, Text
+from datetime import datetime
+
+from sqlalchemy import DateTime, Index, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.products.models import Base
@@ -27,6 +30,11 @@ class SearchWord(Base):
     __tablename__ = "search_vocabulary"
 
     word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    # The start of the transaction that added it: the in-process index reads the words
+    # added since its previous catch-up (shop.products.search.mem_keeper).
+    added_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
 
     __table_args__ = (
         Index(
