@@ -194,7 +194,8 @@ class Lexicon:
 
     def lacks(self, forms: Iterable[str]) -> list[str]:
         """Those of ``forms`` it has not read, in order."""
-        return sorted(set(forms) - self._known.keys())
+        # Not ``set(forms) - self._known.keys()``: that copies every key known.
+        return sorted({form for form in forms if form not in self._known})
 
     async def read(self, session: AsyncSession, forms: Iterable[str]) -> None:
         """Reads those of ``forms`` it has not read yet, in one statement."""

@@ -6,6 +6,7 @@ import enum
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Any, Self
 
 import orjson
@@ -243,7 +244,7 @@ class ProductQuery(BaseModel):
             return SortOrder.NEWEST if self.sort in (None, SortOrder.RELEVANCE) else self.sort
         return self.sort or SortOrder.RELEVANCE
 
-    @property
+    @cached_property
     def words(self) -> tuple[str, ...]:
         return search_words(self.q) if self.q else ()
 
