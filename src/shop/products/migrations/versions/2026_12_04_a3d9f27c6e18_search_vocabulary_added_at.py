@@ -8,8 +8,8 @@ Create Date: 2026-12-04 22:00:00.000000
 (``now()``; the words already there take the migration's), with a btree index. The
 in-process index keeps the vocabulary and corrects words itself; a catch-up reads
 the words added since the previous one began, less its margin, as it does products
-(shop.products.search.mem_keeper). Adding a column with a constant default rewrites
-nothing.
+(shop.products.search.mem_keeper). A default that is not volatile (``now()`` is
+evaluated once for the statement) adds the column without rewriting the table.
 """
 
 from collections.abc import Sequence
