@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shop.kit.db import unit_of_work
 from shop.products import reads
 from shop.products.models import ProductStatus
+from shop.products.schemas import ProductSearchOut
 from shop.products.search import ProductQuery
 from shop.products.search.mem_index import CatalogIndex
 from shop.products.search.mem_loader import Lexicon, load_index, vocabulary_words
@@ -166,6 +168,10 @@ async def test_a_search_of_words_met_before_makes_no_statement(search: SearchFix
         return await reads.search_listing(state.sessionmaker, state.search, state.media, query)
 
     first = await listing("brass lmap")
+    # ProductSearchOut's JSON, byte for byte as its model writes it (reads writes it
+    # with orjson).
+    assert ProductSearchOut.model_validate_json(first).model_dump_json().encode() == first
+    assert orjson.loads(first)["facets"]["categories"]
     with statements(state.sessionmaker.kw["bind"]) as ran:
         assert await listing("brass lmap") == first
     assert ran == []

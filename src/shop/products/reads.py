@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.kit.db import read_only
@@ -27,12 +28,8 @@ from shop.products.repositories import (
     VariantRepository,
 )
 from shop.products.schemas import (
-    CategoryCount,
-    Facets,
     ImageOut,
-    OptionValueCount,
     ProductOut,
-    ProductSearchOut,
 )
 from shop.products.search import KeptPage, ProductQuery, SearchBackend
 from shop.products.service import find_product
@@ -113,19 +110,23 @@ async def search_listing(
             items = [view.model_dump_json().encode() for view in views]
         else:
             items = await kept_views(session, page.kept, media)
-    rest = ProductSearchOut(
-        items=[],
-        total=page.total,
-        next_cursor=page.next_cursor,
-        facets=Facets(
-            categories=[CategoryCount.model_validate(f, from_attributes=True) for f in page.facets],
-            options={
-                name: [OptionValueCount(value=v.value, count=v.count) for v in values]
-                for name, values in page.option_facets.items()
+    # ProductSearchOut's JSON, written directly: its fields are plain, and building and
+    # serializing its models cost a search the index answers a twentieth of its CPU.
+    rest = orjson.dumps(
+        {
+            "items": [],
+            "total": page.total,
+            "next_cursor": page.next_cursor,
+            "facets": {
+                "categories": [{"slug": f.slug, "count": f.count} for f in page.facets],
+                "options": {
+                    name: [{"value": v.value, "count": v.count} for v in values]
+                    for name, values in page.option_facets.items()
+                },
             },
-        ),
-    ).model_dump_json()
-    return with_items(rest.encode(), items)
+        }
+    )
+    return with_items(rest, items)
 
 
 async def kept_views(session: AsyncSession, kept: KeptPage, media: MediaUrls) -> list[bytes]:
