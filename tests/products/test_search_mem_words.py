@@ -178,3 +178,22 @@ async def test_a_search_of_words_met_before_makes_no_statement(search: SearchFix
     with statements(state.sessionmaker.kw["bind"]) as ran:
         await listing("brass lapm")  # a typo not met: its analysis, one statement
     assert len(ran) == 1, ran
+
+
+async def test_the_lexicon_drops_words_a_generation_after_it_is_full(
+    search_catalog: Catalog,
+) -> None:
+    lexicon = Lexicon(size=2)
+    async with unit_of_work(search_catalog.sessionmaker) as session:
+        await lexicon.read(session, ["lamps", "the"])
+        await lexicon.read(session, ["desks", "oak"])  # full: lamps and the are older
+        # A search that read them before still finds them (none is lost in flight).
+        assert lexicon.lacks(["lamps", "the", "desks"]) == []
+        assert "lamp" in lexicon.get("lamps")  # English stem, and as typed
+        assert "lamps" in lexicon.get("lamps")
+        assert not lexicon.searchable("the")
+        assert lexicon.searchable("lamps")
+        await lexicon.read(session, ["chair"])  # full again: lamps and the are gone
+    assert lexicon.lacks(["lamps", "the", "desks", "chair"]) == ["lamps", "the"]
+    assert lexicon.get("lamps") == ()
+    assert not lexicon.searchable("the")  # the stop words are kept

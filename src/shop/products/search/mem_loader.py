@@ -184,18 +184,21 @@ class Lexicon:
     an English stop word.
 
     A word's analysis never changes (the text search configuration is fixed), so it is
-    kept: a search reads only the words no search met before, in one round trip.
-    Started afresh past ``size`` words (typos are endless)."""
+    kept: a search reads only the words no search met before, in one round trip. Past
+    ``size`` words (typos are endless) the words read so far become the older
+    generation, dropped at the next turn: never a word a search in flight has read.
+    The stop words are few (the language's list): all kept."""
 
     def __init__(self, size: int = 100_000) -> None:
         self.size = size
         self._known: dict[str, tuple[str, ...]] = {}
+        self._older: dict[str, tuple[str, ...]] = {}
         self._stop_words: set[str] = set()
 
     def lacks(self, forms: Iterable[str]) -> list[str]:
         """Those of ``forms`` it has not read, in order."""
         # Not ``set(forms) - self._known.keys()``: that copies every key known.
-        return sorted({form for form in forms if form not in self._known})
+        return sorted({f for f in forms if f not in self._known and f not in self._older})
 
     async def read(self, session: AsyncSession, forms: Iterable[str]) -> None:
         """Reads those of ``forms`` it has not read yet, in one statement."""
@@ -203,23 +206,22 @@ class Lexicon:
         if not missing:
             return
         if len(self._known) + len(missing) > self.size:
-            self._known.clear()
-            self._stop_words.clear()
-            missing = sorted(set(forms))  # all of them known on return
+            self._older, self._known = self._known, {}
         for form, lexemes, is_searchable in await session.execute(_LEXEMES, {"forms": missing}):
             self._known[form] = tuple(lexemes)
             if not is_searchable:
                 self._stop_words.add(form)
 
     def get(self, form: str) -> tuple[str, ...]:
-        return self._known.get(form, ())
+        found = self._known.get(form)
+        return found if found is not None else self._older.get(form, ())
 
     def searchable(self, form: str) -> bool:
         """More than an English stop word (a word read: see :meth:`read`)."""
         return form not in self._stop_words
 
     def __len__(self) -> int:
-        return len(self._known)
+        return len(self._known) + len(self._older)
 
 
 def forms_of(words: Sequence[Word]) -> set[str]:
