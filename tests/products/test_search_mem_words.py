@@ -40,7 +40,7 @@ words = st.text(alphabet="abcde", min_size=1, max_size=9)
 
 
 @given(vocabulary=st.sets(words, max_size=40), word=words, typos=st.integers(1, 2))
-def test_the_words_within_a_budget_are_every_catalog_word_that_near(
+def test_within_finds_every_catalog_word_within_the_budget_nearest_first(
     vocabulary: set[str], word: str, typos: int
 ) -> None:
     near = Vocabulary(vocabulary).within(word, typos)
